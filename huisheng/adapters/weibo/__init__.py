@@ -1,0 +1,1 @@
+"""Sina Weibo (m.weibo.cn primary, weibo.com/ajax fallback)."""

@@ -1,0 +1,121 @@
+"""The one exception tree of huisheng.
+
+Everything huisheng raises on purpose derives from :class:`HuishengError`.
+Adapters raise only :class:`AdapterError` subclasses; the poller maps each to
+an account's ``last_error_kind`` (the class's ``kind``) and a backoff.
+"""
+
+from __future__ import annotations
+
+
+class HuishengError(Exception):
+    """Base of every error huisheng raises on purpose."""
+
+
+class ConfigError(HuishengError):
+    """A configuration or matrix file is missing, malformed or invalid.
+
+    ``file`` and ``key`` (a dotted key path) name where; ``line`` when the format
+    allows.  ``str()`` gives one line an operator can act on.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None):
+        self.file = file
+        self.key = key
+        self.line = line
+        self.message = message
+        where = file or "<config>"
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class StoreError(HuishengError):
+    """The database refused something the store asked of it."""
+
+
+# --- adapters -----------------------------------------------------------------
+
+
+class AdapterError(HuishengError):
+    """A platform fetch failed. ``kind`` is what ``status`` and digests show."""
+
+    kind = "error"
+    #: whether the whole platform (every account on this host) should slow down
+    slows_platform = False
+
+    def __init__(self, message: str = "", *, endpoint: str | None = None):
+        self.endpoint = endpoint
+        text = message or self.__class__.__doc__.strip().splitlines()[0]
+        if endpoint:
+            text = f"{endpoint}: {text}"
+        super().__init__(text)
+
+
+class Timeout(AdapterError):
+    """The platform did not answer in time."""
+
+    kind = "timeout"
+
+
+class Network(AdapterError):
+    """The connection failed (refused, reset, DNS)."""
+
+    kind = "network"
+
+
+class ServerError(AdapterError):
+    """The platform answered with a 5xx status."""
+
+    kind = "server_error"
+
+
+class RateLimited(AdapterError):
+    """The platform asks us to slow down (HTTP 429 or Weibo's 418)."""
+
+    kind = "rate_limited"
+    slows_platform = True
+
+    def __init__(self, message: str = "", *, endpoint: str | None = None,
+                 retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, endpoint=endpoint)
+
+
+class Blocked(AdapterError):
+    """Risk control refuses us (Weibo's 432): back off, a cookie is needed."""
+
+    kind = "blocked"
+    slows_platform = True
+
+
+class AuthRequired(AdapterError):
+    """A login, captcha or visitor cookie is required; retrying will not help."""
+
+    kind = "auth_required"
+
+
+class NotFound(AdapterError):
+    """The item or account does not exist (any more)."""
+
+    kind = "not_found"
+
+
+class ParseError(AdapterError):
+    """A response had a shape the adapter does not understand.
+
+    Names the endpoint and the field so an operator can compare with a saved
+    response (``huisheng parse``).  Nothing of such a response is stored.
+    """
+
+    kind = "parse_error"
+
+    def __init__(self, endpoint: str, field: str, message: str = ""):
+        self.field = field
+        detail = f"unexpected shape at field {field!r}"
+        if message:
+            detail += f": {message}"
+        super().__init__(detail, endpoint=endpoint)

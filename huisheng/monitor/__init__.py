@@ -1,0 +1,1 @@
+"""The monitor: configuration, storage, polling and the daemon."""

@@ -1,0 +1,25 @@
+"""The ``huisheng`` command.  Each command group lives in its own module and
+registers itself on :data:`main`."""
+
+from __future__ import annotations
+
+import click
+
+from huisheng import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="huisheng")
+def main() -> None:
+    """回声 huisheng: watch a district's government account matrix so every
+    citizen who writes to it gets an answer."""
+
+
+def _register() -> None:
+    from huisheng.monitor.cli import adapters_cmd, config_cmd, daemon_cmd, db_cmd, parse_cmd, simulate_cmd
+
+    for module in (config_cmd, db_cmd, adapters_cmd, parse_cmd, simulate_cmd, daemon_cmd):
+        module.register(main)
+
+
+_register()

@@ -1,0 +1,42 @@
+"""Pieces every command shares: the ``--config`` option and error reporting."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from huisheng.errors import HuishengError
+
+
+def config_path(value: str | None) -> Path:
+    """``--config``, else ``$HUISHENG_CONFIG``, else ``./huisheng.toml``."""
+    return Path(value or os.environ.get("HUISHENG_CONFIG") or "huisheng.toml")
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds ``--config PATH`` to a command; the command receives ``config`` (a Path)."""
+
+    @click.option("--config", "config", metavar="PATH", default=None,
+                  help="Main config file (default: $HUISHENG_CONFIG, then ./huisheng.toml).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, config: str | None, **kwargs: Any) -> Any:
+        return func(*args, config=config_path(config), **kwargs)
+
+    return wrapper
+
+
+def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn huisheng's own errors into one message on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HuishengError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper

@@ -1,0 +1,227 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+Migrations in ``huisheng/migrations`` must agree with these (a test runs
+alembic's autogenerate comparison).  All datetimes are stored as naive UTC and
+come back as aware UTC (:class:`UTCDateTime`), identically on SQLite and
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python, naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Unit(Base):
+    """单位: the district, a department, a street/town or a community/village."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: district | department | street | community
+    level: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+    admins: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    parent: Mapped[Unit | None] = relationship(remote_side=[id])
+
+
+class Account(Base):
+    """A monitored account and its polling state (the scheduler lives here)."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    uid: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    #: seconds; None means the platform's default interval
+    poll_interval: Mapped[int | None]
+    admins: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    # polling state
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_check_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    consecutive_errors: Mapped[int] = mapped_column(default=0)
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    #: when the current run of errors began (for "failing since" in digests)
+    failing_since: Mapped[datetime | None]
+    #: a worker's claim on the account while it polls (crash ⇒ expires)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    #: opaque adapter state (container id, fallback mode, …)
+    adapter_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: last time the timeline pages covering the recent window were re-read
+    window_checked_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit] = relationship()
+
+
+class AccountOwnerChange(Base):
+    """An account moved from one owner unit to another (history for audits)."""
+
+    __tablename__ = "account_owner_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    old_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    new_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    changed_at: Mapped[datetime]
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id"),
+        Index("ix_posts_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    #: the monitored account whose timeline holds it (None for a reposted
+    #: post by someone else, stored only because a monitored post reposts it)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    short_id: Mapped[str | None] = mapped_column(String(32))
+    url: Mapped[str | None] = mapped_column(Text)
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime | None]
+    created_at_approx: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    is_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    repost_of: Mapped[str | None] = mapped_column(String(64))
+    comments_count: Mapped[int | None]
+    reposts_count: Mapped[int | None]
+    likes_count: Mapped[int | None]
+    comments_open: Mapped[bool | None] = mapped_column(Boolean)
+    region: Mapped[str | None] = mapped_column(String(64))
+    edit_count: Mapped[int] = mapped_column(default=0)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    #: the comment count when the thread was last read completely
+    comments_read_count: Mapped[int | None]
+    comments_read_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id"),
+        Index("ix_comments_post_created", "post_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    #: external ids as the platform gave them (links resolved lazily: a child
+    #: may arrive before its root on some endpoints)
+    root_external_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    parent_external_id: Mapped[str | None] = mapped_column(String(64))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime | None]
+    created_at_approx: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    reply_to_name: Mapped[str | None] = mapped_column(String(200))
+    is_from_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    like_count: Mapped[int | None]
+    replies_count: Mapped[int | None]
+    #: the reply count when the replies were last read completely
+    replies_read_count: Mapped[int | None]
+    mentions: Mapped[list[Any]] = mapped_column(default=list)
+    region: Mapped[str | None] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ItemEdit(Base):
+    """An edit seen upstream: the content before it."""
+
+    __tablename__ = "item_edits"
+    __table_args__ = (Index("ix_item_edits_item", "item_kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: post | comment
+    item_kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    old_text: Mapped[str] = mapped_column(Text)
+    old_hash: Mapped[str] = mapped_column(String(64))
+    new_hash: Mapped[str] = mapped_column(String(64))
+    old_raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seen_at: Mapped[datetime]
+
+
+class Tombstone(Base):
+    """An item that disappeared upstream.  The item row is kept (``deleted_at``
+    set); if it comes back, ``restored_at`` is set and the row stays."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (Index("ix_tombstones_item", "item_kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    detected_at: Mapped[datetime]
+    #: how we know: e.g. "status NotFound", "absent from a complete thread read"
+    reason: Mapped[str] = mapped_column(Text)
+    restored_at: Mapped[datetime | None]
