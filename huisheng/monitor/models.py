@@ -143,6 +143,9 @@ class Post(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     is_pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     is_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: content hash of the last truncated preview seen: when the full text is
+    #: stored, a different preview means the post was edited upstream
+    preview_hash: Mapped[str | None] = mapped_column(String(64))
     repost_of: Mapped[str | None] = mapped_column(String(64))
     comments_count: Mapped[int | None]
     reposts_count: Mapped[int | None]
