@@ -1,7 +1,201 @@
-"""(placeholder: commands of this group are being written)"""
+"""``huisheng run``, ``poll``, ``backfill`` and ``status``."""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime
+from pathlib import Path
 
 import click
+from sqlalchemy import func, or_, select
+
+from huisheng.errors import HuishengError
+from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.models import Account, Comment, Post, Unit
+
+
+def _runtime(config: Path):
+    from huisheng.monitor.config import load_settings
+    from huisheng.monitor.logs import setup_logging
+    from huisheng.monitor.runtime import build_runtime
+
+    settings = load_settings(config)
+    setup_logging(settings.log_level)
+    runtime = build_runtime(settings)
+    _require_schema(runtime.settings.database_url)
+    return runtime
+
+
+def _require_schema(url: str) -> None:
+    from huisheng import migrations
+
+    if not migrations.is_current(url):
+        raise HuishengError("the database schema is not up to date: run `huisheng db upgrade` first")
+
+
+def _find_account(session, key: str) -> Account:
+    query = select(Account).where(or_(Account.uid == key, Account.name == key))
+    if key.isdigit():
+        query = select(Account).where(or_(Account.uid == key, Account.name == key, Account.id == int(key)))
+    found = session.scalars(query).all()
+    if not found:
+        raise HuishengError(f"no account {key!r} (give its uid, name or id; see `huisheng status`)")
+    if len(found) > 1:
+        raise HuishengError(f"{key!r} matches {len(found)} accounts; give the uid")
+    return found[0]
+
+
+@click.command()
+@config_option
+@fail_cleanly
+def run(config: Path) -> None:
+    """Run the daemon: poll every account on schedule until SIGTERM/SIGINT."""
+    from huisheng.monitor.dispatcher import Dispatcher
+
+    rt = _runtime(config)
+    dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller)
+
+    def _stop(signum, _frame):
+        click.echo(f"huisheng: {signal.Signals(signum).name} received, finishing polls in flight",
+                   err=True)
+        dispatcher.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        dispatcher.run()
+    finally:
+        rt.close()
+
+
+@click.command()
+@click.argument("account")
+@config_option
+@fail_cleanly
+def poll(account: str, config: Path) -> None:
+    """Poll one ACCOUNT (uid, name or id) once, now."""
+    rt = _runtime(config)
+    try:
+        with rt.sessions() as session:
+            target = _find_account(session, account)
+        result = rt.poller.poll(target.id)
+        click.echo(result.log_line())
+        if result.outcome != "ok":
+            raise SystemExit(1)
+    finally:
+        rt.close()
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(min=1), required=True, help="How far back to read.")
+@click.option("--account", "account_key", default=None, help="Only this account (uid, name or id).")
+@config_option
+@fail_cleanly
+def backfill(days: int, account_key: str | None, config: Path) -> None:
+    """Read N days of history for every account (or one)."""
+    rt = _runtime(config)
+    try:
+        with rt.sessions() as session:
+            if account_key:
+                targets = [_find_account(session, account_key)]
+            else:
+                targets = session.scalars(select(Account).where(Account.enabled.is_(True))
+                                          .order_by(Account.id)).all()
+        failures = 0
+        with click.progressbar(targets, label=f"backfill {days}d", file=click.get_text_stream("stderr"),
+                               item_show_func=lambda a: a.name if a else "") as bar:
+            for target in bar:
+                result = rt.poller.poll(target.id, backfill_days=days)
+                failures += result.outcome != "ok"
+        click.echo(f"backfill done: {len(targets)} accounts, {failures} failed "
+                   f"(see `huisheng status`)")
+        if failures:
+            raise SystemExit(1)
+    finally:
+        rt.close()
+
+
+def _fmt_time(value: datetime | None, tz) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(tz).strftime("%m-%d %H:%M")
+
+
+@click.command()
+@click.option("--failing", is_flag=True, help="Only accounts whose last poll failed.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@config_option
+@fail_cleanly
+def status(failing: bool, fmt: str, config: Path) -> None:
+    """A table of accounts: last success, last error, errors in a row, next check, counts."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from huisheng.monitor.config import load_settings
+    from huisheng.monitor.db import make_engine, session_factory
+
+    settings = load_settings(config)
+    engine = make_engine(settings.database_url, readonly=True)
+    _require_schema(settings.database_url)
+    tz = ZoneInfo(settings.timezone)
+    posts = (select(Post.account_id, func.count().label("n")).where(Post.deleted_at.is_(None))
+             .group_by(Post.account_id).subquery())
+    comments = (select(Post.account_id, func.count().label("n"))
+                .join(Comment, Comment.post_id == Post.id).where(Comment.deleted_at.is_(None))
+                .group_by(Post.account_id).subquery())
+    query = (select(Account, Unit.name, func.coalesce(posts.c.n, 0), func.coalesce(comments.c.n, 0))
+             .join(Unit, Unit.id == Account.unit_id)
+             .outerjoin(posts, posts.c.account_id == Account.id)
+             .outerjoin(comments, comments.c.account_id == Account.id)
+             .order_by(Account.consecutive_errors.desc(), Unit.code, Account.name))
+    if failing:
+        query = query.where(Account.consecutive_errors > 0)
+    with session_factory(engine)() as session:
+        rows = session.execute(query).all()
+    engine.dispose()
+    if fmt == "json":
+        out = [{"account": a.name, "uid": a.uid, "platform": a.platform, "unit": unit,
+                "enabled": a.enabled,
+                "last_success_at": a.last_success_at.isoformat() if a.last_success_at else None,
+                "last_error_kind": a.last_error_kind, "last_error_message": a.last_error_message,
+                "consecutive_errors": a.consecutive_errors,
+                "next_check_at": a.next_check_at.isoformat() if a.next_check_at else None,
+                "posts": n_posts, "comments": n_comments}
+               for a, unit, n_posts, n_comments in rows]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
+    header = ("account", "platform", "last success", "errors", "last error", "next check", "posts",
+              "comments")
+    table = [header]
+    for a, _unit, n_posts, n_comments in rows:
+        error = "-"
+        if a.last_error_kind:
+            error = f"{a.last_error_kind}: {a.last_error_message or ''}"[:48]
+        name = a.name + ("" if a.enabled else " (disabled)")
+        table.append((name, a.platform, _fmt_time(a.last_success_at, tz), str(a.consecutive_errors),
+                      error if a.consecutive_errors else "-", _fmt_time(a.next_check_at, tz),
+                      str(n_posts), str(n_comments)))
+    click.echo(_render_table(table))
+    failing_n = sum(1 for a, *_ in rows if a.consecutive_errors)
+    click.echo(f"{len(rows)} accounts, {failing_n} failing")
+
+
+def _width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _render_table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def register(main: click.Group) -> None:
-    pass
+    for command in (run, poll, backfill, status):
+        main.add_command(command)

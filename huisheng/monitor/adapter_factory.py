@@ -1,0 +1,64 @@
+"""Builds adapters for polls: the right class for a platform, its options from
+the config, HTTP through the shared per-host pacer."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import requests
+
+from huisheng import adapters
+from huisheng.adapters.base import Adapter, Http
+from huisheng.monitor.clock import Clock
+from huisheng.monitor.pace import HostPacer
+from huisheng.monitor.settings import Settings
+
+
+class AdapterFactory:
+    """One ``requests.Session`` per worker thread (sessions are not meant to be
+    shared across threads), one pacer for all of them.  ``session_factory`` is
+    the transport seam: tests may hand in their own sessions."""
+
+    def __init__(self, settings: Settings, pacer: HostPacer, clock: Clock, *,
+                 session_factory: Callable[[], requests.Session] = requests.Session,
+                 timeout: float = 20.0):
+        self.settings = settings
+        self.pacer = pacer
+        self.clock = clock
+        self.session_factory = session_factory
+        self.timeout = timeout
+        self._local = threading.local()
+        self._classes: dict[str, type[Adapter]] = {}
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self.session_factory()
+        return session
+
+    def adapter(self, platform: str) -> Adapter:
+        """A fresh adapter (with its own request counter) for one poll."""
+        cls = self._classes.get(platform)
+        if cls is None:
+            cls = self._classes[platform] = adapters.load(platform)
+        platform_settings = self.settings.platform(platform)
+        pace = platform_settings.pace
+
+        def gate(host: str):
+            return self.pacer.gate(host, pace)
+
+        http = Http(self._session(), gate=gate, timeout=self.timeout)
+        return cls(http, platform_settings.options, now=self.clock.now)
+
+    def slow_down(self, adapter: Adapter, seconds: float) -> None:
+        """Pause every host this adapter talks to (rate limiting is per IP)."""
+        from urllib.parse import urlsplit
+
+        pace = self.settings.platform(adapter.name).pace
+        for key in ("base_url", "ajax_base_url"):
+            url = adapter.options.get(key)
+            if url:
+                self.pacer.pause(urlsplit(url).netloc, seconds, pace)
+        for host in adapter.hosts:
+            self.pacer.pause(host, seconds, pace)

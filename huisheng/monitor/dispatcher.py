@@ -1,0 +1,134 @@
+"""The database-driven dispatcher behind ``huisheng run``.
+
+One APScheduler interval job (``max_instances=1``, ``coalesce=True``) *claims*
+due accounts — enabled, ``next_check_at`` passed, no live lease — in one short
+transaction that also moves their ``next_check_at`` forward and leases them, so
+a crash mid-poll still moves the account on and a second dispatcher (another
+process, on PostgreSQL another machine) never polls the same account at once.
+Claimed accounts go to a bounded thread pool; the shared :class:`HostPacer`
+keeps every worker within the per-host pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from huisheng.monitor.clock import Clock
+from huisheng.monitor.models import Account
+from huisheng.monitor.poll import Poller, PollResult
+from huisheng.monitor.settings import Settings
+
+log = logging.getLogger("huisheng.dispatcher")
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
+                 poller: Poller, *, workers: int | None = None, owner: str | None = None,
+                 on_result: Callable[[PollResult], None] | None = None):
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.poller = poller
+        self.workers = workers or settings.polling.workers
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.on_result = on_result
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="poll")
+        self._in_flight: set[Future] = set()
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def claim_due(self, limit: int) -> list[int]:
+        """Lease up to ``limit`` due accounts and move their next check forward."""
+        if limit <= 0:
+            return []
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.settings.polling.lease_seconds)
+        with self.sessions.begin() as session:
+            query = (select(Account.id, Account.platform, Account.poll_interval)
+                     .where(Account.enabled.is_(True))
+                     .where(or_(Account.next_check_at.is_(None), Account.next_check_at <= now))
+                     .where(or_(Account.lease_until.is_(None), Account.lease_until < now))
+                     .order_by(Account.next_check_at.is_not(None), Account.next_check_at, Account.id)
+                     .limit(limit))
+            if session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = session.execute(query).all()
+            for account_id, platform, poll_interval in rows:
+                interval = self.settings.interval_for(platform, poll_interval)
+                session.execute(update(Account).where(Account.id == account_id).values(
+                    lease_owner=self.owner, lease_until=lease_until, last_check_at=now,
+                    next_check_at=now + timedelta(seconds=interval)))
+        return [row[0] for row in rows]
+
+    # -- ticking ----------------------------------------------------------------------
+
+    def tick(self) -> list[int]:
+        """Claim as many due accounts as there are idle workers; start them."""
+        if self.stopping.is_set():
+            return []
+        with self._lock:
+            self._in_flight = {f for f in self._in_flight if not f.done()}
+            free = self.workers - len(self._in_flight)
+        claimed = self.claim_due(free)
+        for account_id in claimed:
+            future = self._pool.submit(self._poll, account_id)
+            with self._lock:
+                self._in_flight.add(future)
+        return claimed
+
+    def _poll(self, account_id: int) -> PollResult | None:
+        try:
+            result = self.poller.poll(account_id, lease_owner=self.owner,
+                                      should_stop=self.stopping.is_set)
+        except Exception:  # one broken account never stops the others
+            log.exception("account=%s outcome=crash", account_id)
+            return None
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    def wait_idle(self) -> None:
+        """Block until every poll started so far has finished (tests, demo)."""
+        with self._lock:
+            pending = list(self._in_flight)
+        for future in pending:
+            future.result()
+
+    # -- running ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until :meth:`stop` (or SIGTERM/SIGINT via the CLI)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        scheduler = BackgroundScheduler(timezone=self.settings.timezone)
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.polling.tick),
+                          id="dispatcher", max_instances=1, coalesce=True,
+                          next_run_time=self.clock.now())
+        scheduler.start()
+        log.info("dispatcher started owner=%s workers=%d tick=%ss", self.owner, self.workers,
+                 self.settings.polling.tick)
+        try:
+            self.stopping.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            self.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self) -> None:
+        """Let in-flight polls finish (each commits its own units), then stop."""
+        self._pool.shutdown(wait=True)
+        log.info("dispatcher stopped owner=%s", self.owner)

@@ -1,0 +1,88 @@
+"""Politeness and backoff: the one place that decides when a request may go.
+
+:class:`HostPacer` is shared by every worker of a process: per host it keeps a
+minimum spacing between request starts and a cap on requests in flight, and it
+can pause a whole host when the platform signals rate limiting (Weibo's 418).
+Each caller *reserves* a start slot under the lock and then sleeps outside it,
+so concurrent workers queue up in order instead of racing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+from huisheng.adapters.base import Pace
+from huisheng.monitor.clock import Clock
+
+
+@dataclass
+class _HostState:
+    pace: Pace
+    next_start: float = 0.0
+    in_flight: int = 0
+    requests: int = 0
+
+
+class HostPacer:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._hosts: dict[str, _HostState] = {}
+
+    def _state(self, host: str, pace: Pace) -> _HostState:
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _HostState(pace=pace)
+        return state
+
+    @contextlib.contextmanager
+    def gate(self, host: str, pace: Pace) -> Iterator[None]:
+        """Hold while one request to ``host`` is in flight."""
+        with self._cond:
+            state = self._state(host, pace)
+            while state.in_flight >= max(1, state.pace.concurrency):
+                # Woken by the request that finishes; the timeout only guards
+                # against a missed notify.
+                self._cond.wait(timeout=1.0)
+            state.in_flight += 1
+            start = max(self.clock.monotonic(), state.next_start)
+            state.next_start = start + state.pace.min_interval
+            state.requests += 1
+        try:
+            self.clock.sleep(start - self.clock.monotonic())
+            yield
+        finally:
+            with self._cond:
+                state.in_flight -= 1
+                self._cond.notify_all()
+
+    def pause(self, host: str, seconds: float, pace: Pace) -> None:
+        """No request to ``host`` starts for ``seconds`` (platform-wide slowdown)."""
+        with self._cond:
+            state = self._state(host, pace)
+            state.next_start = max(state.next_start, self.clock.monotonic() + seconds)
+
+    def requests(self, host: str) -> int:
+        with self._cond:
+            state = self._hosts.get(host)
+            return state.requests if state else 0
+
+
+def backoff_delay(consecutive_errors: int, *, base: float, cap: float, jitter: float,
+                  retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the ``consecutive_errors``-th error in a row:
+    exponential from ``base``, capped at ``cap``, spread by ±``jitter`` (a
+    fraction) so accounts that failed together don't retry together, and never
+    sooner than the platform's Retry-After."""
+    rng = rng or random.Random()
+    exponent = max(0, consecutive_errors - 1)
+    delay = min(cap, base * (2.0 ** min(exponent, 32)))
+    delay *= 1.0 + rng.uniform(-jitter, jitter)
+    delay = min(delay, cap)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return max(0.0, delay)

@@ -1,0 +1,355 @@
+"""Polling one account: the unit of work ``poll(account_id)``.
+
+The same function runs under the in-process dispatcher (``huisheng run``), for
+``huisheng poll`` and ``huisheng backfill``, and would run unchanged in a
+scale-out worker.  What it fetches is decided here, incrementally:
+
+* Timeline pages are read newest first and paging stops after the page holding
+  the first *known* non-pinned post of the account (known = stored and its
+  comment thread read at least once, so a crash between storing a post and
+  reading its thread is repaired by the next poll).  Every
+  ``window_refresh_interval`` the pages covering the recent window are re-read
+  instead, to refresh the counters of older posts and notice deleted ones.
+* A post's comment thread is re-read only when the post's comment count
+  differs from the count at the last complete read; a top-level comment's
+  replies only when its reply counter changed.
+* Each timeline page (posts + adapter state) and each thread (comments + the
+  thread's read marker) is stored in its own transaction: a crash loses at most
+  the unit in flight, never leaves a marker ahead of the items.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Callable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from huisheng import errors
+from huisheng.adapters.base import Adapter
+from huisheng.monitor import store
+from huisheng.monitor.adapter_factory import AdapterFactory
+from huisheng.monitor.clock import Clock
+from huisheng.monitor.models import Account
+from huisheng.monitor.pace import backoff_delay
+from huisheng.monitor.settings import Settings
+from huisheng.records import AccountRef, Comment, Post
+
+log = logging.getLogger("huisheng.poll")
+
+
+@dataclass
+class PollResult:
+    account_id: int
+    account_name: str = ""
+    platform: str = ""
+    outcome: str = "ok"
+    requests: int = 0
+    timeline_pages: int = 0
+    threads_read: int = 0
+    new_posts: int = 0
+    new_comments: int = 0
+    edited: int = 0
+    tombstoned: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    new_comment_ids: list[int] = field(default_factory=list)
+
+    def log_line(self) -> str:
+        parts = [f"account={self.account_name or self.account_id}", f"platform={self.platform}",
+                 f"outcome={self.outcome}", f"requests={self.requests}",
+                 f"new_posts={self.new_posts}", f"new_comments={self.new_comments}",
+                 f"edited={self.edited}", f"tombstoned={self.tombstoned}"]
+        if self.error_kind:
+            parts.append(f"error={self.error_kind}")
+            parts.append(f"message={self.error_message!r}")
+        return " ".join(parts)
+
+
+class Poller:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
+                 factory: AdapterFactory, *, rng: random.Random | None = None):
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.factory = factory
+        self.rng = rng or random.Random()
+
+    # -- the unit of work ------------------------------------------------------------
+
+    def poll(self, account_id: int, *, backfill_days: int | None = None,
+             lease_owner: str | None = None,
+             should_stop: Callable[[], bool] | None = None) -> PollResult:
+        """Poll once.  ``should_stop`` is asked between units of work: a daemon
+        told to stop ends the poll after the unit in flight (each unit is
+        committed whole) and the account is due again at once."""
+        with self.sessions.begin() as session:
+            account = session.get(Account, account_id)
+            if account is None:
+                raise errors.HuishengError(f"no account with id {account_id}")
+            ref = AccountRef(platform=account.platform, uid=account.uid, name=account.name,
+                             state=dict(account.adapter_state or {}))
+            window_checked_at = account.window_checked_at
+            interval = self.settings.interval_for(account.platform, account.poll_interval)
+            consecutive_errors = account.consecutive_errors
+        result = PollResult(account_id=account_id, account_name=ref.name, platform=ref.platform)
+        adapter = self.factory.adapter(ref.platform)
+        now = self.clock.now()
+        try:
+            run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop)
+            run.execute(window_checked_at=window_checked_at, backfill_days=backfill_days)
+        except _Interrupted:
+            result.outcome = "interrupted"
+            self._record_interrupted(account_id, lease_owner)
+        except errors.AdapterError as exc:
+            result.outcome = "error"
+            result.error_kind = exc.kind
+            result.error_message = str(exc)[:500]
+            retry_after = getattr(exc, "retry_after", None)
+            if exc.slows_platform:
+                self.factory.slow_down(adapter, retry_after or self.settings.polling.backoff_base)
+            self._record_failure(account_id, exc, consecutive_errors + 1, retry_after, lease_owner)
+        else:
+            self._record_success(account_id, interval, lease_owner)
+        finally:
+            result.requests = adapter.http.request_count
+        log.info(result.log_line())
+        return result
+
+    def _record_success(self, account_id: int, interval: int, lease_owner: str | None) -> None:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            account = session.get(Account, account_id)
+            account.last_success_at = now
+            account.consecutive_errors = 0
+            account.failing_since = None
+            if account.next_check_at is None or account.next_check_at < now:
+                account.next_check_at = now + timedelta(seconds=interval)
+            _release(account, lease_owner)
+
+    def _record_failure(self, account_id: int, exc: errors.AdapterError, consecutive: int,
+                        retry_after: float | None, lease_owner: str | None) -> None:
+        now = self.clock.now()
+        polling = self.settings.polling
+        if isinstance(exc, errors.AuthRequired):
+            # Retrying a captcha or login wall in a loop only deepens the ban.
+            delay = polling.backoff_cap
+        else:
+            delay = backoff_delay(consecutive, base=polling.backoff_base, cap=polling.backoff_cap,
+                                  jitter=polling.backoff_jitter, retry_after=retry_after, rng=self.rng)
+        with self.sessions.begin() as session:
+            account = session.get(Account, account_id)
+            account.consecutive_errors = consecutive
+            account.last_error_kind = exc.kind
+            account.last_error_message = str(exc)[:500]
+            account.last_error_at = now
+            if account.failing_since is None:
+                account.failing_since = now
+            account.next_check_at = now + timedelta(seconds=delay)
+            _release(account, lease_owner)
+
+
+    def _record_interrupted(self, account_id: int, lease_owner: str | None) -> None:
+        with self.sessions.begin() as session:
+            account = session.get(Account, account_id)
+            account.next_check_at = self.clock.now()
+            _release(account, lease_owner)
+
+
+class _Interrupted(Exception):
+    """The daemon is stopping; the poll ends between two units of work."""
+
+
+def _release(account: Account, lease_owner: str | None) -> None:
+    if lease_owner is None or account.lease_owner == lease_owner:
+        account.lease_owner = None
+        account.lease_until = None
+
+
+class _AccountRun:
+    """The state of one poll of one account."""
+
+    def __init__(self, poller: Poller, adapter: Adapter, account_id: int, ref: AccountRef,
+                 result: PollResult, now: datetime, should_stop: Callable[[], bool] | None):
+        self.should_stop = should_stop or (lambda: False)
+        self.poller = poller
+        self.adapter = adapter
+        self.account_id = account_id
+        self.ref = ref
+        self.result = result
+        self.now = now
+        self.polling = poller.settings.polling
+
+    def execute(self, *, window_checked_at: datetime | None, backfill_days: int | None) -> None:
+        window = timedelta(days=backfill_days if backfill_days else self.polling.recent_window_days)
+        horizon = self.now - window
+        refresh = backfill_days is not None or window_checked_at is None or (
+            self.now - window_checked_at >= timedelta(seconds=self.polling.window_refresh_interval))
+        posts, covered = self._walk_timeline(horizon=horizon, to_horizon=refresh,
+                                             max_pages=None if backfill_days else self.polling.max_timeline_pages)
+        for post in posts:
+            if self.should_stop():
+                raise _Interrupted()
+            self._maybe_read_thread(post)
+        if refresh and covered is not None:
+            self._detect_deleted_posts(posts, covered)
+            with self.poller.sessions.begin() as session:
+                session.execute(update(Account).where(Account.id == self.account_id)
+                                .values(window_checked_at=self.now))
+
+    # -- timeline ---------------------------------------------------------------------
+
+    def _walk_timeline(self, *, horizon: datetime, to_horizon: bool, max_pages: int | None
+                       ) -> tuple[list[Post], tuple[datetime, datetime] | None]:
+        """Read timeline pages, store them, return the account's own posts seen
+        and, when the walk read a contiguous span down to the horizon (or the
+        end), that span (oldest, newest) for deletion checks."""
+        seen: list[Post] = []
+        cursor: str | None = None
+        reached_end = False
+        while True:
+            page = self.adapter.timeline(self.ref, cursor)
+            self.result.timeline_pages += 1
+            if page.state is not None:
+                self.ref = replace(self.ref, state={**self.ref.state, **page.state})
+            own = [p for p in page.items if p.author_id == self.ref.uid]
+            known_hit, oldest = self._store_timeline_page(page.items, own)
+            seen.extend(own)
+            if page.cursor is None:
+                reached_end = True
+                break
+            if to_horizon:
+                if oldest is not None and oldest < horizon:
+                    break
+            elif known_hit:
+                break
+            if max_pages is not None and self.result.timeline_pages >= max_pages:
+                break
+            cursor = page.cursor
+        dated = [p.created_at for p in seen if p.created_at and not p.is_pinned]
+        covered = None
+        if to_horizon and dated and (reached_end or min(dated) < horizon):
+            covered = (horizon if not reached_end else min(dated), max(dated))
+        return seen, covered
+
+    def _store_timeline_page(self, items: Sequence[Post], own: Sequence[Post]
+                             ) -> tuple[bool, datetime | None]:
+        sessions = self.poller.sessions
+        with sessions.begin() as session:
+            existing = store.existing_posts(session, self.ref.platform, [p.external_id for p in items])
+        expanded: list[Post] = []
+        known_hit = False
+        oldest: datetime | None = None
+        for post in items:
+            state = existing.get(post.external_id)
+            if post.is_truncated and (state is None or post.edit_count > state.edit_count
+                                      or state.is_truncated):
+                post = self.adapter.expand(post)
+            expanded.append(post)
+            if post.author_id == self.ref.uid and not post.is_pinned:
+                if post.created_at is not None and (oldest is None or post.created_at < oldest):
+                    oldest = post.created_at
+                if state is not None and state.comments_read_count is not None:
+                    known_hit = True
+        with sessions.begin() as session:
+            upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
+                                          account_uid=self.ref.uid, now=self.now)
+            session.execute(update(Account).where(Account.id == self.account_id)
+                            .values(adapter_state=dict(self.ref.state)))
+        self.result.new_posts += len([p for p in own if p.external_id not in existing])
+        self.result.edited += len(upserted.edited)
+        return known_hit, oldest
+
+    # -- comment threads ----------------------------------------------------------------
+
+    def _maybe_read_thread(self, post: Post) -> None:
+        with self.poller.sessions.begin() as session:
+            state = store.existing_posts(session, self.ref.platform, [post.external_id])[post.external_id]
+        if state.deleted_at is not None:
+            return
+        count = post.comments_count or 0
+        if state.comments_read_count is not None and state.comments_read_count == count:
+            return
+        if count == 0 and state.comments_read_count is None:
+            with self.poller.sessions.begin() as session:
+                store.mark_thread_read(session, state.id, 0, self.now)
+            return
+        self._read_thread(post, state.id, count)
+
+    def _read_thread(self, post: Post, post_row_id: int, count: int) -> None:
+        comments: dict[str, Comment] = {}
+        cursor: str | None = None
+        complete = False
+        total: int | None = None
+        pages = 0
+        while pages < self.polling.max_comment_pages:
+            page = self.adapter.comments(post, self.ref, cursor)
+            pages += 1
+            total = page.total if page.total is not None else total
+            for comment in page.items:
+                comments[comment.external_id] = comment
+            if page.cursor is None:
+                complete = page.complete
+                break
+            cursor = page.cursor
+        tops = [c for c in comments.values() if c.root_id is None]
+        for top in tops:
+            self._read_replies(post, top, comments)
+        with self.poller.sessions.begin() as session:
+            upserted = store.upsert_comments(session, list(comments.values()),
+                                             post_row_ids={post.external_id: post_row_id}, now=self.now)
+            self.result.new_comments += len(upserted.inserted)
+            self.result.new_comment_ids.extend(upserted.inserted)
+            self.result.edited += len(upserted.edited)
+            if complete and (total is None or len(tops) >= total):
+                # Weibo serves only part of big threads; only a read that the
+                # platform says is complete and that covers its own count lets
+                # us conclude a missing comment was deleted.
+                live = store.live_comment_ids(session, post_row_id, top_level_only=True)
+                gone = [row_id for ext, row_id in live.items() if ext not in comments]
+                if gone:
+                    store.tombstone(session, "comment", gone, "absent from a complete thread read", self.now)
+                    self.result.tombstoned += len(gone)
+            store.mark_thread_read(session, post_row_id, count, self.now)
+        self.result.threads_read += 1
+
+    def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment]) -> None:
+        inline = [c for c in comments.values() if c.root_id == top.external_id]
+        reported = top.replies_count or 0
+        if not top.has_more_replies and len(inline) >= reported:
+            return
+        cursor: str | None = None
+        pages = 0
+        while pages < self.polling.max_comment_pages:
+            page = self.adapter.replies(post, top, self.ref, cursor)
+            pages += 1
+            for reply in page.items:
+                comments[reply.external_id] = reply
+            if page.cursor is None:
+                break
+            cursor = page.cursor
+
+    # -- deletions ------------------------------------------------------------------------
+
+    def _detect_deleted_posts(self, seen: Sequence[Post], covered: tuple[datetime, datetime]) -> None:
+        """Posts stored for this account inside the span the walk covered but not
+        seen in it: timelines skip posts, so ask the platform about each."""
+        oldest, newest = covered
+        seen_ids = {p.external_id for p in seen}
+        with self.poller.sessions.begin() as session:
+            candidates = store.live_post_ids(session, self.account_id, since=oldest, until=newest)
+        missing = [ext for ext in candidates if ext not in seen_ids]
+        gone: list[int] = []
+        for ext in missing:
+            try:
+                self.adapter.status(ext, self.ref)
+            except errors.NotFound:
+                gone.append(candidates[ext])
+        if gone:
+            with self.poller.sessions.begin() as session:
+                store.tombstone(session, "post", gone, "status: not found", self.now)
+            self.result.tombstoned += len(gone)
