@@ -3,11 +3,17 @@ foreign keys on; PostgreSQL through psycopg 3."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def normalize_url(url: str) -> str:
@@ -25,6 +31,8 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
         kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+    # Chinese text stays readable (and half the size) in JSON columns.
+    kwargs.setdefault("json_serializer", _json_dumps)
     engine = create_engine(url, **kwargs)
     if is_sqlite:
         @event.listens_for(engine, "connect")
