@@ -347,3 +347,16 @@ def test_concurrent_writers_of_different_items_both_succeed(engine):
         t.join()
     assert errors == []
     assert len(rows(engine, COMMENTS)) == 400
+
+
+def test_live_post_ids_cover_a_span_of_the_accounts_live_posts(engine):
+    day = timedelta(days=1)
+    store_posts(engine, [post("P1"), post("P2", "二"), post("X", "别人的", author_id="7")])
+    with engine.begin() as conn:
+        conn.execute(update(models.Post).where(models.Post.external_id == "P2")
+                     .values(created_at=T0 - 3 * day))
+        ids = store.existing_posts(conn, "weibo", ["P1", "P2"])
+        assert store.live_post_ids(conn, 1) == {"P1": ids["P1"].id, "P2": ids["P2"].id}
+        assert store.live_post_ids(conn, 1, since=T0 - day, until=T0) == {"P1": ids["P1"].id}
+        store.tombstone(conn, "post", [ids["P1"].id], "status: not found", T0)
+        assert store.live_post_ids(conn, 1, since=T0 - 5 * day) == {"P2": ids["P2"].id}

@@ -54,6 +54,8 @@ class PostState:
     comments_read_count: int | None
     deleted_at: datetime | None
     created_at: datetime | None
+    #: the platform's own edit counter as last stored
+    edit_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def existing_posts(db: Db, platform: str, external_ids: Iterable[str]) -> dict[s
                            preview_hash=r.preview_hash, is_truncated=r.is_truncated,
                            is_pinned=r.is_pinned, comments_count=r.comments_count,
                            comments_read_count=r.comments_read_count, deleted_at=r.deleted_at,
-                           created_at=r.created_at)
+                           created_at=r.created_at, edit_count=r.edit_count)
             for ext, r in rows.items()}
 
 
@@ -220,6 +222,20 @@ def existing_comments(db: Db, platform: str, external_ids: Iterable[str]) -> dic
                               replies_count=r.replies_count,
                               replies_read_count=r.replies_read_count, deleted_at=r.deleted_at)
             for ext, r in rows.items()}
+
+
+def live_post_ids(db: Db, account_id: int, *, since: datetime | None = None,
+                  until: datetime | None = None) -> dict[str, int]:
+    """External id → row id of the account's posts not tombstoned, created
+    within [since, until] when given (for absence checks over a span the
+    timeline walk covered)."""
+    stmt = select(POSTS.c.external_id, POSTS.c.id).where(
+        POSTS.c.account_id == account_id, POSTS.c.deleted_at.is_(None))
+    if since is not None:
+        stmt = stmt.where(POSTS.c.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(POSTS.c.created_at <= until)
+    return {ext: row_id for ext, row_id in _conn(db).execute(stmt)}
 
 
 def live_comment_ids(db: Db, post_row_id: int, *, root_external_id: str | None = None,
