@@ -1,0 +1,314 @@
+"""The Weibo adapter: HTTP (through the ``Http`` seam) and failure mapping.
+
+Parsing lives in :mod:`.parse`; this module only decides which request to
+send, maps HTTP statuses to the typed errors, and keeps cursors opaque.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any, ClassVar, Mapping
+from urllib.parse import urlsplit
+
+import requests
+
+from huisheng import errors
+from huisheng.adapters.base import Adapter, Pace, parse_retry_after
+from huisheng.adapters.weibo import parse as wparse
+from huisheng.records import AccountRef, Comment, Page, Post
+
+MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+DESKTOP_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+              "(KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+#: Weibo's 418 carries no Retry-After; bans last tens of minutes
+DEFAULT_418_BACKOFF = 600.0
+#: deeper timeline pages are served empty without a cookie
+MAX_ANONYMOUS_PAGE = 200
+#: remembered cursors for the loop guard (Weibo serves ~50 comment pages)
+SEEN_LIMIT = 200
+LOGIN_HOSTS = ("passport.weibo.com", "visitor.passport.weibo.cn", "passport.weibo.cn")
+MODES = ("auto", "mobile", "ajax")
+
+
+class _Forbidden(Exception):
+    """HTTP 403, raised only where the caller has a fallback (hotflow)."""
+
+
+class WeiboAdapter(Adapter):
+    """Sina Weibo: m.weibo.cn primary, weibo.com/ajax when configured or walled."""
+
+    name: ClassVar[str] = "weibo"
+    description: ClassVar[str] = "Sina Weibo (m.weibo.cn, weibo.com/ajax fallback)"
+    hosts: ClassVar[tuple[str, ...]] = ("m.weibo.cn", "weibo.com")
+    default_pace: ClassVar[Pace] = Pace(min_interval=3.0, concurrency=1)
+    parsers: ClassVar[Mapping[str, Any]] = wparse.PARSERS
+    decode_body = staticmethod(wparse.decode_body)
+
+    def __init__(self, http, options=None, now=None):
+        super().__init__(http, options, now)
+        self.base_url = str(self.options.get("base_url") or "https://m.weibo.cn").rstrip("/")
+        self.ajax_base_url = str(self.options.get("ajax_base_url") or "https://weibo.com").rstrip("/")
+        self.cookie = self.options.get("cookie") or None
+        self.mode = self.options.get("mode") or "auto"
+        if self.mode not in MODES:
+            raise errors.ConfigError(f"weibo mode must be one of {', '.join(MODES)}, not {self.mode!r}",
+                                     key="platforms.weibo.mode")
+
+    # --- the Adapter methods -------------------------------------------------------
+
+    def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
+        return self._either(account, self._timeline_mobile, self._timeline_ajax, account, cursor)
+
+    def expand(self, post: Post) -> Post:
+        if not post.is_truncated:
+            return post
+        if self._uses_ajax_for(post.raw):
+            result = self._call("longtext", self.ajax_base_url + "/ajax/statuses/longtext",
+                                {"id": post.short_id or post.external_id}, self._ajax_headers(post.account_uid))
+        else:
+            result = self._call("longtext", self.base_url + "/statuses/extend", {"id": post.external_id},
+                                self._mobile_headers(f"/detail/{post.external_id}"))
+        if result.text is None:
+            return post
+        return replace(post, text=result.text, mentions=result.mentions or post.mentions,
+                       is_truncated=False)
+
+    def status(self, post_id: str, account: AccountRef) -> Post:
+        if self._mode(account) == "ajax":
+            page = self._call("status", self.ajax_base_url + "/ajax/statuses/show", {"id": post_id},
+                              self._ajax_headers(account.uid), account_uid=account.uid)
+        else:
+            page = self._call("status", self.base_url + "/statuses/show", {"id": post_id},
+                              self._mobile_headers(f"/detail/{post_id}"), account_uid=account.uid)
+        return page.items[0]
+
+    def comments(self, post: Post, account: AccountRef, cursor: str | None = None) -> Page[Comment]:
+        state = _load(cursor)
+        if state.get("mode") == "ajax" or self._mode(account) == "ajax":
+            return self._comments_ajax(post, account, state)
+        if state.get("mode") == "old":
+            return self._comments_old(post, account, state)
+        try:
+            return self._either(account, self._comments_hotflow, self._comments_ajax_from,
+                                post, account, state)
+        except _Forbidden:
+            # hotflow refuses older posts; the old flat endpoint still serves them
+            return self._comments_old(post, account, {"mode": "old", "page": 1})
+
+    def replies(self, post: Post, root: Comment, account: AccountRef,
+                cursor: str | None = None) -> Page[Comment]:
+        state = _load(cursor)
+        if state.get("mode") == "ajax" or self._mode(account) == "ajax":
+            return self._replies_ajax(post, root, account, state)
+        return self._either(account, self._replies_mobile, self._replies_ajax_from,
+                            post, root, account, state)
+
+    # --- mode -------------------------------------------------------------------------
+
+    def _mode(self, account: AccountRef) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "ajax" if account.state.get("mode") == "ajax" and self.cookie else "mobile"
+
+    def _either(self, account: AccountRef, mobile, ajax, *args):
+        """Mobile first; in auto mode with a cookie, a walled m.weibo.cn switches
+        this account to the weibo.com shapes (remembered in ``Page.state``)."""
+        if self._mode(account) == "ajax":
+            return ajax(*args)
+        try:
+            return mobile(*args)
+        except errors.AuthRequired:
+            if self.mode != "auto" or not self.cookie:
+                raise
+        page = ajax(*args)
+        return replace(page, state={**(page.state or {}), "mode": "ajax"})
+
+    def _uses_ajax_for(self, raw: Mapping[str, Any]) -> bool:
+        # weibo.com statuses carry int ids and ``mblogid``; m.weibo.cn ones ``bid``
+        return self.mode == "ajax" or ("mblogid" in raw and "bid" not in raw)
+
+    # --- timeline ----------------------------------------------------------------------
+
+    def _timeline_mobile(self, account: AccountRef, cursor: str | None) -> Page[Post]:
+        state = _load(cursor)
+        pages_read = int(state.get("n", 0))
+        if pages_read >= MAX_ANONYMOUS_PAGE and not self.cookie:
+            return Page(items=(), cursor=None, complete=False)
+        new_state: dict[str, Any] | None = None
+        containerid = account.state.get("containerid")
+        if not containerid:
+            payload = self._fetch("profile", self.base_url + "/api/container/getIndex",
+                                  {"type": "uid", "value": account.uid},
+                                  self._mobile_headers(f"/u/{account.uid}"))
+            containerid = wparse.parse_profile(payload, uid=account.uid)
+            new_state = {"containerid": containerid}
+        params: dict[str, Any] = {"type": "uid", "value": account.uid, "containerid": containerid}
+        if "since_id" in state:
+            params["since_id"] = state["since_id"]
+        elif "page" in state:
+            params["page"] = state["page"]
+        page = self._call("timeline", self.base_url + "/api/container/getIndex", params,
+                          self._mobile_headers(f"/u/{account.uid}"), account_uid=account.uid)
+        page = self._guard(page, state, key=("since_id", "page"), pages_read=pages_read)
+        return replace(page, state=new_state) if new_state else page
+
+    def _timeline_ajax(self, account: AccountRef, cursor: str | None) -> Page[Post]:
+        state = _load(cursor)
+        number = int(state.get("page", 1))
+        if number > MAX_ANONYMOUS_PAGE and not self.cookie:
+            return Page(items=(), cursor=None, complete=False)
+        page = self._call("ajax_timeline", self.ajax_base_url + "/ajax/statuses/mymblog",
+                          {"uid": account.uid, "page": number, "feature": 0},
+                          self._ajax_headers(account.uid), account_uid=account.uid, page=number)
+        return self._guard(page, state, key=("page",), pages_read=number)
+
+    # --- comments ----------------------------------------------------------------------
+
+    def _comments_hotflow(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
+        params: dict[str, Any] = {"id": post.external_id, "mid": post.external_id}
+        if "max_id" in state:
+            params["max_id"] = state["max_id"]
+            params["max_id_type"] = state.get("max_id_type", 0)
+        page = self._call("comments", self.base_url + "/comments/hotflow", params,
+                          self._mobile_headers(f"/detail/{post.external_id}"),
+                          account_uid=account.uid, post_id=post.external_id, forbidden_ok=True)
+        return self._guard(page, state, key=("max_id",))
+
+    def _comments_old(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
+        number = int(state.get("page", 1))
+        page = self._call("comments_old", self.base_url + "/api/comments/show",
+                          {"id": post.external_id, "page": number},
+                          self._mobile_headers(f"/detail/{post.external_id}"),
+                          account_uid=account.uid, post_id=post.external_id, page=number)
+        return self._guard(page, {**state, "mode": "old"}, key=("page",))
+
+    def _comments_ajax_from(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
+        return self._comments_ajax(post, account, {})
+
+    def _comments_ajax(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
+        params: dict[str, Any] = {"id": post.external_id, "is_show_bulletin": post.raw.get("is_show_bulletin", 2),
+                                  "is_mix": 0, "count": 20, "flow": 0, "uid": account.uid}
+        if "max_id" in state:
+            params["max_id"] = state["max_id"]
+        page = self._call("ajax_comments", self.ajax_base_url + "/ajax/statuses/buildComments", params,
+                          self._ajax_headers(account.uid), account_uid=account.uid,
+                          post_id=post.external_id)
+        return self._guard(page, {**state, "mode": "ajax"}, key=("max_id",))
+
+    def _replies_mobile(self, post: Post, root: Comment, account: AccountRef, state: dict) -> Page[Comment]:
+        params = {"cid": root.external_id, "max_id": state.get("max_id", 0),
+                  "max_id_type": state.get("max_id_type", 0)}
+        page = self._call("child_comments", self.base_url + "/comments/hotFlowChild", params,
+                          self._mobile_headers(f"/detail/{post.external_id}"),
+                          account_uid=account.uid, post_id=post.external_id)
+        return self._guard(page, state, key=("max_id",))
+
+    def _replies_ajax_from(self, post: Post, root: Comment, account: AccountRef, state: dict) -> Page[Comment]:
+        return self._replies_ajax(post, root, account, {})
+
+    def _replies_ajax(self, post: Post, root: Comment, account: AccountRef, state: dict) -> Page[Comment]:
+        params: dict[str, Any] = {"id": root.external_id, "is_show_bulletin": post.raw.get("is_show_bulletin", 2),
+                                  "is_mix": 1, "fetch_level": 1, "count": 20, "flow": 0, "uid": account.uid}
+        if "max_id" in state:
+            params["max_id"] = state["max_id"]
+        page = self._call("ajax_comments", self.ajax_base_url + "/ajax/statuses/buildComments", params,
+                          self._ajax_headers(account.uid), account_uid=account.uid,
+                          post_id=post.external_id)
+        return self._guard(page, {**state, "mode": "ajax"}, key=("max_id",))
+
+    # --- paging ------------------------------------------------------------------------
+
+    def _guard(self, page: Page, state: Mapping[str, Any], *, key: tuple[str, ...],
+               pages_read: int | None = None) -> Page:
+        """Wrap the parser's cursor with the mode and the cursors seen so far;
+        a cursor seen before ends the listing, not complete (loop guard)."""
+        if page.cursor is None:
+            return page
+        nxt = json.loads(page.cursor)
+        token = json.dumps([nxt.get(k) for k in key])
+        seen = list(state.get("seen", []))
+        current = json.dumps([state.get(k) for k in key])
+        if current != json.dumps([None] * len(key)):
+            seen.append(current)
+        if token in seen:
+            return replace(page, cursor=None, complete=False)
+        out = dict(nxt, seen=seen[-SEEN_LIMIT:])
+        if "mode" in state:
+            out["mode"] = state["mode"]
+        if pages_read is not None:
+            out["n"] = pages_read + 1
+        return replace(page, cursor=json.dumps(out, sort_keys=True, separators=(",", ":")))
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    def _mobile_headers(self, referer_path: str) -> dict[str, str]:
+        headers = {"X-Requested-With": "XMLHttpRequest", "MWeibo-Pwa": "1", "User-Agent": MOBILE_UA,
+                   "Referer": f"https://m.weibo.cn{referer_path}", "Accept": "application/json, text/plain, */*"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        return headers
+
+    def _ajax_headers(self, uid: str) -> dict[str, str]:
+        headers = {"X-Requested-With": "XMLHttpRequest", "User-Agent": DESKTOP_UA,
+                   "Referer": f"https://weibo.com/u/{uid}", "Accept": "application/json, text/plain, */*"}
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        return headers
+
+    def _call(self, endpoint: str, url: str, params: Mapping[str, Any], headers: Mapping[str, str],
+              *, forbidden_ok: bool = False, **context: Any) -> Any:
+        payload = self._fetch(endpoint, url, params, headers, forbidden_ok=forbidden_ok)
+        context.setdefault("now", self.now())
+        return wparse.PARSERS[endpoint](payload, **context)
+
+    def _fetch(self, endpoint: str, url: str, params: Mapping[str, Any], headers: Mapping[str, str],
+               *, forbidden_ok: bool = False) -> Any:
+        response = self.http.get(url, endpoint=endpoint, params=params, headers=headers)
+        _raise_for_status(endpoint, response, forbidden_ok=forbidden_ok)
+        body = response.content.decode("utf-8", errors="replace")
+        return wparse.decode_body(endpoint, body)
+
+
+def _raise_for_status(endpoint: str, response: requests.Response, *, forbidden_ok: bool) -> None:
+    status = response.status_code
+    if status == 200:
+        return
+    if 300 <= status < 400:
+        host = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
+        if host in LOGIN_HOSTS:
+            raise errors.AuthRequired(f"redirected to the login/visitor wall ({host}): a cookie is needed",
+                                      endpoint=endpoint)
+        raise errors.AuthRequired(f"unexpected redirect (HTTP {status}) to {host}", endpoint=endpoint)
+    if status == 418:
+        retry = parse_retry_after(response.headers.get("Retry-After")) or DEFAULT_418_BACKOFF
+        raise errors.RateLimited("Weibo rate limit (HTTP 418)", endpoint=endpoint, retry_after=retry)
+    if status == 429:
+        raise errors.RateLimited("too many requests (HTTP 429)", endpoint=endpoint,
+                                 retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status == 432:
+        raise errors.Blocked("Weibo risk control (HTTP 432): a cookie is needed", endpoint=endpoint)
+    if status == 403:
+        if forbidden_ok:
+            raise _Forbidden()
+        raise errors.Blocked("access refused (HTTP 403)", endpoint=endpoint)
+    if status == 404:
+        raise errors.NotFound("not found (HTTP 404)", endpoint=endpoint)
+    if status == 401:
+        raise errors.AuthRequired("login required (HTTP 401)", endpoint=endpoint)
+    if status >= 500:
+        raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
+    raise errors.AdapterError(f"unexpected HTTP {status}", endpoint=endpoint)
+
+
+def _load(cursor: str | None) -> dict[str, Any]:
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        raise errors.ParseError("cursor", "<cursor>", "not a cursor this adapter made") from None
+    if not isinstance(state, dict):
+        raise errors.ParseError("cursor", "<cursor>", "not a cursor this adapter made")
+    return state

@@ -1,0 +1,554 @@
+"""Pure parsers: one function per Weibo response shape, no I/O.
+
+Every parser takes the decoded JSON payload and the same keyword context
+(``account_uid``, ``now``, ``post_id``, ``page``) and builds the whole page
+before returning.  A missing or mistyped required field raises
+``ParseError(endpoint, path)`` with a path such as ``data.cards[3].mblog.id``,
+so nothing half-parsed ever escapes.  :data:`PARSERS` is the one registry used
+by the adapter and by ``huisheng parse``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Callable, Iterable, Mapping
+
+from huisheng import errors
+from huisheng.adapters.weibo import text as wtext
+from huisheng.records import Comment, Page, Post
+
+PLATFORM = "weibo"
+
+#: ``ok:0`` messages that mean "nothing here" rather than failure
+EMPTY_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无数据", "微博-出错了")
+
+
+@dataclass(frozen=True)
+class LongText:
+    """The whole text of a long post; ``text`` None means keep the preview."""
+
+    text: str | None
+    mentions: tuple[str, ...] = ()
+    kind: str = "longtext"
+
+
+class At:
+    """A JSON value with its path, so every failure names the field."""
+
+    __slots__ = ("value", "path", "endpoint")
+
+    def __init__(self, value: Any, path: str, endpoint: str):
+        self.value = value
+        self.path = path
+        self.endpoint = endpoint
+
+    def _sub(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str | None = None, message: str = "") -> errors.ParseError:
+        return errors.ParseError(self.endpoint, self._sub(key) if key else (self.path or "<body>"),
+                                 message)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if not isinstance(self.value, dict):
+            raise self.fail(message="expected an object")
+        found = self.value.get(key)
+        return default if found is None else found
+
+    def has(self, key: str) -> bool:
+        return isinstance(self.value, dict) and self.value.get(key) is not None
+
+    def req(self, key: str, *alternatives: str) -> Any:
+        """The first present of ``key`` and its ``alternatives``; else ParseError naming ``key``."""
+        for name in (key, *alternatives):
+            found = self.get(name)
+            if found is not None:
+                return found
+        raise self.fail(key, "missing")
+
+    def ident(self, key: str, *alternatives: str) -> str:
+        found = self.req(key, *alternatives)
+        if isinstance(found, bool) or not isinstance(found, (str, int)) or str(found) == "":
+            raise self.fail(key, "expected an id")
+        return str(found)
+
+    def string(self, key: str, *alternatives: str) -> str:
+        found = self.req(key, *alternatives)
+        if not isinstance(found, str):
+            raise self.fail(key, "expected a string")
+        return found
+
+    def obj(self, key: str) -> At:
+        found = self.req(key)
+        if not isinstance(found, dict):
+            raise self.fail(key, "expected an object")
+        return At(found, self._sub(key), self.endpoint)
+
+    def opt_obj(self, key: str) -> At | None:
+        return self.obj(key) if self.has(key) else None
+
+    def items(self, key: str, *, required: bool = True) -> list[At]:
+        if not required and not self.has(key):
+            return []
+        found = self.req(key)
+        if not isinstance(found, list):
+            raise self.fail(key, "expected a list")
+        return [At(v, f"{self._sub(key)}[{i}]", self.endpoint) for i, v in enumerate(found)]
+
+    def count(self, key: str, *alternatives: str) -> int | None:
+        for name in (key, *alternatives):
+            if self.has(name):
+                try:
+                    return wtext.parse_count(self.get(name))
+                except ValueError as exc:
+                    raise self.fail(name, str(exc)) from None
+        return None
+
+    def time(self, key: str, now: datetime) -> tuple[datetime, bool]:
+        raw = self.string(key)
+        try:
+            return wtext.parse_time(raw, now)
+        except ValueError as exc:
+            raise self.fail(key, str(exc)) from None
+
+
+# --- envelope -------------------------------------------------------------------
+
+
+def _envelope(payload: Any, endpoint: str) -> At | None:
+    """The payload as ``At``, or None when Weibo says there is nothing here."""
+    root = At(payload, "", endpoint)
+    if not isinstance(payload, dict):
+        raise root.fail(message="expected a JSON object")
+    ok = payload.get("ok")
+    if ok == 1 or (ok is None and endpoint == "status" and "id" in payload):
+        return root
+    if ok == -100:
+        raise errors.AuthRequired("login or captcha required (ok=-100)", endpoint=endpoint)
+    msg = str(payload.get("msg") or "")
+    if ok == 0 and any(marker in msg for marker in EMPTY_MESSAGES):
+        return None
+    raise root.fail("ok", f"ok={ok!r} msg={msg[:80]!r}")
+
+
+def _empty() -> Page:
+    return Page(items=(), cursor=None, complete=True)
+
+
+def _cursor(**values: Any) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"))
+
+
+# --- posts ------------------------------------------------------------------------
+
+
+def _text_of(item: At) -> tuple[str, tuple[str, ...]]:
+    html = item.get("text")
+    if html is not None:
+        if not isinstance(html, str):
+            raise item.fail("text", "expected a string")
+        return wtext.html_to_text(html)
+    plain = item.string("text", "text_raw", "raw_text")
+    return plain.strip(), wtext.plain_mentions(plain)
+
+
+def _is_pinned(m: At) -> bool:
+    title = m.get("title")
+    return bool(m.get("isTop")) or m.get("mblogtype") == 2 or (
+        isinstance(title, dict) and title.get("text") == "置顶")
+
+
+def _edit_count(m: At) -> int:
+    count = m.count("edit_count")
+    if count:
+        return count
+    config = m.get("edit_config")
+    return 1 if isinstance(config, dict) and config.get("edited") else 0
+
+
+def _comments_open(m: At) -> bool | None:
+    info = m.get("comment_manage_info")
+    if not isinstance(info, dict) or info.get("comment_permission_type") is None:
+        return None
+    return info["comment_permission_type"] in (-1, 0)
+
+
+def _region(value: Any, prefixes: Iterable[str]) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    for prefix in prefixes:
+        if value.startswith(prefix):
+            value = value[len(prefix):].strip()
+    return value or None
+
+
+def _post(m: At, *, account_uid: str, now: datetime) -> list[Post]:
+    """The post, followed by the post it reposts (its own record) if any."""
+    external_id = m.ident("id", "idstr", "mid")
+    user = m.obj("user")
+    author_id = user.ident("id")
+    created_at, approx = m.time("created_at", now)
+    text, mentions = _text_of(m)
+    short_id = m.get("bid") or m.get("mblogid")
+    repost_of: str | None = None
+    original: list[Post] = []
+    retweeted = m.opt_obj("retweeted_status")
+    if retweeted is not None:
+        repost_of = retweeted.ident("id", "idstr", "mid")
+        # a deleted original comes back without its user: nothing to store for it
+        if retweeted.has("user"):
+            original = _post(retweeted, account_uid=account_uid, now=now)
+    post = Post(
+        platform=PLATFORM,
+        external_id=external_id,
+        account_uid=account_uid,
+        author_id=author_id,
+        author_name=str(user.get("screen_name", "")),
+        created_at=created_at,
+        created_at_approx=approx,
+        text=text,
+        short_id=str(short_id) if short_id else None,
+        url=f"https://weibo.com/{author_id}/{short_id}" if short_id else None,
+        is_pinned=_is_pinned(m),
+        is_truncated=bool(m.get("isLongText")),
+        repost_of=repost_of,
+        comments_count=m.count("comments_count"),
+        reposts_count=m.count("reposts_count"),
+        likes_count=m.count("attitudes_count"),
+        comments_open=_comments_open(m),
+        mentions=mentions,
+        region=_region(m.get("region_name"), ("发布于",)),
+        edit_count=_edit_count(m),
+        raw=m.value,
+    )
+    return [post, *original]
+
+
+def _dedup(items: Iterable[Any]) -> tuple[Any, ...]:
+    seen: dict[str, Any] = {}
+    for item in items:
+        seen.setdefault(item.external_id, item)
+    return tuple(seen.values())
+
+
+def parse_timeline(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                   page: int = 1) -> Page[Post]:
+    """``/api/container/getIndex`` with a timeline containerid (m.weibo.cn)."""
+    root = _envelope(payload, "timeline")
+    if root is None:
+        return _empty()
+    data = root.obj("data")
+    posts: list[Post] = []
+    for card in data.items("cards"):
+        card_type = card.get("card_type")
+        if card_type == 9:
+            posts += _post(card.obj("mblog"), account_uid=account_uid, now=now)
+        elif card_type == 11:
+            for inner in card.items("card_group", required=False):
+                if inner.get("card_type") == 9 and inner.has("mblog"):
+                    posts += _post(inner.obj("mblog"), account_uid=account_uid, now=now)
+    info = data.opt_obj("cardlistInfo")
+    cursor = None
+    if info is not None and info.get("since_id") not in (None, "", 0, "0"):
+        cursor = _cursor(since_id=info.get("since_id"))
+    elif info is not None and info.get("page") not in (None, "", 0, "0"):
+        cursor = _cursor(page=int(info.get("page")))
+    total = info.count("total") if info is not None else None
+    return Page(items=_dedup(posts), cursor=cursor, complete=cursor is None, total=total)
+
+
+def parse_status(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                 page: int = 1) -> Page[Post]:
+    """``/statuses/show`` (``data`` = the status) or weibo.com's bare status object."""
+    root = _envelope(payload, "status")
+    if root is None:
+        raise errors.NotFound("the post is gone", endpoint="status")
+    status = root.obj("data") if root.has("data") else root
+    return Page(items=_dedup(_post(status, account_uid=account_uid, now=now)), complete=True)
+
+
+def parse_longtext(payload: Any, *, account_uid: str = "", now: datetime | None = None,
+                   post_id: str = "", page: int = 1) -> LongText:
+    """``/statuses/extend`` or ``/ajax/statuses/longtext``; ``data:{}`` keeps the preview."""
+    root = _envelope(payload, "longtext")
+    if root is None:
+        return LongText(None)
+    data = root.get("data")
+    if isinstance(data, dict) and not data:
+        return LongText(None)
+    html = root.obj("data").string("longTextContent")
+    text, mentions = wtext.html_to_text(html)
+    return LongText(text, mentions)
+
+
+def parse_ajax_timeline(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                        page: int = 1) -> Page[Post]:
+    """weibo.com ``/ajax/statuses/mymblog``: page form, ends at an empty list."""
+    root = _envelope(payload, "ajax_timeline")
+    if root is None:
+        return _empty()
+    data = root.obj("data")
+    posts: list[Post] = []
+    entries = data.items("list")
+    for entry in entries:
+        posts += _post(entry, account_uid=account_uid, now=now)
+    if not entries:
+        return Page(items=(), cursor=None, complete=True, total=data.count("total"))
+    return Page(items=_dedup(posts), cursor=_cursor(page=page + 1), complete=False,
+                total=data.count("total"))
+
+
+# --- comments ---------------------------------------------------------------------
+
+
+def _comment(c: At, *, account_uid: str, now: datetime, post_id: str) -> Comment:
+    """One comment; ``root_id``/``parent_id`` are settled by :func:`_link`."""
+    external_id = c.ident("id", "idstr")
+    user = c.obj("user")
+    author_id = user.ident("id")
+    created_at, approx = c.time("created_at", now)
+    text, mentions = _text_of(c)
+    rootid = c.get("rootid") or c.get("rootidstr")
+    root_id = str(rootid) if rootid is not None and str(rootid) != external_id else None
+    inline = c.get("comments")
+    if inline is not None and not isinstance(inline, (list, bool)):
+        raise c.fail("comments", "expected a list or false")
+    replies_count = c.count("total_number")
+    inline_count = len(inline) if isinstance(inline, list) else 0
+    has_more = c.has("more_info") or (
+        bool(replies_count) and (inline is False or inline_count < (replies_count or 0)))
+    return Comment(
+        platform=PLATFORM,
+        external_id=external_id,
+        post_id=post_id,
+        author_id=author_id,
+        author_name=str(user.get("screen_name", "")),
+        created_at=created_at,
+        created_at_approx=approx,
+        text=text,
+        root_id=root_id,
+        parent_id=root_id,
+        reply_to_name=wtext.reply_to_name(text),
+        is_from_owner=(account_uid != "" and author_id == account_uid) or bool(c.get("is_mblog_author")),
+        like_count=c.count("like_count", "like_counts"),
+        replies_count=replies_count,
+        has_more_replies=has_more,
+        mentions=mentions,
+        region=_region(c.get("source"), ("来自",)),
+        raw=c.value,
+    )
+
+
+def _with_links(comment: Comment, root_id: str | None, parent_id: str | None) -> Comment:
+    return replace(comment, root_id=root_id, parent_id=parent_id)
+
+
+def _link_siblings(children: list[tuple[Comment, At]], root_id: str) -> list[Comment]:
+    """Parents of a root's replies: the sibling named after 回复@, else the root.
+
+    On weibo.com ``reply_comment.id`` names the parent outright.
+    """
+    out = []
+    for child, node in children:
+        parent = root_id
+        reply = node.get("reply_comment")
+        if isinstance(reply, dict) and reply.get("id") is not None:
+            parent = str(reply["id"])
+        elif child.reply_to_name:
+            named = [c for c, _ in children
+                     if c.author_name == child.reply_to_name and c.external_id != child.external_id]
+            earlier = [c for c in named if c.created_at and child.created_at
+                       and c.created_at <= child.created_at]
+            pick = (earlier or named)
+            if pick:
+                parent = max(pick, key=lambda c: c.created_at or child.created_at).external_id
+        out.append(_with_links(child, root_id, parent))
+    return out
+
+
+def _thread(top: list[At], ctx: Mapping[str, Any]) -> list[Comment]:
+    """Top-level comments, each followed by its inline replies."""
+    out: list[Comment] = []
+    for node in top:
+        comment = _comment(node, **ctx)
+        inline = node.items("comments") if isinstance(node.get("comments"), list) else []
+        if comment.root_id is not None:
+            # a reply listed at top level (weibo.com mixes): link it on its own
+            out += _link_siblings([(comment, node)], comment.root_id)
+        else:
+            out.append(comment)
+        children = [(_comment(child, **ctx), child) for child in inline]
+        out += _link_siblings(children, comment.external_id)
+    return out
+
+
+def _ctx(account_uid: str, now: datetime, post_id: str) -> dict[str, Any]:
+    return {"account_uid": account_uid, "now": now, "post_id": post_id}
+
+
+def _max_id(at: At) -> Any:
+    value = at.req("max_id")
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise at.fail("max_id", "expected a number")
+    return value
+
+
+def _ended(max_id: Any) -> bool:
+    return str(max_id) in ("0", "")
+
+
+def parse_hotflow(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                  page: int = 1) -> Page[Comment]:
+    """``/comments/hotflow``: ``data.data[]``, both cursors passed back as received."""
+    root = _envelope(payload, "comments")
+    if root is None:
+        return _empty()
+    data = root.obj("data")
+    items = _thread(data.items("data"), _ctx(account_uid, now, post_id))
+    max_id = _max_id(data)
+    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=data.get("max_id_type", 0))
+    return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
+                total=data.count("total_number"))
+
+
+def parse_comments_show(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                        page: int = 1) -> Page[Comment]:
+    """``/api/comments/show?page=n``: flat list, replies name ``reply_id``; ends after ``data.max``."""
+    root = _envelope(payload, "comments_old")
+    if root is None:
+        return _empty()
+    data = root.obj("data")
+    ctx = _ctx(account_uid, now, post_id)
+    nodes = data.items("data") + data.items("hot_data", required=False)
+    parsed = [(_comment(node, **ctx), node) for node in nodes]
+    parent_of = {c.external_id: str(n.get("reply_id")) for c, n in parsed if n.has("reply_id")}
+    items = []
+    for comment, node in parsed:
+        parent = parent_of.get(comment.external_id)
+        if parent is None:
+            items.append(comment)
+            continue
+        # follow the chain inside the page to the top-level comment
+        root_id, hops = parent, 0
+        while root_id in parent_of and hops < 10:
+            root_id, hops = parent_of[root_id], hops + 1
+        items.append(_with_links(comment, comment.root_id or root_id, parent))
+    last = data.count("max")
+    cursor = _cursor(page=page + 1) if last is not None and page < last else None
+    return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
+                total=data.count("total_number"))
+
+
+def parse_child_comments(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                         page: int = 1) -> Page[Comment]:
+    """``/comments/hotFlowChild``: flat ``{ok, data[], rootComment[], max_id, total_number}``."""
+    root = _envelope(payload, "child_comments")
+    if root is None:
+        return _empty()
+    ctx = _ctx(account_uid, now, post_id)
+    roots = root.items("rootComment", required=False)
+    children = [(_comment(node, **ctx), node) for node in root.items("data")]
+    root_id = roots[0].ident("id", "idstr") if roots else None
+    if root_id is None and children:
+        root_id = children[0][0].root_id
+    if root_id is None and children:
+        raise children[0][1].fail("rootid", "missing")
+    items = _link_siblings(children, root_id) if children else []
+    max_id = _max_id(root)
+    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=root.get("max_id_type", 0))
+    return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
+                total=root.count("total_number"))
+
+
+def parse_ajax_comments(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                        page: int = 1) -> Page[Comment]:
+    """weibo.com ``/ajax/statuses/buildComments`` (top level, or second level with
+    ``is_mix=1&fetch_level=1``): ``{ok, data[], max_id, total_number}``."""
+    root = _envelope(payload, "ajax_comments")
+    if root is None:
+        return _empty()
+    ctx = _ctx(account_uid, now, post_id)
+    nodes = root.items("data")
+    top = [n for n in nodes if _is_top_level(n)]
+    if len(top) == len(nodes):
+        items = _thread(nodes, ctx)
+    else:  # a second-level page: every item is a reply under one root
+        parsed = [(_comment(node, **ctx), node) for node in nodes]
+        items = []
+        for root_id in dict.fromkeys(c.root_id for c, _ in parsed if c.root_id):
+            items += _link_siblings([(c, n) for c, n in parsed if c.root_id == root_id], root_id)
+        items += [c for c, _ in parsed if c.root_id is None]
+    max_id = _max_id(root)
+    cursor = None if _ended(max_id) else _cursor(max_id=max_id)
+    return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
+                total=root.count("total_number"))
+
+
+def _is_top_level(node: At) -> bool:
+    rootid = node.get("rootid") or node.get("rootidstr")
+    return rootid is None or str(rootid) == str(node.get("id") or node.get("idstr"))
+
+
+# --- profile ---------------------------------------------------------------------
+
+
+def parse_profile(payload: Any, *, uid: str) -> str:
+    """The timeline containerid from ``getIndex?type=uid`` (the tab with tab_type "weibo")."""
+    root = _envelope(payload, "profile")
+    if root is None:
+        raise errors.NotFound(f"no Weibo account {uid}", endpoint="profile")
+    tabs = root.obj("data").obj("tabsInfo").items("tabs")
+    for tab in tabs:
+        if tab.get("tab_type") == "weibo":
+            return tab.ident("containerid")
+    raise errors.NotFound(f"account {uid} has no timeline container", endpoint="profile")
+
+
+Parser = Callable[..., Any]
+
+#: endpoint name → parser; the adapter and ``huisheng parse`` use exactly these
+PARSERS: Mapping[str, Parser] = {
+    "timeline": parse_timeline,
+    "status": parse_status,
+    "longtext": parse_longtext,
+    "comments": parse_hotflow,
+    "comments_old": parse_comments_show,
+    "child_comments": parse_child_comments,
+    "ajax_timeline": parse_ajax_timeline,
+    "ajax_comments": parse_ajax_comments,
+}
+
+
+# --- bodies -------------------------------------------------------------------------
+
+
+def decode_body(endpoint: str, body: str) -> Any:
+    """A response body → JSON payload.
+
+    Weibo's HTML error pages for "nothing here" become the equivalent
+    ``{"ok": 0, "msg": ...}``; any other HTML is a login wall; a body that is
+    not JSON raises ``ParseError(endpoint, "<body>")``.
+    """
+    stripped = body.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("<"):
+        for marker in ("微博-出错了", "暂无数据"):
+            if marker in stripped:
+                return {"ok": 0, "msg": marker}
+        raise errors.AuthRequired("login wall (HTML page instead of data): a cookie is needed",
+                                  endpoint=endpoint)
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+
+
+def parse_body(endpoint: str, body: str, **context: Any) -> Any:
+    """Decode and parse one saved or fetched body with the endpoint's parser."""
+    try:
+        parser = PARSERS[endpoint]
+    except KeyError:
+        raise errors.ParseError(endpoint, "<endpoint>", "unknown endpoint") from None
+    return parser(decode_body(endpoint, body), **context)
