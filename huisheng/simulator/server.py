@@ -1,0 +1,355 @@
+"""The simulator's HTTP server: m.weibo.cn and weibo.com/ajax paths on one port,
+answering as of ``clock.now()``, with fault injection and ``/_sim/`` control."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections import defaultdict
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+from huisheng.errors import ConfigError
+from huisheng.monitor.clock import Clock
+from huisheng.simulator import render
+from huisheng.simulator.faults import FaultRule, FaultSet, parse_rules
+from huisheng.simulator.minimal import minimal_requests
+from huisheng.simulator.world import World
+
+LOGIN_WALL = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sina Visitor System</title></head>"
+              "<body><span id=\"message\"></span><script type=\"text/javascript\" "
+              "src=\"//passport.weibo.com/js/visitor/mini_original.js\"></script></body></html>")
+LOGIN_REDIRECT = ("https://passport.weibo.com/visitor/visitor?entry=miniblog&a=enter"
+                  "&url=https%3A%2F%2Fm.weibo.cn%2F&domain=weibo.com")
+CAPTCHA = {"ok": -100, "url": "https://passport.weibo.cn/api/geetest/verify?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"}
+STATUS_TEXT = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable",
+               "418": "I'm a teapot", "432": "", "403": "Forbidden", "429": "Too Many Requests"}
+
+
+class _Abort(Exception):
+    """The handler dropped the connection on purpose."""
+
+
+def _rename(node: Any) -> bool:
+    """Every post/comment object (those carrying ``mid``) loses ``mid``/``idstr`` and
+    has ``id`` renamed to ``idx``; true when anything changed."""
+    changed = False
+    if isinstance(node, dict):
+        if "mid" in node and "id" in node:
+            node["idx"] = node.pop("id")
+            node.pop("mid")
+            node.pop("idstr", None)
+            changed = True
+        for value in node.values():
+            changed = _rename(value) or changed
+    elif isinstance(node, list):
+        for value in node:
+            changed = _rename(value) or changed
+    return changed
+
+
+def rename_field(body: Any) -> Any:
+    """The ``renamed_field`` fault: a shape the adapter must refuse."""
+    if _rename(body):
+        return body
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and data:
+        first = next(iter(data))
+        data[first + "x"] = data.pop(first)
+    elif isinstance(body, dict) and "ok" in body:
+        body["okx"] = body.pop("ok")
+    return body
+
+
+class SimServer:
+    """The simulator on ``host:port`` (port 0: any free port).
+
+    ``start()`` returns the base URL; every platform path (``/api/container/getIndex``,
+    ``/statuses/extend``, ``/comments/hotflow``, ``/ajax/statuses/mymblog`` …) is
+    served under it.  ``truth()``, ``stats()``, ``minimal()`` and ``set_faults()``
+    are also served as ``GET /_sim/truth|stats|minimal`` and ``POST /_sim/faults``.
+    """
+
+    def __init__(self, world: World, clock: Clock, faults: Iterable[FaultRule] | None = None,
+                 host: str = "127.0.0.1", port: int = 0):
+        self.world = world
+        self.clock = clock
+        self.faults = FaultSet(faults or (), seed=world.seed)
+        self.host = host
+        self.port = port
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._by_endpoint: dict[str, int] = defaultdict(int)
+        self._by_account: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._faults_served: dict[str, int] = defaultdict(int)
+        self._polls: dict[str, list[datetime]] = defaultdict(list)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> str:
+        handler = type("SimHandler", (_Handler,), {"sim": self})
+        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="huisheng-sim", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "SimServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # --- control ------------------------------------------------------------------------
+
+    def set_faults(self, rules: Iterable[FaultRule | Mapping[str, Any]]) -> None:
+        """Replace the rule list (rules or their mapping form)."""
+        rules = list(rules)
+        if any(not isinstance(r, FaultRule) for r in rules):
+            rules = [r if isinstance(r, FaultRule) else parse_rules([r])[0] for r in rules]
+        self.faults.replace(rules)
+
+    def truth(self) -> dict[str, Any]:
+        return self.world.truth(self.clock.now())
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "total": sum(self._by_endpoint.values()),
+                "by_endpoint": dict(self._by_endpoint),
+                "by_account": {uid: dict(v) for uid, v in self._by_account.items()},
+                "faults": dict(self._faults_served),
+                "polls": {uid: len(v) for uid, v in self._polls.items()},
+            }
+
+    def polls(self) -> dict[str, list[datetime]]:
+        with self._lock:
+            return {uid: list(v) for uid, v in self._polls.items()}
+
+    def minimal(self, window_days: int = 7) -> dict[str, Any]:
+        """See :mod:`huisheng.simulator.minimal` for the definition."""
+        return minimal_requests(self.world, self.polls(), window_days)
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self._by_endpoint.clear()
+            self._by_account.clear()
+            self._faults_served.clear()
+            self._polls.clear()
+
+    # --- request plumbing ------------------------------------------------------------------
+
+    def record(self, endpoint: str, account: str) -> None:
+        with self._lock:
+            self._by_endpoint[endpoint] += 1
+            self._by_account[account][endpoint] += 1
+
+    def record_poll(self, account: str, now: datetime) -> None:
+        with self._lock:
+            self._polls[account].append(now)
+
+    def record_fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults_served[kind] += 1
+
+    def route(self, path: str, q: Mapping[str, str]) -> tuple[str, str, Callable[[datetime], render.Response], bool]:
+        """(endpoint name, account uid or '-', answer(now), is a first timeline page)."""
+        w = self.world
+        now = self.clock.now()
+
+        def post_account(key: str) -> str:
+            post = w.post(key, now)
+            return post.account.uid if post else "-"
+
+        def comment_account(cid: str) -> str:
+            c = w.comment(cid, now)
+            return c.post.account.uid if c else "-"
+
+        if path == "/api/container/getIndex":
+            uid = q.get("value", "")
+            if "containerid" in q and q.get("type") == "uid":
+                first = not q.get("since_id") and q.get("page", "1") in ("", "1")
+                return "timeline", uid, lambda t: render.timeline(
+                    w, uid, q["containerid"], t, q.get("since_id"), q.get("page")), first
+            return "profile", uid, lambda t: render.profile(w, uid, t), False
+        if path == "/statuses/extend":
+            key = q.get("id", "")
+            return "longtext", post_account(key), lambda t: render.extend(w, key, t), False
+        if path == "/statuses/show":
+            key = q.get("id", "")
+            return "status", post_account(key), lambda t: render.show(w, key, t), False
+        if path == "/comments/hotflow":
+            key = q.get("mid") or q.get("id", "")
+            return "comments", post_account(key), lambda t: render.hotflow(w, key, t, q.get("max_id")), False
+        if path == "/comments/hotFlowChild":
+            cid = q.get("cid", "")
+            return "child_comments", comment_account(cid), lambda t: render.hotflow_child(
+                w, cid, t, q.get("max_id")), False
+        if path == "/api/comments/show":
+            key = q.get("id", "")
+            return "comments_old", post_account(key), lambda t: render.comments_old(w, key, t, q.get("page")), False
+        if path == "/ajax/statuses/mymblog":
+            uid = q.get("uid", "")
+            first = q.get("page", "1") in ("", "1")
+            return "ajax_timeline", uid, lambda t: render.ajax_timeline(w, uid, t, q.get("page")), first
+        if path == "/ajax/statuses/longtext":
+            key = q.get("id", "")
+            return "ajax_longtext", post_account(key), lambda t: render.ajax_longtext(w, key, t), False
+        if path == "/ajax/statuses/buildComments":
+            key = q.get("id", "")
+            account = comment_account(key) if q.get("fetch_level") == "1" else post_account(key)
+            return "ajax_comments", account, lambda t: render.ajax_comments(w, q, t), False
+        raise KeyError(path)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: SimServer
+    protocol_version = "HTTP/1.1"
+    server_version = "nginx"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the simulator is quiet; /_sim/stats counts requests
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (_Abort, ConnectionError, OSError):
+            self.close_connection = True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass
+
+    # --- responses ---------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> None:
+        self.send_response(status, STATUS_TEXT.get(str(status)) or None)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+                   "application/json; charset=utf-8", headers)
+
+    def _html(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
+        self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", headers)
+
+    def _body(self, status: int, payload: Any) -> None:
+        if isinstance(payload, str):
+            self._html(status, payload)
+        else:
+            self._json(status, payload)
+
+    # --- verbs ---------------------------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        split = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        if split.path.startswith("/_sim/"):
+            self._control_get(split.path)
+            return
+        try:
+            endpoint, account, answer, first = self.sim.route(split.path, q)
+        except KeyError:
+            self._html(404, "<html><body>404 Not Found</body></html>")
+            return
+        self.sim.record(endpoint, account)
+        rule = self.sim.faults.pick(account, endpoint)
+        now = self.sim.clock.now()
+        if rule is not None:
+            self.sim.record_fault(rule.fault)
+            self._fault(rule, answer, now)
+            return
+        if first:
+            self.sim.record_poll(account, now)
+        status, payload = answer(now)
+        self._body(status, payload)
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if split.path != "/_sim/faults":
+            self._json(404, {"ok": 0, "msg": "unknown control path"})
+            return
+        try:
+            rules = parse_rules(json.loads(raw or b"[]"), "POST /_sim/faults")
+        except (ValueError, ConfigError) as exc:
+            self._json(400, {"ok": 0, "msg": str(exc)})
+            return
+        self.sim.set_faults(rules)
+        self._json(200, {"ok": 1, "rules": len(rules)})
+
+    def _control_get(self, path: str) -> None:
+        if path == "/_sim/truth":
+            self._json(200, self.sim.truth())
+        elif path == "/_sim/stats":
+            self._json(200, self.sim.stats())
+        elif path == "/_sim/minimal":
+            self._json(200, self.sim.minimal())
+        elif path == "/_sim/faults":
+            self._json(200, {"faults": [r.__dict__ for r in self.sim.faults.rules()]})
+        else:
+            self._json(404, {"ok": 0, "msg": "unknown control path"})
+
+    def _fault(self, rule: FaultRule, answer: Callable[[datetime], render.Response], now: datetime) -> None:
+        kind = rule.fault
+        retry = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
+        if kind == "timeout":
+            # Real seconds on purpose: this is about the client's socket timeout. The wait
+            # ends early when the server stops, so shutdown is never held up.
+            self.sim._stopping.wait(rule.hold)
+            self.close_connection = True
+            raise _Abort()
+        if kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            raise _Abort()
+        if kind in ("500", "502", "503", "403", "418", "432"):
+            self._html(int(kind), f"<html><body><h1>{kind} {STATUS_TEXT[kind]}</h1></body></html>", retry)
+        elif kind == "429":
+            self._html(429, "<html><body><h1>429 Too Many Requests</h1></body></html>",
+                       retry or {"Retry-After": "60"})
+        elif kind == "captcha":
+            self._json(200, CAPTCHA)
+        elif kind == "login_wall":
+            self._html(200, LOGIN_WALL)
+        elif kind == "redirect_login":
+            self._html(302, "", {"Location": LOGIN_REDIRECT})
+        elif kind == "truncated_json":
+            _, payload = answer(now)
+            text = json.dumps(payload, ensure_ascii=False)
+            self._send(200, text[: len(text) // 2].encode("utf-8"), "application/json; charset=utf-8")
+        elif kind == "renamed_field":
+            status, payload = answer(now)
+            self._body(status, rename_field(payload) if not isinstance(payload, str) else payload)
