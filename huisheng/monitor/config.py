@@ -41,7 +41,8 @@ class ConfigErrors(ConfigError):
     """Several config errors at once; ``str()`` gives one line per error."""
 
     def __init__(self, errors: list[ConfigError]):
-        self.errors = tuple(errors)
+        # in file order: schema errors and cross-checks come out interleaved
+        self.errors = tuple(sorted(errors, key=lambda e: (e.file or "", e.line or 0)))
         first = self.errors[0]
         super().__init__(first.message, file=first.file, key=first.key, line=first.line)
 
@@ -111,12 +112,13 @@ class KeyLines:
             header = _HEADER_RE.match(line)
             if header and not _KEY_RE.match(line):
                 names = _split_key(header.group(2))
-                current = self._resolve(names, counts)
                 if header.group(1) == "[[":
-                    base = current
+                    base = self._resolve(names[:-1], counts) + (names[-1],)
                     counts[base] = counts.get(base, 0) + 1
                     self.lines.setdefault(base, number)
                     current = base + (counts[base],)
+                else:
+                    current = self._resolve(names, counts)
                 self.lines.setdefault(current, number)
                 continue
             key = _KEY_RE.match(line)
@@ -241,7 +243,8 @@ class Key:
             "str_list": isinstance(value, list) and all(isinstance(v, str) for v in value),
         }[kind]
         if not ok:
-            return None, f"应为{self.expected()}，实际为{_actual(value)}"
+            actual = "含非字符串元素的数组" if kind == "str_list" and isinstance(value, list) else _actual(value)
+            return None, f"应为{self.expected()}，实际为{actual}"
         if kind == "float":
             value = float(value)
         if kind == "str_list":
@@ -326,8 +329,8 @@ class Validator:
                 checked, problem = spec.validate(value)
                 if problem:
                     self.error(here, problem)
-                else:
-                    out[name] = checked
+                    checked = spec.default  # so later checks still run on the rest
+                out[name] = checked
             elif isinstance(spec, EnvKey):
                 if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
                     self.error(here, "应为环境变量名（字母、数字、下划线，如 \"HUISHENG_WEIBO_COOKIE\"）")
@@ -352,7 +355,10 @@ class Validator:
                 else:
                     out[name] = spec.default
             elif isinstance(spec, Table) and name not in values:
-                out[name] = self.table({}, spec, here)
+                if any(isinstance(k, Key) and k.required for k in spec.items.values()):
+                    self.error(path, f"缺少 [{show_path(here)}] 表" + (f"（{spec.doc}）" if spec.doc else ""))
+                else:
+                    out[name] = self.table({}, spec, here)
             elif isinstance(spec, Many) and name not in values:
                 out[name] = []
         for name, spec in schema.items.items():

@@ -1,7 +1,119 @@
-"""(placeholder: commands of this group are being written)"""
+"""``huisheng config check``, ``huisheng matrix import`` and ``huisheng matrix sync``."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from huisheng.errors import ConfigError, HuishengError
+from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.config import ConfigErrors, load_settings
+from huisheng.monitor.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
+                                     platform_counts)
+from huisheng.monitor.settings import Matrix, Settings
+
+
+def hidden_password_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _load_matrix_for(settings: Settings) -> Matrix:
+    if settings.matrix_path is None:
+        raise ConfigError("未配置矩阵：请在配置文件顶部写 matrix = \"矩阵文件夹或 matrix.toml 的路径\"",
+                          file=str(settings.path), key="matrix")
+    return load_matrix(settings.matrix_path)
+
+
+def summary_lines(settings: Settings, matrix: Matrix) -> list[str]:
+    lines = [
+        f"配置文件：{settings.path}",
+        f"数据库：{hidden_password_url(settings.database_url)}",
+        f"时区：{settings.timezone}",
+        f"轮询：默认每 {settings.polling.interval} 秒，{settings.polling.workers} 个并发账号",
+    ]
+    for name, platform in sorted(settings.platforms.items()):
+        pace = platform.pace
+        secrets = "，".join(f"{k} 取自环境变量 {v}" + ("" if platform.options.get(k) else "（未设置）")
+                           for k, v in platform.secret_env.items())
+        lines.append(f"平台 {name}：请求间隔 ≥ {pace.min_interval:g} 秒，并发 {pace.concurrency}"
+                     + (f"；{secrets}" if secrets else ""))
+    lines.append(f"矩阵：{matrix.source}")
+    lines.append("单位：" + "，".join(f"{LEVEL_NAMES[level]}（{level}）{n}"
+                                    for level, n in level_counts(matrix).items()))
+    enabled = sum(1 for a in matrix.accounts if a.enabled)
+    lines.append("账号：" + "，".join(f"{p} {n}" for p, n in platform_counts(matrix).items())
+                 + f"（共 {len(matrix.accounts)}，启用 {enabled}）")
+    return lines
 
 
 def register(main: click.Group) -> None:
-    pass
+    @main.group("config")
+    def config_group() -> None:
+        """Main configuration (配置)."""
+
+    @config_group.command("check")
+    @config_option
+    @fail_cleanly
+    def check(config: Path) -> None:
+        """Validate the main config and the matrix; print a summary."""
+        settings = load_settings(config)
+        matrix = _load_matrix_for(settings)
+        for line in summary_lines(settings, matrix):
+            click.echo(line)
+        click.echo("配置检查通过。")
+
+    @main.group("matrix")
+    def matrix_group() -> None:
+        """The account matrix (政务微博矩阵)."""
+
+    @matrix_group.command("import")
+    @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--out", "out", metavar="PATH", type=click.Path(path_type=Path), default=None,
+                  help="Write matrix.toml here (a folder or a file); default: standard output.")
+    @click.option("--force", is_flag=True, help="Overwrite an existing matrix file.")
+    @config_option
+    @fail_cleanly
+    def import_(csv_file: Path, out: Path | None, force: bool, config: Path) -> None:
+        """Convert a district's spreadsheet (CSV: UTF-8 or GBK) into a matrix file."""
+        matrix = import_csv(csv_file)
+        text = dump_matrix(matrix, header=f"政务微博矩阵 — imported from {csv_file.name}")
+        if out is None:
+            click.echo(text, nl=False)
+            return
+        target = out / "matrix.toml" if out.is_dir() else out
+        if target.exists() and not force:
+            raise ConfigError("文件已存在；确认覆盖请加 --force", file=str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"已写入 {target}：{len(matrix.units)} 个单位，{len(matrix.accounts)} 个账号。", err=True)
+
+    @matrix_group.command("sync")
+    @config_option
+    @fail_cleanly
+    def sync(config: Path) -> None:
+        """Load the matrix into the database (idempotent; removed accounts are disabled)."""
+        from huisheng import migrations
+        from huisheng.monitor.clock import Clock
+        from huisheng.monitor.db import make_engine, session_factory
+        from huisheng.monitor.matrix_sync import sync_matrix
+
+        settings = load_settings(config)
+        matrix = _load_matrix_for(settings)
+        migrations.upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with session_factory(engine)() as session, session.begin():
+                report = sync_matrix(session, matrix, Clock().now())
+        except DBAPIError as exc:
+            raise HuishengError(f"数据库错误（{hidden_password_url(settings.database_url)}）："
+                                f"{type(exc.orig).__name__}") from exc
+        finally:
+            engine.dispose()
+        for line in report.lines():
+            click.echo(line)
+
+
+__all__ = ["register", "summary_lines", "ConfigErrors"]

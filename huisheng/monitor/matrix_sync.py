@@ -1,0 +1,164 @@
+"""Loading the matrix into the database (``huisheng matrix sync``).
+
+Idempotent: a second sync of the same matrix changes nothing.  Units and
+accounts are upserted by unit code and by (platform, uid).  Nothing is ever
+deleted, so history stays attached: an account gone from the matrix (or marked
+``enabled = false``) is disabled with ``disabled_at``; a unit gone from it is
+disabled.  An owner-unit change is recorded as an :class:`AccountOwnerChange`.
+New and re-enabled accounts are due at once (``next_check_at = now``).
+
+The caller owns the transaction: :func:`sync_matrix` flushes, never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huisheng.monitor.models import Account, AccountOwnerChange, Unit
+from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+
+
+#: items listed per line of a report (a first sync adds every unit)
+LIST_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class OwnerChange:
+    platform: str
+    uid: str
+    old_unit: str | None
+    new_unit: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync changed: unit codes and ``platform:uid`` account keys."""
+
+    units_added: tuple[str, ...] = ()
+    units_updated: tuple[str, ...] = ()
+    units_disabled: tuple[str, ...] = ()
+    accounts_added: tuple[str, ...] = ()
+    accounts_updated: tuple[str, ...] = ()
+    accounts_disabled: tuple[str, ...] = ()
+    accounts_reenabled: tuple[str, ...] = ()
+    owner_changes: tuple[OwnerChange, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any((self.units_added, self.units_updated, self.units_disabled, self.accounts_added,
+                    self.accounts_updated, self.accounts_disabled, self.accounts_reenabled,
+                    self.owner_changes))
+
+    def lines(self) -> list[str]:
+        """Human-readable summary for district staff."""
+        if not self.changed:
+            return ["矩阵与数据库一致，无变更。"]
+        out = []
+        for label, items in (("新增单位", self.units_added), ("更新单位", self.units_updated),
+                             ("停用单位", self.units_disabled), ("新增账号", self.accounts_added),
+                             ("更新账号", self.accounts_updated), ("停用账号", self.accounts_disabled),
+                             ("重新启用账号", self.accounts_reenabled)):
+            if items:
+                shown = "、".join(items[:LIST_LIMIT])
+                more = f" 等（另 {len(items) - LIST_LIMIT} 个）" if len(items) > LIST_LIMIT else ""
+                out.append(f"{label} {len(items)} 个：{shown}{more}")
+        for change in self.owner_changes:
+            out.append(f"主办单位变更：{change.platform}:{change.uid} "
+                       f"{change.old_unit or '（无）'} → {change.new_unit}")
+        return out
+
+
+def _unit_values(spec: UnitSpec) -> dict:
+    return {"name": spec.name, "level": spec.level, "aliases": list(spec.aliases),
+            "admins": list(spec.admins)}
+
+
+def _account_values(spec: AccountSpec) -> dict:
+    return {"name": spec.name, "poll_interval": spec.poll_interval, "admins": list(spec.admins)}
+
+
+def _apply(row: object, values: dict) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed
+
+
+def sync_matrix(session: Session, matrix: Matrix, now: datetime) -> SyncReport:
+    """Make the database's units and accounts match ``matrix`` (see module doc)."""
+    added_u, updated_u, disabled_u = [], [], []
+    units = {u.code: u for u in session.scalars(select(Unit).order_by(Unit.id))}
+    for spec in matrix.units:
+        row = units.get(spec.code)
+        if row is None:
+            row = Unit(code=spec.code, enabled=True, created_at=now, updated_at=now, **_unit_values(spec))
+            session.add(row)
+            units[spec.code] = row
+            added_u.append(spec.code)
+        else:
+            changed = _apply(row, {**_unit_values(spec), "enabled": True})
+            if changed:
+                row.updated_at = now
+                updated_u.append(spec.code)
+    session.flush()  # ids for parent links
+    for spec in matrix.units:
+        row = units[spec.code]
+        parent_id = units[spec.parent].id if spec.parent else None
+        if row.parent_id != parent_id:
+            row.parent_id = parent_id
+            row.updated_at = now
+            if spec.code not in added_u and spec.code not in updated_u:
+                updated_u.append(spec.code)
+    wanted_units = {u.code for u in matrix.units}
+    for code, row in units.items():
+        if code not in wanted_units and row.enabled:
+            row.enabled = False
+            row.updated_at = now
+            disabled_u.append(code)
+
+    added_a, updated_a, disabled_a, reenabled_a, owners = [], [], [], [], []
+    accounts = {(a.platform, a.uid): a for a in session.scalars(select(Account).order_by(Account.id))}
+    wanted = set()
+    for spec in matrix.accounts:
+        key = (spec.platform, spec.uid)
+        label = f"{spec.platform}:{spec.uid}"
+        wanted.add(key)
+        unit = units[spec.unit]
+        row = accounts.get(key)
+        if row is None:
+            row = Account(platform=spec.platform, uid=spec.uid, unit_id=unit.id, enabled=spec.enabled,
+                          disabled_at=None if spec.enabled else now, created_at=now, next_check_at=now,
+                          consecutive_errors=0, adapter_state={}, **_account_values(spec))
+            session.add(row)
+            added_a.append(label)
+            continue
+        changed = _apply(row, _account_values(spec))
+        if row.unit_id != unit.id:
+            old = next((c for c, u in units.items() if u.id == row.unit_id), None)
+            session.add(AccountOwnerChange(account_id=row.id, old_unit_id=row.unit_id, new_unit_id=unit.id,
+                                           changed_at=now))
+            owners.append(OwnerChange(spec.platform, spec.uid, old, spec.unit))
+            row.unit_id = unit.id
+        if changed:
+            updated_a.append(label)
+        if spec.enabled and not row.enabled:
+            row.enabled, row.disabled_at, row.next_check_at = True, None, now
+            reenabled_a.append(label)
+        elif not spec.enabled and row.enabled:
+            row.enabled, row.disabled_at = False, now
+            disabled_a.append(label)
+    for key, row in accounts.items():
+        if key not in wanted and row.enabled:
+            row.enabled, row.disabled_at = False, now
+            disabled_a.append(f"{row.platform}:{row.uid}")
+    session.flush()
+    return SyncReport(units_added=tuple(added_u), units_updated=tuple(updated_u),
+                      units_disabled=tuple(disabled_u), accounts_added=tuple(added_a),
+                      accounts_updated=tuple(updated_a), accounts_disabled=tuple(disabled_a),
+                      accounts_reenabled=tuple(reenabled_a), owner_changes=tuple(owners))
