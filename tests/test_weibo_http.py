@@ -341,6 +341,8 @@ HTML_WALL = b"<!DOCTYPE html><html><head><title>\xe6\x96\xb0\xe6\xb5\xaa\xe9\x80
     (ok(b"", 404), errors.NotFound, None),
     (ok(b"", 502), errors.ServerError, None),
     (ok(b"", 302, {"Location": "https://passport.weibo.com/sso/signin"}), errors.AuthRequired, None),
+    (ok(b"", 301, {"Location": "https://m.weibo.cn/beta?token=x"}), errors.AdapterError,
+     lambda e: not isinstance(e, errors.AuthRequired) and "token" not in str(e)),
     (ok(HTML_WALL, headers={"Content-Type": "text/html"}), errors.AuthRequired, None),
     (ok(fixture("timeline", "captcha")), errors.AuthRequired, None),
     (ok(fixture("comments", "truncated_json")), errors.ParseError, lambda e: e.field == "<body>"),

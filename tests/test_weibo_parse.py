@@ -136,6 +136,14 @@ def test_comment_threads():
     assert last["cursor"] is None and last["complete"]
 
 
+def test_owner_recognised_by_is_mblog_author_without_uid():
+    path = FIXTURES / "comments" / "hotflow_first_page.json"
+    context = {**context_for(path), "account_uid": ""}
+    owners = {c.external_id for c in parse_body("comments", path.read_text("utf-8"), **context).items
+              if c.is_from_owner}
+    assert owners == {"5234600000000105"}
+
+
 def test_child_and_old_comments():
     rows, _ = _rows("child_comments", "flat_thread")
     parents = [r["parent_id"] for r in rows]

@@ -28,7 +28,8 @@ DEFAULT_418_BACKOFF = 600.0
 MAX_ANONYMOUS_PAGE = 200
 #: remembered cursors for the loop guard (Weibo serves ~50 comment pages)
 SEEN_LIMIT = 200
-LOGIN_HOSTS = ("passport.weibo.com", "visitor.passport.weibo.cn", "passport.weibo.cn")
+#: redirects to these (or their subdomains) mean the visitor/login wall
+LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "login.sina.com.cn")
 MODES = ("auto", "mobile", "ajax")
 
 
@@ -277,10 +278,11 @@ def _raise_for_status(endpoint: str, response: requests.Response, *, forbidden_o
         return
     if 300 <= status < 400:
         host = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
-        if host in LOGIN_HOSTS:
+        if host.endswith(LOGIN_HOSTS):
             raise errors.AuthRequired(f"redirected to the login/visitor wall ({host}): a cookie is needed",
                                       endpoint=endpoint)
-        raise errors.AuthRequired(f"unexpected redirect (HTTP {status}) to {host}", endpoint=endpoint)
+        # the host only: a redirect URL may carry tokens
+        raise errors.AdapterError(f"unexpected redirect (HTTP {status}) to {host}", endpoint=endpoint)
     if status == 418:
         retry = parse_retry_after(response.headers.get("Retry-After")) or DEFAULT_418_BACKOFF
         raise errors.RateLimited("Weibo rate limit (HTTP 418)", endpoint=endpoint, retry_after=retry)

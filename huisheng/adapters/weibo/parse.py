@@ -318,8 +318,8 @@ def _comment(c: At, *, account_uid: str, now: datetime, post_id: str) -> Comment
         raise c.fail("comments", "expected a list or false")
     replies_count = c.count("total_number")
     inline_count = len(inline) if isinstance(inline, list) else 0
-    has_more = c.has("more_info") or (
-        bool(replies_count) and (inline is False or inline_count < (replies_count or 0)))
+    # ``comments: false`` (or a short inline list) while the counter says more
+    has_more = c.has("more_info") or inline_count < (replies_count or 0)
     return Comment(
         platform=PLATFORM,
         external_id=external_id,
