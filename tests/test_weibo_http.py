@@ -369,3 +369,10 @@ def test_comment_failures_other_than_403_are_not_hidden_by_the_fallback(weibo):
     with pytest.raises(errors.Blocked):
         adapter.comments(post, ACCOUNT)
     assert "/api/comments/show" not in weibo.paths()
+
+
+def test_ajax_status(weibo):
+    weibo.route("/ajax/statuses/show", ok(fixture("status", "ajax_show")))
+    post = make(weibo, mode="ajax", cookie=COOKIE).status("5234000000000777", ACCOUNT)
+    assert weibo.requests[-1][:2] == ("/ajax/statuses/show", {"id": "5234000000000777"})
+    assert post.repost_of == "5233000000000009" and post.short_id == "PlR7s8T9u"
