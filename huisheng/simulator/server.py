@@ -58,8 +58,9 @@ def rename_field(body: Any) -> Any:
         return body
     data = body.get("data") if isinstance(body, dict) else None
     if isinstance(data, dict) and data:
-        first = next(iter(data))
-        data[first + "x"] = data.pop(first)
+        # the first structured field (userInfo on a profile), else the first field
+        key = next((k for k, v in data.items() if isinstance(v, (dict, list))), next(iter(data)))
+        data[key + "x"] = data.pop(key)
     elif isinstance(body, dict) and "ok" in body:
         body["okx"] = body.pop("ok")
     return body
@@ -97,7 +98,9 @@ class SimServer:
         self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="huisheng-sim", daemon=True)
+        # a short poll interval makes stop() quick (tests start and stop many servers)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="huisheng-sim", daemon=True)
         self._thread.start()
         return self.base_url
 
