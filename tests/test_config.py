@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.config import (ConfigErrors, Key, SecretStr, Table, TOP_KEYS, load_settings,
-                                     register_table)
+from huisheng.monitor.config import (TOP_KEYS, ConfigErrors, Key, KeyLines, SecretStr, Table,
+                                     load_settings, register_table)
 from huisheng.monitor.settings import PollingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,3 +265,19 @@ def test_errors_are_collected_not_stopped_at_first(tmp_path):
     with pytest.raises(ConfigErrors) as info:
         load_settings(path, environ={})
     assert [(e.key, e.line) for e in info.value.errors] == [("a", 1), ("b", 2), ("polling.c", 4)]
+
+
+def test_pace_defaults_come_from_the_adapter(tmp_path):
+    from huisheng import adapters
+
+    path = write(tmp_path, '[platforms.weibo]\nbase_url = "http://127.0.0.1:8123"\n')
+    weibo = load_settings(path, environ={}).platforms["weibo"]
+    assert weibo.pace == adapters.load("weibo").default_pace
+    assert weibo.options["base_url"] == "http://127.0.0.1:8123"
+
+
+def test_key_lines_follow_nested_arrays_of_tables():
+    lines = KeyLines("x = 1\n[[a]]\nn = 1\n[[a.b]]\nm = 2\n[[a.b]]\nm = 3\n[[a]]\nn = 2\n[a.c]\nq = 1\n")
+    assert [lines.line(p) for p in [("x",), ("a", 1, "n"), ("a", 1, "b", 2, "m"), ("a", 2, "n"),
+                                     ("a", 2, "c", "q"), ("a", 2, "c", "unknown"), ("zzz",)]] == \
+        [1, 3, 7, 9, 11, 10, None]

@@ -27,6 +27,20 @@ def _load_matrix_for(settings: Settings) -> Matrix:
     return load_matrix(settings.matrix_path)
 
 
+def _check_adapters_load(matrix: Matrix) -> None:
+    """Every platform the matrix uses has an adapter that imports."""
+    from huisheng import adapters
+
+    for platform in platform_counts(matrix):
+        try:
+            adapters.load(platform)
+        except HuishengError:
+            raise
+        except Exception as exc:  # a broken plugin: name it, no traceback
+            raise ConfigError(f"平台 \"{platform}\" 的适配器无法加载（{type(exc).__name__}: {exc}）",
+                              file=str(matrix.source)) from exc
+
+
 def summary_lines(settings: Settings, matrix: Matrix) -> list[str]:
     lines = [
         f"配置文件：{settings.path}",
@@ -61,6 +75,7 @@ def register(main: click.Group) -> None:
         """Validate the main config and the matrix; print a summary."""
         settings = load_settings(config)
         matrix = _load_matrix_for(settings)
+        _check_adapters_load(matrix)
         for line in summary_lines(settings, matrix):
             click.echo(line)
         click.echo("配置检查通过。")
