@@ -204,6 +204,13 @@ def test_matrix_import_command_writes_a_loadable_file(tmp_path, district):
     forced = runner.invoke(main, ["matrix", "import", str(DISTRICT / "matrix.csv"), "--out", str(out),
                                   "--force"])
     assert forced.exit_code == 0
+    new_folder = runner.invoke(main, ["matrix", "import", str(DISTRICT / "matrix.csv"), "--out",
+                                      str(tmp_path / "new" / "district")])
+    assert new_folder.exit_code == 0
+    assert len(load_matrix(tmp_path / "new" / "district").accounts) == 176
+    as_file = runner.invoke(main, ["matrix", "import", str(DISTRICT / "matrix.csv"), "--out",
+                                   str(tmp_path / "m.toml")])
+    assert as_file.exit_code == 0 and (tmp_path / "m.toml").is_file()
     to_stdout = runner.invoke(main, ["matrix", "import", str(DATA / "csv" / "english.csv")])
     assert to_stdout.exit_code == 0
     assert to_stdout.output.endswith((DATA / "csv" / "english.expected.toml").read_text(encoding="utf-8"))

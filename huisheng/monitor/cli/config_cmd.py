@@ -87,7 +87,7 @@ def register(main: click.Group) -> None:
     @matrix_group.command("import")
     @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--out", "out", metavar="PATH", type=click.Path(path_type=Path), default=None,
-                  help="Write matrix.toml here (a folder or a file); default: standard output.")
+                  help="Write here: a folder (gets matrix.toml) or a .toml file; default: standard output.")
     @click.option("--force", is_flag=True, help="Overwrite an existing matrix file.")
     @config_option
     @fail_cleanly
@@ -98,7 +98,8 @@ def register(main: click.Group) -> None:
         if out is None:
             click.echo(text, nl=False)
             return
-        target = out / "matrix.toml" if out.is_dir() else out
+        # a folder (existing or not) unless it names a .toml file
+        target = out if out.suffix == ".toml" and not out.is_dir() else out / "matrix.toml"
         if target.exists() and not force:
             raise ConfigError("文件已存在；确认覆盖请加 --force", file=str(target))
         target.parent.mkdir(parents=True, exist_ok=True)
