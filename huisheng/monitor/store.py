@@ -13,13 +13,16 @@ Core statements only: no ORM unit of work per row.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select, update
+from sqlalchemy import (BigInteger, Connection, Integer, Row, String, Table, any_, bindparam, func,
+                        insert, literal, select, type_coerce, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from huisheng import records
 from huisheng.errors import StoreError
@@ -33,10 +36,10 @@ TOMBSTONES: Table = models.Tombstone.__table__  # type: ignore[assignment]
 ItemKind = Literal["post", "comment"]
 ITEM_TABLES: dict[str, Table] = {"post": POSTS, "comment": COMMENTS}
 
-#: ids per IN list (far below SQLite's and PostgreSQL's parameter limits)
-CHUNK = 900
-
 Db = Session | Connection
+
+#: a timestamp already in the database's own form (see ``_insert_new``)
+_SEEN = type_coerce(bindparam("_seen"), NullType())
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,15 @@ def post_needs_expand(state: PostState | None, post: records.Post) -> bool:
     return state.preview_hash is not None and state.preview_hash != post.content_hash
 
 
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
+def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` as one bound parameter (a JSON array on SQLite, an
+    array on PostgreSQL): one cached statement whatever the batch size, no
+    per-value rendering, no parameter limit."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(literal(json.dumps(list(values), ensure_ascii=False))).table_valued("value")
+        return column.in_(select(each.c.value))
+    item_type = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
+    return column == any_(literal(list(values), postgresql.ARRAY(item_type)))
 
 
 def _raw(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,9 +121,14 @@ def _created(stored_at: datetime | None, stored_approx: bool, new_at: datetime |
              new_approx: bool) -> tuple[datetime | None, bool]:
     """A relative time ("5分钟前") resolves differently on every fetch: keep
     the first one unless an exact time arrives."""
-    if new_at is not None and (stored_at is None or (stored_approx and not new_approx)):
+    if _created_moves(stored_at, stored_approx, new_at, new_approx):
         return new_at, new_approx
     return stored_at, stored_approx
+
+
+def _created_moves(stored_at: datetime | None, stored_approx: bool, new_at: datetime | None,
+                   new_approx: bool) -> bool:
+    return new_at is not None and (stored_at is None or (stored_approx and not new_approx))
 
 
 def _known(new: Any, stored: Any) -> Any:
@@ -195,10 +209,10 @@ _COMMENT_STATE_COLS = (
 def _select_state(conn: Connection, table: Table, cols: Sequence[Any], platform: str,
                   external_ids: Sequence[str]) -> dict[str, Row]:
     out: dict[str, Row] = {}
-    for chunk in _chunks(list(external_ids)):
-        stmt = select(*cols).where(table.c.platform == platform, table.c.external_id.in_(chunk))
-        for row in conn.execute(stmt):
-            out[row.external_id] = row
+    stmt = select(*cols).where(table.c.platform == platform,
+                               _among(conn, table.c.external_id, external_ids))
+    for row in conn.execute(stmt):
+        out[row.external_id] = row
     return out
 
 
@@ -255,26 +269,32 @@ def live_comment_ids(db: Db, post_row_id: int, *, root_external_id: str | None =
 # --- the shared write path -------------------------------------------------------
 
 
-def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> dict[str, int]:
+def _insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]],
+                now: datetime) -> dict[str, int]:
     """Insert rows, skipping those another transaction stored meanwhile;
     returns external id → row id of the rows this call inserted."""
     if not rows:
         return {}
-    return {ext: row_id for ext, row_id in conn.execute(_insert_ignoring_conflicts(conn, table), rows)}
+    # One timestamp for every row of the batch, converted for the database
+    # once rather than twice per row.
+    to_db = models.UTCDateTime().bind_processor(conn.dialect)
+    seen = to_db(now) if to_db else now
+    for row in rows:
+        row["_seen"] = seen
+    stmt = _insert_ignoring_conflicts(conn, table).values(first_seen_at=_SEEN, last_seen_at=_SEEN)
+    return {ext: row_id for ext, row_id in conn.execute(stmt, rows)}
 
 
 def _record_edits(conn: Connection, kind: str, table: Table, new_hashes: dict[int, str],
                   now: datetime) -> None:
     """Keep the content before an edit (read just for the edited rows)."""
     edits = []
-    ids = list(new_hashes)
-    for chunk in _chunks(ids):
-        stmt = select(table.c.id, table.c.text, table.c.content_hash, table.c.raw).where(
-            table.c.id.in_(chunk))
-        for row_id, text, old_hash, raw in conn.execute(stmt):
-            edits.append({"item_kind": kind, "item_id": row_id, "old_text": text,
-                          "old_hash": old_hash, "new_hash": new_hashes[row_id],
-                          "old_raw": raw if raw is not None else {}, "seen_at": now})
+    stmt = select(table.c.id, table.c.text, table.c.content_hash, table.c.raw).where(
+        _among(conn, table.c.id, list(new_hashes)))
+    for row_id, text, old_hash, raw in conn.execute(stmt):
+        edits.append({"item_kind": kind, "item_id": row_id, "old_text": text,
+                      "old_hash": old_hash, "new_hash": new_hashes[row_id],
+                      "old_raw": raw if raw is not None else {}, "seen_at": now})
     if edits:
         conn.execute(insert(EDITS), edits)
 
@@ -286,38 +306,52 @@ def _update_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> 
 
 
 def _touch(conn: Connection, table: Table, ids: list[int], now: datetime) -> None:
-    for chunk in _chunks(ids):
-        conn.execute(update(table).where(table.c.id.in_(chunk)).values(last_seen_at=now))
+    if ids:
+        conn.execute(update(table).where(_among(conn, table.c.id, ids)).values(last_seen_at=now))
 
 
 def _close_tombstones(conn: Connection, kind: str, ids: list[int], now: datetime) -> None:
-    for chunk in _chunks(ids):
-        conn.execute(update(TOMBSTONES)
-                     .where(TOMBSTONES.c.item_kind == kind, TOMBSTONES.c.item_id.in_(chunk),
-                            TOMBSTONES.c.restored_at.is_(None))
-                     .values(restored_at=now))
+    conn.execute(update(TOMBSTONES)
+                 .where(TOMBSTONES.c.item_kind == kind, _among(conn, TOMBSTONES.c.item_id, ids),
+                        TOMBSTONES.c.restored_at.is_(None))
+                 .values(restored_at=now))
 
 
 class _Plan:
     """The writes one batch needs after comparing it with the stored rows."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
         self.content: list[dict[str, Any]] = []
         self.meta: list[dict[str, Any]] = []
         self.edit_hashes: dict[int, str] = {}
         self.touch: list[int] = []
         self.restored: list[int] = []
 
-    def apply(self, conn: Connection, kind: str, table: Table, now: datetime,
-              out: _Outcome) -> None:
+    def change(self, stored: Row, meta: dict[str, Any], content: dict[str, Any] | None,
+               new_hash: str | None) -> None:
+        """Queue an UPDATE of ``stored``: counters/flags only, or its content
+        too; ``new_hash`` when it is an edit."""
+        row = {"_id": stored.id, "last_seen_at": self.now, **meta}
+        if content is None:
+            self.meta.append(row)
+        else:
+            row.update(content)
+            self.content.append(row)
+        if new_hash is not None:
+            self.edit_hashes[stored.id] = new_hash
+        if stored.deleted_at is not None:
+            self.restored.append(stored.id)
+
+    def apply(self, conn: Connection, kind: str, table: Table, out: _Outcome) -> None:
         # The edit copies the stored content, so it must precede the UPDATE.
         if self.edit_hashes:
-            _record_edits(conn, kind, table, self.edit_hashes, now)
+            _record_edits(conn, kind, table, self.edit_hashes, self.now)
         _update_many(conn, table, self.content)
         _update_many(conn, table, self.meta)
-        _touch(conn, table, self.touch, now)
+        _touch(conn, table, self.touch, self.now)
         if self.restored:
-            _close_tombstones(conn, kind, self.restored, now)
+            _close_tombstones(conn, kind, self.restored, self.now)
         out.edited.extend(self.edit_hashes)
         out.restored.extend(self.restored)
         out.updated.extend(r["_id"] for r in self.content + self.meta
@@ -325,36 +359,30 @@ class _Plan:
         out.unchanged += len(self.touch)
 
 
-def _upsert(conn: Connection, kind: str, table: Table, state_cols: Sequence[Any],
-            platform: str, new_rows: dict[str, dict[str, Any]], compare, now: datetime,
-            out: _Outcome) -> None:
-    existing = _select_state(conn, table, state_cols, platform, list(new_rows))
-    inserted = _insert_new(conn, table, [row for ext, row in new_rows.items()
-                                         if ext not in existing])
+def _upsert(conn: Connection, kind: str, table: Table, state_cols: Sequence[Any], platform: str,
+            items: dict[str, Any], make_row: Callable[[Any], dict[str, Any]],
+            compare: Callable[[Row, Any, _Plan], None], now: datetime, out: _Outcome) -> None:
+    existing = _select_state(conn, table, state_cols, platform, list(items))
+    inserted = _insert_new(conn, table, [make_row(item) for ext, item in items.items()
+                                         if ext not in existing], now)
     out.inserted.extend(inserted.values())
     out.ids.update(inserted)
     # Rows another worker inserted between our SELECT and INSERT: compare them too.
-    late = [ext for ext in new_rows if ext not in existing and ext not in inserted]
+    late = [ext for ext in items if ext not in existing and ext not in inserted]
     if late:
         existing.update(_select_state(conn, table, state_cols, platform, late))
-    plan = _Plan()
+    plan = _Plan(now)
     for ext, stored in existing.items():
         out.ids[ext] = stored.id
-        compare(stored, new_rows[ext], plan)
-    plan.apply(conn, kind, table, now, out)
+        compare(stored, items[ext], plan)
+    plan.apply(conn, kind, table, out)
 
 
 # --- posts -----------------------------------------------------------------------
 
-_POST_META = ("account_id", "is_pinned", "comments_count", "reposts_count", "likes_count",
-              "comments_open", "edit_count", "preview_hash", "created_at", "created_at_approx",
-              "deleted_at")
-_POST_CONTENT = _POST_META + ("text", "content_hash", "is_truncated", "raw", "short_id", "url",
-                              "author_name", "repost_of", "region")
 
-
-def _post_row(post: records.Post, account_id: int | None, preview_hash: str | None,
-              now: datetime) -> dict[str, Any]:
+def _post_row(post: records.Post, account_id: int | None, preview_hash: str | None
+              ) -> dict[str, Any]:
     digest = post.content_hash
     return {
         "platform": post.platform, "external_id": post.external_id, "account_id": account_id,
@@ -366,24 +394,22 @@ def _post_row(post: records.Post, account_id: int | None, preview_hash: str | No
         "repost_of": post.repost_of, "comments_count": post.comments_count,
         "reposts_count": post.reposts_count, "likes_count": post.likes_count,
         "comments_open": post.comments_open, "region": post.region,
-        "edit_count": post.edit_count, "first_seen_at": now, "last_seen_at": now,
-        "comments_read_count": None, "comments_read_at": None, "deleted_at": None,
-        "raw": _raw(post.raw),
+        "edit_count": post.edit_count, "raw": _raw(post.raw),
     }
 
 
-def _compare_post(stored: Row, new: dict[str, Any], plan: _Plan) -> None:
+def _compare_post(stored: Row, post: records.Post, plan: _Plan, *, account_id: int | None,
+                  preview_hash: str | None) -> None:
     """Decide what a post seen again changes.  A truncated preview never
     overwrites a stored full text unless the preview itself changed."""
-    new_hash = new["content_hash"]
-    new_preview = new["preview_hash"]
-    if new["is_truncated"] and not stored.is_truncated:
+    new_hash = post.content_hash
+    new_preview = new_hash if post.is_truncated else preview_hash
+    if post.is_truncated and not stored.is_truncated:
         if stored.preview_hash is None or stored.preview_hash == new_hash:
-            content, edited = False, False  # same preview of the stored full text
-            new_preview = new_hash
+            content = edited = False  # the same preview of the stored full text
         else:
-            content, edited = True, True  # the preview changed: edited upstream
-    elif not new["is_truncated"] and stored.is_truncated:
+            content = edited = True  # the preview changed: edited upstream
+    elif not post.is_truncated and stored.is_truncated:
         # The full text of a stored preview: completion, unless the preview it
         # was expanded from differs from the stored one.
         content = True
@@ -391,37 +417,29 @@ def _compare_post(stored: Row, new: dict[str, Any], plan: _Plan) -> None:
         new_preview = new_preview or stored.preview_hash
     else:
         content = edited = new_hash != stored.content_hash
-        if new_preview is None:
-            new_preview = stored.preview_hash
+        new_preview = new_preview or stored.preview_hash
 
     created_at, approx = _created(stored.created_at, stored.created_at_approx,
-                                  new["created_at"], new["created_at_approx"])
+                                  post.created_at, post.created_at_approx)
     meta = {
-        "account_id": new["account_id"] if new["account_id"] is not None else stored.account_id,
-        "is_pinned": new["is_pinned"],
-        "comments_count": _known(new["comments_count"], stored.comments_count),
-        "reposts_count": _known(new["reposts_count"], stored.reposts_count),
-        "likes_count": _known(new["likes_count"], stored.likes_count),
-        "comments_open": _known(new["comments_open"], stored.comments_open),
-        "edit_count": max(new["edit_count"], stored.edit_count),
+        "account_id": account_id if account_id is not None else stored.account_id,
+        "is_pinned": post.is_pinned,
+        "comments_count": _known(post.comments_count, stored.comments_count),
+        "reposts_count": _known(post.reposts_count, stored.reposts_count),
+        "likes_count": _known(post.likes_count, stored.likes_count),
+        "comments_open": _known(post.comments_open, stored.comments_open),
+        "edit_count": max(post.edit_count, stored.edit_count),
         "preview_hash": new_preview, "created_at": created_at, "created_at_approx": approx,
         "deleted_at": None,
     }
-    changed = content or any(getattr(stored, key) != value for key, value in meta.items())
-    if not changed:
+    if not content and all(getattr(stored, key) == value for key, value in meta.items()):
         plan.touch.append(stored.id)
         return
-    row = {"_id": stored.id, "last_seen_at": new["last_seen_at"], **meta}
-    if content:
-        for key in _POST_CONTENT[len(_POST_META):]:
-            row[key] = new[key]
-        plan.content.append(row)
-    else:
-        plan.meta.append(row)
-    if edited:
-        plan.edit_hashes[stored.id] = new_hash
-    if stored.deleted_at is not None:
-        plan.restored.append(stored.id)
+    plan.change(stored, meta, {
+        "text": post.text, "content_hash": new_hash, "is_truncated": post.is_truncated,
+        "raw": _raw(post.raw), "short_id": post.short_id, "url": post.url,
+        "author_name": post.author_name, "repost_of": post.repost_of, "region": post.region,
+    } if content else None, new_hash if edited else None)
 
 
 def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, account_uid: str,
@@ -435,24 +453,28 @@ def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, acco
     """
     conn = _conn(db)
     previews = preview_hashes or {}
+
+    def owner(post: records.Post) -> int | None:
+        return account_id if post.author_id == account_uid else None
+
+    def make_row(post: records.Post) -> dict[str, Any]:
+        return _post_row(post, owner(post), previews.get(post.external_id))
+
+    def compare(stored: Row, post: records.Post, plan: _Plan) -> None:
+        _compare_post(stored, post, plan, account_id=owner(post),
+                      preview_hash=previews.get(post.external_id))
+
     out = _Outcome()
     for platform, group in _by_platform(_dedupe(posts)).items():
-        rows = {p.external_id: _post_row(p, account_id if p.author_id == account_uid else None,
-                                         previews.get(p.external_id), now)
-                for p in group}
-        _upsert(conn, "post", POSTS, _POST_STATE_COLS, platform, rows, _compare_post, now, out)
+        _upsert(conn, "post", POSTS, _POST_STATE_COLS, platform,
+                {p.external_id: p for p in group}, make_row, compare, now, out)
     return out.result()
 
 
 # --- comments --------------------------------------------------------------------
 
-_COMMENT_META = ("root_external_id", "parent_external_id", "is_from_owner", "like_count",
-                 "replies_count", "created_at", "created_at_approx", "deleted_at")
-_COMMENT_CONTENT = _COMMENT_META + ("text", "content_hash", "raw", "author_name",
-                                    "reply_to_name", "mentions", "region")
 
-
-def _comment_row(comment: records.Comment, post_row_id: int, now: datetime) -> dict[str, Any]:
+def _comment_row(comment: records.Comment, post_row_id: int) -> dict[str, Any]:
     return {
         "platform": comment.platform, "external_id": comment.external_id, "post_id": post_row_id,
         "root_external_id": comment.root_id, "parent_external_id": comment.parent_id,
@@ -461,39 +483,41 @@ def _comment_row(comment: records.Comment, post_row_id: int, now: datetime) -> d
         "text": comment.text, "content_hash": comment.content_hash,
         "reply_to_name": comment.reply_to_name, "is_from_owner": comment.is_from_owner,
         "like_count": comment.like_count, "replies_count": comment.replies_count,
-        "replies_read_count": None, "mentions": list(comment.mentions), "region": comment.region,
-        "first_seen_at": now, "last_seen_at": now, "deleted_at": None,
-        "raw": _raw(comment.raw),
+        "mentions": list(comment.mentions), "region": comment.region, "raw": _raw(comment.raw),
     }
 
 
-def _compare_comment(stored: Row, new: dict[str, Any], plan: _Plan) -> None:
+def _compare_comment(stored: Row, comment: records.Comment, plan: _Plan) -> None:
     """Links are filled in when missing, never cleared by an endpoint that
     does not give them; counters are not edits."""
-    edited = new["content_hash"] != stored.content_hash
-    created_at, approx = _created(stored.created_at, stored.created_at_approx,
-                                  new["created_at"], new["created_at_approx"])
-    meta = {
-        "root_external_id": stored.root_external_id or new["root_external_id"],
-        "parent_external_id": stored.parent_external_id or new["parent_external_id"],
-        "is_from_owner": stored.is_from_owner or new["is_from_owner"],
-        "like_count": _known(new["like_count"], stored.like_count),
-        "replies_count": _known(new["replies_count"], stored.replies_count),
-        "created_at": created_at, "created_at_approx": approx, "deleted_at": None,
-    }
-    if not edited and all(getattr(stored, key) == value for key, value in meta.items()):
+    new_hash = comment.content_hash
+    edited = new_hash != stored.content_hash
+    # The common case of a re-read, decided without building anything.
+    if (not edited and stored.deleted_at is None
+            and (comment.like_count is None or comment.like_count == stored.like_count)
+            and (comment.replies_count is None or comment.replies_count == stored.replies_count)
+            and (comment.root_id is None or stored.root_external_id is not None)
+            and (comment.parent_id is None or stored.parent_external_id is not None)
+            and (stored.is_from_owner or not comment.is_from_owner)
+            and not _created_moves(stored.created_at, stored.created_at_approx,
+                                   comment.created_at, comment.created_at_approx)):
         plan.touch.append(stored.id)
         return
-    row = {"_id": stored.id, "last_seen_at": new["last_seen_at"], **meta}
-    if edited:
-        for key in _COMMENT_CONTENT[len(_COMMENT_META):]:
-            row[key] = new[key]
-        plan.content.append(row)
-        plan.edit_hashes[stored.id] = new["content_hash"]
-    else:
-        plan.meta.append(row)
-    if stored.deleted_at is not None:
-        plan.restored.append(stored.id)
+    created_at, approx = _created(stored.created_at, stored.created_at_approx,
+                                  comment.created_at, comment.created_at_approx)
+    meta = {
+        "root_external_id": stored.root_external_id or comment.root_id,
+        "parent_external_id": stored.parent_external_id or comment.parent_id,
+        "is_from_owner": stored.is_from_owner or comment.is_from_owner,
+        "like_count": _known(comment.like_count, stored.like_count),
+        "replies_count": _known(comment.replies_count, stored.replies_count),
+        "created_at": created_at, "created_at_approx": approx, "deleted_at": None,
+    }
+    plan.change(stored, meta, {
+        "text": comment.text, "content_hash": new_hash, "raw": _raw(comment.raw),
+        "author_name": comment.author_name, "reply_to_name": comment.reply_to_name,
+        "mentions": list(comment.mentions), "region": comment.region,
+    } if edited else None, new_hash if edited else None)
 
 
 def upsert_comments(db: Db, comments: Sequence[records.Comment], *,
@@ -501,18 +525,18 @@ def upsert_comments(db: Db, comments: Sequence[records.Comment], *,
     """Store a batch of comments; ``post_row_ids`` maps each comment's post
     (external id) to its row id."""
     conn = _conn(db)
+    for comment in comments:
+        if comment.post_id not in post_row_ids:
+            raise StoreError(f"comment {comment.external_id}: its post {comment.post_id} "
+                             "is not stored")
+
+    def make_row(comment: records.Comment) -> dict[str, Any]:
+        return _comment_row(comment, post_row_ids[comment.post_id])
+
     out = _Outcome()
     for platform, group in _by_platform(_dedupe(comments)).items():
-        rows = {}
-        for comment in group:
-            try:
-                post_row_id = post_row_ids[comment.post_id]
-            except KeyError:
-                raise StoreError(f"comment {comment.external_id}: its post {comment.post_id} "
-                                 "is not stored") from None
-            rows[comment.external_id] = _comment_row(comment, post_row_id, now)
-        _upsert(conn, "comment", COMMENTS, _COMMENT_STATE_COLS, platform, rows,
-                _compare_comment, now, out)
+        _upsert(conn, "comment", COMMENTS, _COMMENT_STATE_COLS, platform,
+                {c.external_id: c for c in group}, make_row, _compare_comment, now, out)
     return out.result()
 
 
@@ -539,13 +563,12 @@ def tombstone(db: Db, kind: ItemKind, row_ids: Iterable[int], reason: str,
     tombstoned by this call."""
     table = ITEM_TABLES[kind]
     conn = _conn(db)
-    marked: list[int] = []
-    for chunk in _chunks(sorted(set(row_ids))):
-        result = conn.execute(update(table)
-                              .where(table.c.id.in_(chunk), table.c.deleted_at.is_(None))
-                              .values(deleted_at=now).returning(table.c.id))
-        marked.extend(row_id for (row_id,) in result)
-    marked.sort()
+    ids = sorted(set(row_ids))
+    if not ids:
+        return ()
+    marked = sorted(row_id for (row_id,) in conn.execute(
+        update(table).where(_among(conn, table.c.id, ids), table.c.deleted_at.is_(None))
+        .values(deleted_at=now).returning(table.c.id)))
     if marked:
         conn.execute(insert(TOMBSTONES), [
             {"item_kind": kind, "item_id": row_id, "detected_at": now, "reason": reason,
