@@ -230,5 +230,6 @@ def test_html_to_text():
     assert wtext.html_to_text(html) == ("回复@张三:谢谢[赞]\n<b>不是标签</b>粗体", ("张三",))
     # 全文 in the middle is content, not the preview marker
     assert wtext.html_to_text("点<a href='/status/1'>全文</a>看看")[0] == "点全文看看"
+    assert wtext.html_to_text("长文…<a href='/status/1'><span>全文</span></a> ") == ("长文", ())
     assert wtext.reply_to_name("回复@临江区交通局：好的") == "临江区交通局"
     assert wtext.reply_to_name("好的 回复@某人:") is None

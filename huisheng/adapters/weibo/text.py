@@ -59,7 +59,8 @@ def _drop_fulltext_link(soup: BeautifulSoup) -> bool:
     last = links[-1]
     # only a link at the very end marks a preview; "全文" inside the text is content
     for sibling in last.next_elements:
-        if isinstance(sibling, NavigableString) and sibling.strip() and sibling.parent is not last:
+        if (isinstance(sibling, NavigableString) and sibling.strip()
+                and not any(parent is last for parent in sibling.parents)):
             return False
     last.decompose()
     return True
