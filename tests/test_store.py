@@ -302,14 +302,17 @@ def test_two_workers_storing_the_same_items_yield_one_row_each(engine):
         barrier = threading.Barrier(2)
         results, errors = [], []
 
-        def worker():
+        def worker(items):
             try:
                 barrier.wait()
-                results.append(store_comments(engine, batch, post_ids=post_ids))
+                results.append(store_comments(engine, items, post_ids=post_ids))
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
-        threads = [threading.Thread(target=worker) for _ in range(2)]
+        # Opposite orders, as two pages of one hot-ordered thread may come:
+        # rows must still be locked in one order (no deadlock on PostgreSQL).
+        threads = [threading.Thread(target=worker, args=(items,))
+                   for items in (batch, batch[::-1])]
         for t in threads:
             t.start()
         for t in threads:

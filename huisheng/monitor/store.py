@@ -107,7 +107,8 @@ def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
     array on PostgreSQL): one cached statement whatever the batch size, no
     per-value rendering, no parameter limit."""
     if conn.dialect.name == "sqlite":
-        each = func.json_each(literal(json.dumps(list(values), ensure_ascii=False))).table_valued("value")
+        array = literal(json.dumps(list(values), ensure_ascii=False))
+        each = func.json_each(array).table_valued("value")
         return column.in_(select(each.c.value))
     item_type = BigInteger() if isinstance(column.type, (Integer, BigInteger)) else String()
     return column == any_(literal(list(values), postgresql.ARRAY(item_type)))
@@ -317,6 +318,10 @@ def _close_tombstones(conn: Connection, kind: str, ids: list[int], now: datetime
                  .values(restored_at=now))
 
 
+def _row_id(row: dict[str, Any]) -> int:
+    return row["_id"]
+
+
 class _Plan:
     """The writes one batch needs after comparing it with the stored rows."""
 
@@ -347,8 +352,8 @@ class _Plan:
         # The edit copies the stored content, so it must precede the UPDATE.
         if self.edit_hashes:
             _record_edits(conn, kind, table, self.edit_hashes, self.now)
-        _update_many(conn, table, self.content)
-        _update_many(conn, table, self.meta)
+        _update_many(conn, table, sorted(self.content, key=_row_id))
+        _update_many(conn, table, sorted(self.meta, key=_row_id))
         _touch(conn, table, self.touch, self.now)
         if self.restored:
             _close_tombstones(conn, kind, self.restored, self.now)
@@ -363,7 +368,8 @@ def _upsert(conn: Connection, kind: str, table: Table, state_cols: Sequence[Any]
             items: dict[str, Any], make_row: Callable[[Any], dict[str, Any]],
             compare: Callable[[Row, Any, _Plan], None], now: datetime, out: _Outcome) -> None:
     existing = _select_state(conn, table, state_cols, platform, list(items))
-    inserted = _insert_new(conn, table, [make_row(item) for ext, item in items.items()
+    # Sorted, so that concurrent workers lock rows in one order (no deadlock).
+    inserted = _insert_new(conn, table, [make_row(items[ext]) for ext in sorted(items)
                                          if ext not in existing], now)
     out.inserted.extend(inserted.values())
     out.ids.update(inserted)
