@@ -350,6 +350,10 @@ def test_concurrent_writers_of_different_items_both_succeed(engine):
         t.join()
     assert errors == []
     assert len(rows(engine, COMMENTS)) == 400
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
 def test_live_post_ids_cover_a_span_of_the_accounts_live_posts(engine):
