@@ -367,3 +367,12 @@ def test_live_post_ids_cover_a_span_of_the_accounts_live_posts(engine):
         assert store.live_post_ids(conn, 1, since=T0 - day, until=T0) == {"P1": ids["P1"].id}
         store.tombstone(conn, "post", [ids["P1"].id], "status: not found", T0)
         assert store.live_post_ids(conn, 1, since=T0 - 5 * day) == {"P2": ids["P2"].id}
+
+
+def test_empty_batches_are_no_ops(engine):
+    with engine.begin() as conn:
+        assert store.upsert_posts(conn, [], account_id=1, account_uid=UID, now=T0) == store.UpsertResult()
+        assert store.upsert_comments(conn, [], post_row_ids={}, now=T0) == store.UpsertResult()
+        assert store.existing_posts(conn, "weibo", []) == {}
+        assert store.existing_comments(conn, "weibo", []) == {}
+        assert store.tombstone(conn, "post", [], "x", T0) == ()
