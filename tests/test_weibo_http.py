@@ -166,6 +166,15 @@ def test_profile_without_account_is_not_found(weibo):
         make(weibo).timeline(ACCOUNT)
 
 
+def test_profile_shape_is_checked(weibo):
+    profile = json.loads(fixture("profile", "jiaotong"))
+    profile["data"]["userInfox"] = profile["data"].pop("userInfo")
+    weibo.route(GETINDEX, ok(profile))
+    with pytest.raises(errors.ParseError) as caught:
+        make(weibo).timeline(ACCOUNT)
+    assert caught.value.field == "data.userInfo" and caught.value.endpoint == "profile"
+
+
 def test_empty_container_is_an_empty_complete_page(weibo):
     known = AccountRef(platform="weibo", uid=UID, state={"containerid": "1076037301234567"})
     weibo.route(GETINDEX, ok(fixture("timeline", "empty_container")))

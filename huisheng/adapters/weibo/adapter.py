@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any, ClassVar, Mapping
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Pace, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, parse_retry_after
 from huisheng.adapters.weibo import parse as wparse
 from huisheng.records import AccountRef, Comment, Page, Post
 
@@ -47,7 +48,8 @@ class WeiboAdapter(Adapter):
     parsers: ClassVar[Mapping[str, Any]] = wparse.PARSERS
     decode_body = staticmethod(wparse.decode_body)
 
-    def __init__(self, http, options=None, now=None):
+    def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
+                 now: Callable[[], datetime] | None = None):
         super().__init__(http, options, now)
         self.base_url = str(self.options.get("base_url") or "https://m.weibo.cn").rstrip("/")
         self.ajax_base_url = str(self.options.get("ajax_base_url") or "https://weibo.com").rstrip("/")

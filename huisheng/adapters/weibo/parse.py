@@ -360,11 +360,11 @@ def _link_siblings(children: list[tuple[Comment, At]], root_id: str) -> list[Com
         elif child.reply_to_name:
             named = [c for c, _ in children
                      if c.author_name == child.reply_to_name and c.external_id != child.external_id]
-            earlier = [c for c in named if c.created_at and child.created_at
-                       and c.created_at <= child.created_at]
-            pick = (earlier or named)
+            # the latest reply by NAME before this one (parsers always set created_at)
+            earlier = [c for c in named if c.created_at <= child.created_at]
+            pick = earlier or named
             if pick:
-                parent = max(pick, key=lambda c: c.created_at or child.created_at).external_id
+                parent = max(pick, key=lambda c: c.created_at).external_id
         out.append(_with_links(child, root_id, parent))
     return out
 
@@ -500,7 +500,11 @@ def parse_profile(payload: Any, *, uid: str) -> str:
     root = _envelope(payload, "profile")
     if root is None:
         raise errors.NotFound(f"no Weibo account {uid}", endpoint="profile")
-    tabs = root.obj("data").obj("tabsInfo").items("tabs")
+    data = root.obj("data")
+    user = data.obj("userInfo")
+    if user.ident("id") != str(uid):
+        raise user.fail("id", "the profile of another account")
+    tabs = data.obj("tabsInfo").items("tabs")
     for tab in tabs:
         if tab.get("tab_type") == "weibo":
             return tab.ident("containerid")
