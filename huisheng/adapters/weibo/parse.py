@@ -23,6 +23,8 @@ PLATFORM = "weibo"
 
 #: ``ok:0`` messages that mean "nothing here" rather than failure
 EMPTY_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无数据", "微博-出错了")
+#: ``ok:0`` messages for a post that is deleted or hidden (m.weibo.cn answers HTTP 200)
+GONE_MESSAGES = ("微博不存在", "暂无查看权限", "已被作者删除", "已被删除")
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,10 @@ class At:
 # --- envelope -------------------------------------------------------------------
 
 
-def _envelope(payload: Any, endpoint: str) -> At | None:
-    """The payload as ``At``, or None when Weibo says there is nothing here."""
+def _envelope(payload: Any, endpoint: str) -> At | Page:
+    """The payload as ``At``, or the page it stands for when Weibo says there
+    is nothing here: complete when the listing is empty, not complete when the
+    post it belongs to is gone or hidden (nothing may be concluded from it)."""
     root = At(payload, "", endpoint)
     if not isinstance(payload, dict):
         raise root.fail(message="expected a JSON object")
@@ -129,12 +133,10 @@ def _envelope(payload: Any, endpoint: str) -> At | None:
         raise errors.AuthRequired("login or captcha required (ok=-100)", endpoint=endpoint)
     msg = str(payload.get("msg") or "")
     if ok == 0 and any(marker in msg for marker in EMPTY_MESSAGES):
-        return None
+        return Page(items=(), cursor=None, complete=True)
+    if ok == 0 and any(marker in msg for marker in GONE_MESSAGES):
+        return Page(items=(), cursor=None, complete=False)
     raise root.fail("ok", f"ok={ok!r} msg={msg[:80]!r}")
-
-
-def _empty() -> Page:
-    return Page(items=(), cursor=None, complete=True)
 
 
 def _cursor(**values: Any) -> str:
@@ -238,8 +240,8 @@ def parse_timeline(payload: Any, *, account_uid: str = "", now: datetime, post_i
                    page: int = 1) -> Page[Post]:
     """``/api/container/getIndex`` with a timeline containerid (m.weibo.cn)."""
     root = _envelope(payload, "timeline")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     data = root.obj("data")
     posts: list[Post] = []
     for card in data.items("cards"):
@@ -264,7 +266,7 @@ def parse_status(payload: Any, *, account_uid: str = "", now: datetime, post_id:
                  page: int = 1) -> Page[Post]:
     """``/statuses/show`` (``data`` = the status) or weibo.com's bare status object."""
     root = _envelope(payload, "status")
-    if root is None:
+    if isinstance(root, Page):
         raise errors.NotFound("the post is gone", endpoint="status")
     status = root.obj("data") if root.has("data") else root
     return Page(items=_dedup(_post(status, account_uid=account_uid, now=now)), complete=True)
@@ -274,7 +276,7 @@ def parse_longtext(payload: Any, *, account_uid: str = "", now: datetime | None 
                    post_id: str = "", page: int = 1) -> LongText:
     """``/statuses/extend`` or ``/ajax/statuses/longtext``; ``data:{}`` keeps the preview."""
     root = _envelope(payload, "longtext")
-    if root is None:
+    if isinstance(root, Page):
         return LongText(None)
     data = root.get("data")
     if isinstance(data, dict) and not data:
@@ -288,8 +290,8 @@ def parse_ajax_timeline(payload: Any, *, account_uid: str = "", now: datetime, p
                         page: int = 1) -> Page[Post]:
     """weibo.com ``/ajax/statuses/mymblog``: page form, ends at an empty list."""
     root = _envelope(payload, "ajax_timeline")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     data = root.obj("data")
     posts: list[Post] = []
     entries = data.items("list")
@@ -404,8 +406,8 @@ def parse_hotflow(payload: Any, *, account_uid: str = "", now: datetime, post_id
                   page: int = 1) -> Page[Comment]:
     """``/comments/hotflow``: ``data.data[]``, both cursors passed back as received."""
     root = _envelope(payload, "comments")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     data = root.obj("data")
     items = _thread(data.items("data"), _ctx(account_uid, now, post_id))
     max_id = _max_id(data)
@@ -418,8 +420,8 @@ def parse_comments_show(payload: Any, *, account_uid: str = "", now: datetime, p
                         page: int = 1) -> Page[Comment]:
     """``/api/comments/show?page=n``: flat list, replies name ``reply_id``; ends after ``data.max``."""
     root = _envelope(payload, "comments_old")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     data = root.obj("data")
     ctx = _ctx(account_uid, now, post_id)
     nodes = data.items("data") + data.items("hot_data", required=False)
@@ -446,8 +448,8 @@ def parse_child_comments(payload: Any, *, account_uid: str = "", now: datetime, 
                          page: int = 1) -> Page[Comment]:
     """``/comments/hotFlowChild``: flat ``{ok, data[], rootComment[], max_id, total_number}``."""
     root = _envelope(payload, "child_comments")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     ctx = _ctx(account_uid, now, post_id)
     roots = root.items("rootComment", required=False)
     children = [(_comment(node, **ctx), node) for node in root.items("data")]
@@ -468,8 +470,8 @@ def parse_ajax_comments(payload: Any, *, account_uid: str = "", now: datetime, p
     """weibo.com ``/ajax/statuses/buildComments`` (top level, or second level with
     ``is_mix=1&fetch_level=1``): ``{ok, data[], max_id, total_number}``."""
     root = _envelope(payload, "ajax_comments")
-    if root is None:
-        return _empty()
+    if isinstance(root, Page):
+        return root
     ctx = _ctx(account_uid, now, post_id)
     nodes = root.items("data")
     top = [n for n in nodes if _is_top_level(n)]
@@ -498,7 +500,7 @@ def _is_top_level(node: At) -> bool:
 def parse_profile(payload: Any, *, uid: str) -> str:
     """The timeline containerid from ``getIndex?type=uid`` (the tab with tab_type "weibo")."""
     root = _envelope(payload, "profile")
-    if root is None:
+    if isinstance(root, Page):
         raise errors.NotFound(f"no Weibo account {uid}", endpoint="profile")
     data = root.obj("data")
     user = data.obj("userInfo")
