@@ -14,9 +14,9 @@ from huisheng.errors import ConfigError
 
 KINDS = frozenset({"timeout", "reset", "500", "502", "503", "418", "432", "403", "429", "captcha",
                    "login_wall", "redirect_login", "truncated_json", "renamed_field"})
-#: endpoint names, as ``huisheng parse --endpoint`` names them (plus profile and ajax_longtext)
+#: endpoint names, as ``huisheng parse --endpoint`` names them (plus profile, ajax_status and ajax_longtext)
 ENDPOINTS = frozenset({"profile", "timeline", "longtext", "status", "comments", "child_comments",
-                       "comments_old", "ajax_timeline", "ajax_longtext", "ajax_comments"})
+                       "comments_old", "ajax_timeline", "ajax_status", "ajax_longtext", "ajax_comments"})
 _FIELDS = {"account", "endpoint", "fault", "count", "probability", "retry_after", "hold"}
 
 

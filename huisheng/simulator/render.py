@@ -349,6 +349,14 @@ def ajax_timeline(world: World, uid: str, now: datetime, page: str | None) -> Re
                                    "total": len(posts)}}
 
 
+def ajax_show(world: World, key: str, now: datetime) -> Response:
+    """weibo.com's one status (by mid or mblogid), whole text, int ids."""
+    post = world.post(key, now)
+    if post is None or not post.alive(now):
+        return 200, POST_GONE
+    return 200, {"ok": 1, **mblog(world, post, now, ajax=True, full_text=True)}
+
+
 def ajax_longtext(world: World, key: str, now: datetime) -> Response:
     post = world.post(key, now)
     if post is None or not post.alive(now) or not post.is_long:

@@ -217,6 +217,9 @@ class SimServer:
             uid = q.get("uid", "")
             first = q.get("page", "1") in ("", "1")
             return "ajax_timeline", uid, lambda t: render.ajax_timeline(w, uid, t, q.get("page")), first
+        if path == "/ajax/statuses/show":
+            key = q.get("id", "")
+            return "ajax_status", post_account(key), lambda t: render.ajax_show(w, key, t), False
         if path == "/ajax/statuses/longtext":
             key = q.get("id", "")
             return "ajax_longtext", post_account(key), lambda t: render.ajax_longtext(w, key, t), False

@@ -353,7 +353,7 @@ class World:
                    repost: SimPost | None = None) -> SimPost:
         cfg = self.config
         level = self._profile[account.uid]["level"]
-        created = when.astimezone(timezone.utc)
+        created = when.astimezone(timezone.utc).replace(microsecond=0)
         if pinned:
             text = f"【置顶】欢迎关注{account.name}，留言咨询请注明小区和具体问题，我们会在工作日及时回复。"
             is_long = False
@@ -373,11 +373,11 @@ class World:
         if not pinned and repost is None and rng.random() < cfg.edit_share:
             t = created
             for _ in range(rng.choice((1, 1, 2))):
-                t = t + timedelta(seconds=rng.uniform(600, 86400))
+                t = t + timedelta(seconds=rng.randrange(600, 86400))
                 post.versions.append((t, post.versions[-1][1] + texts.fill(
                     rng.choice(texts.EDIT_TAILS), rng, self.places, account.name)))
         if not pinned and level != "district" and rng.random() < cfg.post_delete_share:
-            post.deleted_at = created + timedelta(seconds=rng.uniform(3600, 3 * 86400))
+            post.deleted_at = created + timedelta(seconds=rng.randrange(3600, 3 * 86400))
         self.posts[post.id] = post
         self.by_bid[post.bid] = post
         self._account_posts[account.uid].append(post)
@@ -392,19 +392,19 @@ class World:
         return self.citizens[rng.randrange(len(self.citizens))]
 
     def _add(self, post: SimPost, comment: SimComment) -> SimComment:
+        # Lists stay in time order whatever order the generator made things in.
         self.comments[comment.id] = comment
-        post.all_comments.append(comment)
-        if comment.root is None:
-            post.comments.append(comment)
-        else:
-            comment.root.children.append(comment)
+        bisect.insort(post.all_comments, comment, key=_time_key)
+        siblings = post.comments if comment.root is None else comment.root.children
+        bisect.insort(siblings, comment, key=_time_key)
         return comment
 
     def _comment(self, post: SimPost, rng: random.Random, when: datetime, author: tuple[int, str], text: str,
                  labels: dict[str, Any], *, owner: bool = False, root: SimComment | None = None,
                  parent: SimComment | None = None) -> SimComment:
+        when = when.replace(microsecond=0)  # the wire formats have whole seconds
         c = SimComment(id=self._alloc_id(when), post=post, author_id=author[0], author_name=author[1],
-                       created_at=when, text=text, is_owner=owner,
+                       created_at=when, text=text.strip(), is_owner=owner,
                        likes_final=int(rng.paretovariate(1.2)) - 1 + (50 if rng.random() < 0.03 else 0),
                        region=rng.choice(REGIONS), labels=labels, root=root, parent=parent,
                        show_author_flag=not (owner and rng.random() < self.config.omit_author_flag_share))
@@ -438,7 +438,7 @@ class World:
             root = self._comment(post, rng, when, self._citizen(rng), written.text, labels)
             root.inline_false = rng.random() < cfg.comments_false_share
             if rng.random() < cfg.comment_delete_share:
-                root.deleted_at = when + timedelta(seconds=rng.uniform(600, 2 * 86400))
+                root.deleted_at = root.created_at + timedelta(seconds=rng.randrange(600, 2 * 86400))
             self._citizen_chat(post, rng, root)
             self._owner_answer(post, rng, root, written)
 
@@ -451,6 +451,7 @@ class World:
             target = rng.choice([root, *root.children])
             text = rng.choice(texts.CITIZEN_CHAT)
             if target is not root:
+                target = self._named(root, target.author_name, t)
                 text = f"回复@{target.author_name}:{text}"
             self._comment(post, rng, t, self._citizen(rng), text,
                           {"role": "resident", "category": None, "needs_reply": False, "target_unit": None,
@@ -493,7 +494,7 @@ class World:
             reply = self._comment(post, rng, t, owner, f"@{root.author_name} {body}",
                                   {**labels, "form": "mention"}, owner=True)
         elif form < 0.3 and chatters:
-            target = rng.choice(chatters)
+            target = self._named(root, rng.choice(chatters).author_name, t)
             reply = self._comment(post, rng, t, owner, f"回复@{target.author_name}:{body}",
                                   {**labels, "form": "reply_to_child", "answers": target.id,
                                    "thread_of": root.id}, owner=True, root=root, parent=target)
@@ -502,12 +503,21 @@ class World:
                                   owner=True, root=root, parent=root)
         if written.category == "complaint" and rng.random() < 0.15:
             t2 = reply.created_at + timedelta(seconds=rng.uniform(3600, 2 * 86400))
+            parent = self._named(root, post.account.name, t2)
+            text = rng.choice(texts.FOLLOW_UP)
             self._comment(post, rng, t2, (root.author_id, root.author_name),
-                          f"回复@{post.account.name}:{rng.choice(texts.FOLLOW_UP)}",
+                          f"回复@{post.account.name}:{text}" if parent is not root else text,
                           {"role": "resident", "category": "complaint", "needs_reply": True,
-                           "target_unit": labels_target(root), "routing": root.labels["routing"],
+                           "target_unit": root.labels["target_unit"], "routing": root.labels["routing"],
                            "urgent": False, "hostile": None, "follow_up_of": root.id},
-                          root=root, parent=reply if reply.root is root else root)
+                          root=root, parent=parent)
+
+    @staticmethod
+    def _named(root: SimComment, name: str, before: datetime) -> SimComment:
+        """The comment a ``回复@name:`` typed at ``before`` answers: the latest reply
+        by ``name`` in the thread (what a reader of the text would conclude), else the root."""
+        named = [c for c in root.children if c.author_name == name and c.created_at < before]
+        return named[-1] if named else root
 
     # --- scripted activity (tests that need an exact scenario) ------------------------
 
@@ -598,8 +608,8 @@ class World:
         return {"as_of": iso(t), "seed": self.seed, "posts": posts, "comments": comments}
 
 
-def labels_target(root: SimComment) -> str | None:
-    return root.labels.get("target_unit")
+def _time_key(c: SimComment) -> tuple[datetime, int]:
+    return c.created_at, int(c.id)
 
 
 def iso(t: datetime | None) -> str | None:
