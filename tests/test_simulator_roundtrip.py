@@ -1,0 +1,117 @@
+"""The simulator's shapes read back by the real Weibo adapter equal its ground truth,
+and ``huisheng simulate`` serves over HTTP until SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from huisheng.adapters.base import Http
+from huisheng.adapters.weibo.adapter import WeiboAdapter
+from huisheng.monitor.clock import FakeClock
+from huisheng.records import AccountRef
+from huisheng.simulator import SimServer, World, WorldConfig
+from huisheng.simulator.sample import sample_matrix
+
+START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+
+
+def read_everything(adapter, world):
+    posts, comments = {}, {}
+    for account in world.accounts:
+        ref = AccountRef("weibo", account.uid, account.name)
+        cursor = None
+        while True:
+            page = adapter.timeline(ref, cursor)
+            for post in page.items:
+                posts[post.external_id] = adapter.expand(post) if post.is_truncated else post
+            cursor = page.cursor
+            if not cursor:
+                break
+        for post in [p for p in posts.values() if p.author_id == account.uid]:
+            cursor = None
+            while True:
+                page = adapter.comments(post, ref, cursor)
+                for c in page.items:
+                    comments[c.external_id] = c
+                    if c.root_id is None and (c.replies_count or c.has_more_replies):
+                        child_cursor = None
+                        while True:
+                            replies = adapter.replies(post, c, ref, child_cursor)
+                            comments.update((r.external_id, r) for r in replies.items)
+                            child_cursor = replies.cursor
+                            if not child_cursor:
+                                break
+                cursor = page.cursor
+                if not cursor:
+                    break
+    return posts, comments
+
+
+@pytest.mark.parametrize("mode", ["mobile", "ajax"])
+def test_adapter_reads_exactly_the_truth(mode):
+    world = World(sample_matrix(8), seed=21, start=START, config=WorldConfig(viral_share=0.05, hostile_share=0.1))
+    clock = FakeClock(START + timedelta(days=2))
+    server = SimServer(world, clock)
+    base = server.start()
+    try:
+        adapter = WeiboAdapter(Http(), {"base_url": base, "ajax_base_url": base, "mode": mode, "cookie": "c"},
+                               now=clock.now)
+        posts, comments = read_everything(adapter, world)
+        truth = server.truth()
+    finally:
+        server.stop()
+    live_posts = {p["id"]: p for p in truth["posts"] if not p["deleted"]}
+    live_comments = {c["id"]: c for c in truth["comments"] if not c["deleted"] and not c["post_deleted"]}
+    assert set(posts) == set(live_posts)
+    assert set(comments) == set(live_comments)
+    for pid, p in live_posts.items():
+        got = posts[pid]
+        assert (got.text, got.author_id, got.is_pinned, got.edit_count, got.repost_of) == (
+            p["text"], p["author_id"], p["is_pinned"], p["edit_count"], p["repost_of"]), pid
+        assert got.created_at.isoformat().replace("+00:00", "Z") == p["created_at"]
+    for cid, c in live_comments.items():
+        got = comments[cid]
+        assert (got.text, got.post_id, got.root_id, got.parent_id, got.author_id, got.is_from_owner) == (
+            c["text"], c["post_id"], c["root_id"], c["parent_id"], c["author_id"], c["is_from_owner"]), cid
+        assert got.created_at.isoformat().replace("+00:00", "Z") == c["created_at"]
+
+
+def test_simulate_command_serves_until_sigterm(tmp_path):
+    from huisheng.monitor.matrix import dump_matrix
+
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text(dump_matrix(sample_matrix(5)), encoding="utf-8")
+    faults = tmp_path / "faults.json"
+    faults.write_text('[{"account": "1000000002", "endpoint": "profile", "fault": "432"}]', encoding="utf-8")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    huisheng = Path(sys.executable).with_name("huisheng")
+    proc = subprocess.Popen([str(huisheng), "simulate", "--matrix", str(matrix),
+                             "--port", "0", "--seed", "3", "--faults", str(faults), "--start",
+                             "2026-11-02T09:00:00+08:00", "--speed", "600"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:")
+        ok = requests.get(base + "/api/container/getIndex", params={"type": "uid", "value": "1000000001"}, timeout=10)
+        assert ok.json()["data"]["userInfo"]["id"] == 1000000001
+        walled = requests.get(base + "/api/container/getIndex", params={"type": "uid", "value": "1000000002"},
+                              timeout=10)
+        assert walled.status_code == 432
+        first = requests.get(base + "/_sim/truth", timeout=10).json()["as_of"]
+        later = requests.get(base + "/_sim/truth", timeout=10).json()["as_of"]
+        assert first >= "2026-11-02T01:00:00Z" and later > first  # the accelerated clock runs
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert "simulator stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
