@@ -190,6 +190,20 @@ def _mblogs(cards):
     return out
 
 
+def whole_timeline(base, uid):
+    """Every mblog of the account's timeline, following since_id to the end."""
+    out, since = [], None
+    while True:
+        params = {"type": "uid", "value": uid, "containerid": f"107603{uid}", **({"since_id": since} if since else {})}
+        body = jget(base, "/api/container/getIndex", **params)
+        if body["ok"] != 1:
+            return out
+        out += _mblogs(body["data"]["cards"])
+        since = body["data"]["cardlistInfo"].get("since_id")
+        if not since:
+            return out
+
+
 def test_timeline_since_id_paging_pinned_first_and_end(sim, world, now):
     server, base = sim
     account = max(world.accounts, key=lambda a: len(world.timeline(a.uid, now)) + 100 * any(
@@ -241,17 +255,7 @@ def test_long_text_truncated_with_full_text_from_extend(sim, world, now):
     post = next(p for p in live_posts(world, now) if p.is_long)
     shown = jget(base, "/statuses/show", id=post.bid)["data"]
     assert shown["id"] == post.id and shown["isLongText"] is True
-    uid = post.account.uid
-    cards = []
-    since = None
-    while True:
-        params = {"type": "uid", "value": uid, "containerid": f"107603{uid}", **({"since_id": since} if since else {})}
-        body = jget(base, "/api/container/getIndex", **params)
-        cards += _mblogs(body["data"]["cards"])
-        since = body["data"]["cardlistInfo"].get("since_id")
-        if not since:
-            break
-    m = next(m for m in cards if m["id"] == post.id)
+    m = next(m for m in whole_timeline(base, post.account.uid) if m["id"] == post.id)
     assert m["isLongText"] is True and m["text"].endswith(">全文</a>")
     full = jget(base, "/statuses/extend", id=post.id)["data"]["longTextContent"]
     assert full == html(post.text_at(now)) and len(full) > len(m["text"]) - 40
@@ -454,9 +458,7 @@ def test_deletions_show_in_truth_and_responses(world):
             assert jget(base, "/statuses/show", id=post.id)["ok"] == 1
         clock.advance((max(post.deleted_at, gone.deleted_at) - clock.now()).total_seconds() + 1)
         assert jget(base, "/statuses/show", id=post.id) == {"ok": 0, "msg": "微博不存在或暂无查看权限!"}
-        uid = post.account.uid
-        listed = jget(base, "/api/container/getIndex", type="uid", value=uid, containerid=f"107603{uid}")
-        assert post.id not in [m["id"] for m in _mblogs(listed["data"].get("cards", []))] if listed["ok"] else True
+        assert post.id not in [m["id"] for m in whole_timeline(base, post.account.uid)]
         page_ids = []
         params = {}
         while True:
@@ -480,3 +482,27 @@ def test_truth_over_http_matches_python(sim):
     assert jget(base, "/_sim/truth") == json.loads(json.dumps(server.truth(), ensure_ascii=False))
     stats = jget(base, "/_sim/stats")
     assert stats["total"] > 0 and "timeline" in stats["by_endpoint"]
+
+
+def test_office_hours_skip_national_day():
+    from huisheng.simulator.world import SHANGHAI, into_office_hours
+
+    import random
+
+    asked = datetime(2026, 9, 30, 18, 30, tzinfo=SHANGHAI)
+    answered = into_office_hours(asked, random.Random(1)).astimezone(SHANGHAI)
+    assert answered.date() == datetime(2026, 10, 8).date() and 9 <= answered.hour < 11
+    inside = datetime(2026, 10, 10, 10, 0, tzinfo=SHANGHAI)  # a 调休 make-up Saturday
+    assert into_office_hours(inside, random.Random(1)) == inside
+
+
+def test_replies_cross_the_national_day_holiday():
+    start = datetime(2026, 9, 29, 1, 0, tzinfo=timezone.utc)
+    w = World(sample_matrix(60), seed=8, start=start)
+    truth = w.truth(start + timedelta(days=14))
+    by_id = {c["id"]: c for c in truth["comments"]}
+    holiday = [r for r in truth["comments"] if r["labels"].get("role") == "reply"
+               and by_id[r["labels"]["answers"]]["created_at"] >= "2026-09-30T10:00:00Z"
+               and by_id[r["labels"]["answers"]]["created_at"] < "2026-09-30T16:00:00Z"]
+    assert holiday
+    assert any(r["created_at"] >= "2026-10-08T01:00:00Z" for r in holiday)
