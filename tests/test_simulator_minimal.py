@@ -81,5 +81,10 @@ def test_minimal_over_http_and_stats_count_polls():
         requests.get(base + "/ajax/statuses/mymblog", timeout=10, params={"uid": uid, "page": 1})
         assert server.stats()["polls"] == {uid: 2}
         assert requests.get(base + "/_sim/minimal", timeout=10).json()["minimal"] == server.minimal()["minimal"]
+        wide = requests.get(base + "/_sim/minimal", params={"window_days": 30}, timeout=10).json()
+        assert wide["window_days"] == 30 and wide["naive"] > server.minimal()["naive"]  # P2 joins the window
+        server.reset_stats()
+        assert server.stats() == {"total": 0, "by_endpoint": {}, "by_account": {}, "faults": {}, "polls": {}}
+        assert server.minimal()["minimal"] == 0
     finally:
         server.stop()

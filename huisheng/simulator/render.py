@@ -103,15 +103,16 @@ def _offset(value: str | None) -> int:
 # --- objects -------------------------------------------------------------------------
 
 
-def account_user(world: World, uid: str, full: bool = False) -> dict[str, Any]:
+def account_user(world: World, uid: str, now: datetime | None = None) -> dict[str, Any]:
+    """The account's ``user`` object; with ``now``, the fuller profile form."""
     account = world.by_uid[uid]
     prof = world.profile(uid)
     user: dict[str, Any] = {"id": int(uid), "screen_name": account.name, "verified": True, "verified_type": 1,
                             "profile_image_url": f"https://tvax1.sinaimg.cn/crop.0.0.180.180.180/{uid}.jpg",
                             "followers_count": prof["followers"]}
-    if full:
+    if now is not None:
         user.update({"verified_reason": f"{account.name}官方微博", "description": prof["description"],
-                     "follow_count": 120, "statuses_count": len(world.account_posts(uid)),
+                     "follow_count": 120, "statuses_count": len(world.timeline(uid, now)),
                      "profile_url": f"https://m.weibo.cn/u/{uid}", "gender": "m"})
     return user
 
@@ -220,7 +221,7 @@ def profile(world: World, uid: str, now: datetime) -> Response:
             {"id": 2, "tabKey": "weibo", "title": "微博", "tab_type": "weibo", "containerid": f"107603{uid}",
              "apipath": "/profile/statuses", "url": "/index/my"},
             {"id": 4, "tabKey": "album", "title": "相册", "tab_type": "album", "containerid": f"107803{uid}"}]
-    return 200, {"ok": 1, "data": {"isStarStyle": 0, "userInfo": account_user(world, uid, full=True),
+    return 200, {"ok": 1, "data": {"isStarStyle": 0, "userInfo": account_user(world, uid, now),
                                    "tabsInfo": {"selectedTab": 1, "tabs": tabs}, "scheme": f"sinaweibo://userinfo?uid={uid}"}}
 
 

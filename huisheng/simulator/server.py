@@ -156,6 +156,7 @@ class SimServer:
         return minimal_requests(self.world, self.polls(), window_days)
 
     def reset_stats(self) -> None:
+        """Forget request counts and poll instants (e.g. after a benchmark's warm-up)."""
         with self._lock:
             self._by_endpoint.clear()
             self._by_account.clear()
@@ -288,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         if split.path.startswith("/_sim/"):
-            self._control_get(split.path)
+            self._control_get(split.path, q)
             return
         try:
             endpoint, account, answer, first = self.sim.route(split.path, q)
@@ -322,13 +323,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.sim.set_faults(rules)
         self._json(200, {"ok": 1, "rules": len(rules)})
 
-    def _control_get(self, path: str) -> None:
+    def _control_get(self, path: str, q: Mapping[str, str]) -> None:
         if path == "/_sim/truth":
             self._json(200, self.sim.truth())
         elif path == "/_sim/stats":
             self._json(200, self.sim.stats())
         elif path == "/_sim/minimal":
-            self._json(200, self.sim.minimal())
+            try:
+                window = int(q.get("window_days") or 7)
+            except ValueError:
+                self._json(400, {"ok": 0, "msg": "window_days must be an integer"})
+                return
+            self._json(200, self.sim.minimal(window))
         elif path == "/_sim/faults":
             self._json(200, {"faults": [r.__dict__ for r in self.sim.faults.rules()]})
         else:
