@@ -13,17 +13,23 @@ from dataclasses import dataclass
 ROADS = ("建设路", "人民路", "和平街", "光明路", "解放大街", "幸福路", "胜利街", "文化路", "朝阳路", "长青路")
 ESTATES = ("阳光花园", "锦绣家园", "翠湖小区", "金色家园", "春晖园", "海棠苑", "怡景湾", "康乐小区", "枫林苑")
 
-# Topic words by a keyword of the department name that owns them (routing truth).
-TOPICS: dict[str, tuple[str, ...]] = {
-    "交通": ("{road}和{road2}路口早高峰堵车太严重，红绿灯时间能不能调整一下",
-             "{road}的公交站牌被撤了，现在去哪里坐车"),
-    "城市管理": ("{road}占道经营太严重了，人行道都被摊位占满", "{estate}门口的垃圾桶满了好几天没人清运"),
-    "教育": ("孩子明年上小学，{estate}对应的是哪所学校，学位够不够", "请问今年幼儿园入学报名什么时候开始"),
-    "人力资源": ("退休金调整今年什么时候到账", "灵活就业人员社保怎么续缴"),
-    "卫生健康": ("社区卫生服务中心周末能打疫苗吗", "{street}附近的医院挂号太难了，能否增加号源"),
-    "生态环境": ("{road}旁边的工厂晚上偷偷排气，味道很刺鼻", "河道里漂着很多垃圾，水都发黑了"),
-    "住房": ("老旧小区加装电梯的补贴怎么申请", "{estate}的公租房什么时候开始摇号"),
-    "市场监督": ("在{road}一家超市买到过期食品，商家拒绝退换", "外卖店没有营业执照照常营业，有人管吗"),
+# What residents raise with a department, by a keyword of the department's name
+# (routing truth): (category, template).
+TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
+    "交通": (("complaint", "{road}和{road2}路口早高峰堵车太严重，红绿灯时间能不能调整一下"),
+             ("consultation", "{road}的公交站牌被撤了，现在去哪里坐车")),
+    "城市管理": (("complaint", "{road}占道经营太严重了，人行道都被摊位占满"),
+                 ("complaint", "{estate}门口的垃圾桶满了好几天没人清运")),
+    "教育": (("consultation", "孩子明年上小学，{estate}对应的是哪所学校，学位够不够"),
+             ("consultation", "请问今年幼儿园入学报名什么时候开始")),
+    "人力资源": (("consultation", "退休金调整今年什么时候到账"), ("consultation", "灵活就业人员社保怎么续缴")),
+    "卫生健康": (("consultation", "社区卫生服务中心周末能打疫苗吗"),
+                 ("suggestion", "{street}附近的医院挂号太难了，建议增加号源")),
+    "生态环境": (("complaint", "{road}旁边的工厂晚上偷偷排气，味道很刺鼻"),
+                 ("complaint", "河道里漂着很多垃圾，水都发黑了")),
+    "住房": (("consultation", "老旧小区加装电梯的补贴怎么申请"), ("consultation", "{estate}的公租房什么时候开始摇号")),
+    "市场监督": (("complaint", "在{road}一家超市买到过期食品，商家拒绝退换"),
+                 ("complaint", "外卖店没有营业执照照常营业，有人管吗")),
 }
 
 CONSULTATION = (
@@ -201,9 +207,8 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
         if not places.topic_units:
             return Written(fill(rng.choice(CONSULTATION), rng, places), "consultation", True)
         key, code = rng.choice(places.topic_units)
-        text = fill(rng.choice(TOPICS[key]), rng, places)
-        category = "complaint" if "太" in text or "偷偷" in text or "拒绝" in text or "没人" in text else "consultation"
-        return Written(text, category, True, routing="topic", target_hint=code)
+        category, template = rng.choice(TOPICS[key])
+        return Written(fill(template, rng, places), category, True, routing="topic", target_hint=code)
     if cat == "help" and rng.random() < 0.1:
         return Written(fill(rng.choice(URGENT_HELP), rng, places), "help", True, urgent=True)
     text = fill(rng.choice(bank), rng, places)

@@ -278,6 +278,7 @@ class World:
     def _account_profile(self, account: AccountSpec) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}:{account.uid}:profile")
         level = self._level(account)
+        hd = self.config.history_days
         silent = rng.random() < self.config.silent_share and level != "district"
         followers: int | str
         if level == "district":
@@ -288,7 +289,7 @@ class World:
             followers = rng.randrange(200, 9000)
         return {
             "level": level,
-            "silent_from": -rng.randint(10, min(16, self.config.history_days)) if silent else None,
+            "silent_from": -rng.randint(min(10, hd), min(16, hd)) if silent and hd else None,
             "pinned": rng.random() < self.config.pinned_share,
             "followers": followers,
             "description": f"{account.name}官方微博",
