@@ -160,6 +160,17 @@ class Poller:
             _release(account, lease_owner)
 
 
+def _replies_changed(top: Comment, state: store.CommentState | None) -> bool:
+    """Whether ``top``'s second-level replies may have changed since their last
+    complete read: its reply counter moved, or it was never read.  Weibo's
+    counter is seen at 0 with replies present, so a 0 with a "more" hint is
+    always treated as changed."""
+    reported = top.replies_count or 0
+    if reported == 0 and top.has_more_replies:
+        return True
+    return state is None or state.replies_read_count != reported
+
+
 class _Interrupted(Exception):
     """The daemon is stopping; the poll ends between two units of work."""
 
@@ -191,10 +202,12 @@ class _AccountRun:
             self.now - window_checked_at >= timedelta(seconds=self.polling.window_refresh_interval))
         posts, covered = self._walk_timeline(horizon=horizon, to_horizon=refresh,
                                              max_pages=None if backfill_days else self.polling.max_timeline_pages)
+        with self.poller.sessions.begin() as session:
+            states = store.existing_posts(session, self.ref.platform, [p.external_id for p in posts])
         for post in posts:
             if self.should_stop():
                 raise _Interrupted()
-            self._maybe_read_thread(post)
+            self._maybe_read_thread(post, states[post.external_id])
         if refresh and covered is not None:
             self._detect_deleted_posts(posts, covered)
             with self.poller.sessions.begin() as session:
@@ -242,12 +255,13 @@ class _AccountRun:
         with sessions.begin() as session:
             existing = store.existing_posts(session, self.ref.platform, [p.external_id for p in items])
         expanded: list[Post] = []
+        previews: dict[str, str] = {}
         known_hit = False
         oldest: datetime | None = None
         for post in items:
             state = existing.get(post.external_id)
-            if post.is_truncated and (state is None or post.edit_count > state.edit_count
-                                      or state.is_truncated):
+            if store.post_needs_expand(state, post):
+                previews[post.external_id] = post.content_hash
                 post = self.adapter.expand(post)
             expanded.append(post)
             if post.author_id == self.ref.uid and not post.is_pinned:
@@ -257,7 +271,8 @@ class _AccountRun:
                     known_hit = True
         with sessions.begin() as session:
             upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
-                                          account_uid=self.ref.uid, now=self.now)
+                                          account_uid=self.ref.uid, now=self.now,
+                                          preview_hashes=previews)
             session.execute(update(Account).where(Account.id == self.account_id)
                             .values(adapter_state=dict(self.ref.state)))
         self.result.new_posts += len([p for p in own if p.external_id not in existing])
@@ -266,9 +281,7 @@ class _AccountRun:
 
     # -- comment threads ----------------------------------------------------------------
 
-    def _maybe_read_thread(self, post: Post) -> None:
-        with self.poller.sessions.begin() as session:
-            state = store.existing_posts(session, self.ref.platform, [post.external_id])[post.external_id]
+    def _maybe_read_thread(self, post: Post, state: store.PostState) -> None:
         if state.deleted_at is not None:
             return
         count = post.comments_count or 0
@@ -285,53 +298,69 @@ class _AccountRun:
         cursor: str | None = None
         complete = False
         total: int | None = None
-        pages = 0
-        while pages < self.polling.max_comment_pages:
+        for _ in range(self.polling.max_comment_pages):
             page = self.adapter.comments(post, self.ref, cursor)
-            pages += 1
             total = page.total if page.total is not None else total
-            for comment in page.items:
-                comments[comment.external_id] = comment
+            comments.update((c.external_id, c) for c in page.items)
             if page.cursor is None:
                 complete = page.complete
                 break
             cursor = page.cursor
         tops = [c for c in comments.values() if c.root_id is None]
+        with self.poller.sessions.begin() as session:
+            known = store.existing_comments(session, self.ref.platform, [c.external_id for c in tops])
+        reply_reads: dict[str, bool] = {}
         for top in tops:
-            self._read_replies(post, top, comments)
+            state = known.get(top.external_id)
+            if not _replies_changed(top, state):
+                continue
+            inline = sum(1 for c in comments.values() if c.root_id == top.external_id)
+            if inline >= (top.replies_count or 0) and not top.has_more_replies:
+                reply_reads[top.external_id] = True  # the inline replies are all of them
+            else:
+                reply_reads[top.external_id] = self._read_replies(post, top, comments)
         with self.poller.sessions.begin() as session:
             upserted = store.upsert_comments(session, list(comments.values()),
                                              post_row_ids={post.external_id: post_row_id}, now=self.now)
             self.result.new_comments += len(upserted.inserted)
             self.result.new_comment_ids.extend(upserted.inserted)
             self.result.edited += len(upserted.edited)
-            if complete and (total is None or len(tops) >= total):
+            gone: list[int] = []
+            replies_total = sum(t.replies_count or 0 for t in tops)
+            if complete and (total is None or len(tops) + replies_total >= total):
                 # Weibo serves only part of big threads; only a read that the
-                # platform says is complete and that covers its own count lets
-                # us conclude a missing comment was deleted.
+                # platform says is complete and that covers its own count (which
+                # includes the replies) lets us conclude a missing comment was
+                # deleted.
                 live = store.live_comment_ids(session, post_row_id, top_level_only=True)
-                gone = [row_id for ext, row_id in live.items() if ext not in comments]
-                if gone:
-                    store.tombstone(session, "comment", gone, "absent from a complete thread read", self.now)
-                    self.result.tombstoned += len(gone)
+                for ext, row_id in live.items():
+                    if ext not in comments:
+                        # Weibo hides the replies of a deleted comment with it.
+                        gone.append(row_id)
+                        gone += store.live_comment_ids(session, post_row_id, root_external_id=ext).values()
+            for root_ext, replies_complete in reply_reads.items():
+                root_row = upserted.ids[root_ext]
+                if replies_complete:
+                    live = store.live_comment_ids(session, post_row_id, root_external_id=root_ext)
+                    gone += [row_id for ext, row_id in live.items() if ext not in comments]
+                store.mark_replies_read(session, root_row, comments[root_ext].replies_count or 0)
+            if gone:
+                self.result.tombstoned += len(store.tombstone(
+                    session, "comment", gone, "absent from a complete thread read", self.now))
             store.mark_thread_read(session, post_row_id, count, self.now)
         self.result.threads_read += 1
 
-    def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment]) -> None:
-        inline = [c for c in comments.values() if c.root_id == top.external_id]
-        reported = top.replies_count or 0
-        if not top.has_more_replies and len(inline) >= reported:
-            return
+    def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment]) -> bool:
+        """Read every reply page under ``top`` into ``comments``; True when the
+        platform said the listing ended."""
         cursor: str | None = None
-        pages = 0
-        while pages < self.polling.max_comment_pages:
+        for _ in range(self.polling.max_comment_pages):
             page = self.adapter.replies(post, top, self.ref, cursor)
-            pages += 1
-            for reply in page.items:
-                comments[reply.external_id] = reply
+            comments.update((r.external_id, r) for r in page.items)
             if page.cursor is None:
-                break
+                return page.complete
             cursor = page.cursor
+        return False
 
     # -- deletions ------------------------------------------------------------------------
 

@@ -94,10 +94,11 @@ class UpsertResult:
 def post_needs_expand(state: PostState | None, post: records.Post) -> bool:
     """Whether a truncated timeline preview must be expanded before storing:
     the post is new, only its preview is stored, or the preview changed since
-    the full text was stored (an upstream edit)."""
+    the full text was stored, or the platform counts a new edit (an edit past
+    the preview's end leaves the preview as it was)."""
     if not post.is_truncated:
         return False
-    if state is None or state.is_truncated:
+    if state is None or state.is_truncated or post.edit_count > state.edit_count:
         return True
     return state.preview_hash is not None and state.preview_hash != post.content_hash
 

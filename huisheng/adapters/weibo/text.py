@@ -6,6 +6,7 @@ turn that into ``ParseError(endpoint, field)`` with the field's path.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -27,6 +28,9 @@ _PLAIN_MENTION = re.compile(r"@([\w\u4e00-\u9fff\-·]{1,30})")
 _SKIPPED_STRINGS = (HtmlComment, Declaration, Doctype, ProcessingInstruction)
 
 
+# The same posts come back on every poll; parsing their HTML again is most of
+# the adapter's CPU time.
+@functools.lru_cache(maxsize=8192)
 def html_to_text(html: str) -> tuple[str, tuple[str, ...]]:
     """Weibo's HTML text → (plain text, mentioned names).
 

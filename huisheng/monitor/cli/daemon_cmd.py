@@ -29,7 +29,7 @@ def _runtime(config: Path):
 def _require_schema(url: str) -> None:
     from huisheng import migrations
 
-    if not migrations.is_current(url):
+    if migrations.current(url) != migrations.head():
         raise HuishengError("the database schema is not up to date: run `huisheng db upgrade` first")
 
 

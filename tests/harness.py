@@ -1,0 +1,128 @@
+"""Running the daemon against the simulator on simulated time (end-to-end tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import select
+
+from huisheng import migrations
+from huisheng.adapters.base import Pace
+from huisheng.monitor.clock import Clock, FakeClock
+from huisheng.monitor.dispatcher import Dispatcher
+from huisheng.monitor.matrix_sync import sync_matrix
+from huisheng.monitor.models import Comment, Post
+from huisheng.monitor.runtime import Runtime, build_runtime
+from huisheng.monitor.settings import PlatformSettings, PollingSettings, Settings
+from huisheng.simulator import SimServer, World, WorldConfig
+from huisheng.simulator.sample import sample_matrix
+
+START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Shanghai
+
+
+class FrozenAfter(Clock):
+    """The simulator's clock: follows the daemon's until ``freeze`` is called,
+    so the daemon can then catch up with a world that stopped changing."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.frozen_at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self.frozen_at or self.clock.now()
+
+    def freeze(self) -> None:
+        self.frozen_at = self.clock.now()
+
+
+@dataclass
+class Scenario:
+    world: World
+    server: SimServer
+    clock: FakeClock
+    sim_clock: FrozenAfter
+    runtime: Runtime
+    dispatcher: Dispatcher
+
+    def run_for(self, **delta) -> None:
+        self.dispatcher.run_virtual(self.clock, self.clock.now() + timedelta(**delta))
+
+    def settle(self) -> None:
+        """Freeze the world, then poll until every account has re-read its window."""
+        self.sim_clock.freeze()
+        polling = self.runtime.settings.polling
+        self.run_for(seconds=polling.window_refresh_interval + 2 * polling.interval)
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.server.stop()
+        self.runtime.close()
+
+
+def make_settings(db_url: str, base_url: str, tmp: Path, **polling) -> Settings:
+    defaults = dict(interval=600, recent_window_days=7, window_refresh_interval=3600, tick=5.0,
+                    workers=2, backoff_base=60.0, backoff_cap=3600.0)
+    defaults.update(polling)
+    weibo = PlatformSettings(name="weibo", pace=Pace(min_interval=0.5, concurrency=1),
+                             options={"base_url": base_url, "ajax_base_url": base_url, "mode": "mobile"})
+    return Settings(path=tmp / "huisheng.toml", database_url=db_url,
+                    polling=PollingSettings(**defaults), platforms={"weibo": weibo})
+
+
+def scenario(db_url: str, tmp: Path, *, accounts: int = 6, seed: int = 11,
+             config: WorldConfig | None = None, http_timeout: float = 5.0, **polling) -> Scenario:
+    matrix = sample_matrix(accounts, streets=2)
+    clock = FakeClock(START)
+    sim_clock = FrozenAfter(clock)
+    world = World(matrix, seed=seed, start=START, config=config or WorldConfig(history_days=3))
+    server = SimServer(world, sim_clock)
+    base = server.start()
+    settings = make_settings(db_url, base, tmp, **polling)
+    migrations.upgrade(db_url)
+    runtime = build_runtime(settings, clock, http_timeout=http_timeout)
+    with runtime.sessions.begin() as session:
+        sync_matrix(session, matrix, clock.now())
+    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller)
+    return Scenario(world, server, clock, sim_clock, runtime, dispatcher)
+
+
+def stored(runtime: Runtime) -> tuple[dict[str, Post], dict[str, Comment]]:
+    with runtime.sessions() as session:
+        posts = {p.external_id: p for p in session.scalars(select(Post))}
+        comments = {c.external_id: c for c in session.scalars(select(Comment))}
+    return posts, comments
+
+
+def compare_with_truth(runtime: Runtime, truth: dict) -> None:
+    """The database holds exactly the simulator's ground truth: every live post
+    and comment once, with its current text and links; everything deleted
+    upstream that was ever stored carries a tombstone; nothing invented."""
+    posts, comments = stored(runtime)
+    truth_posts = {p["id"]: p for p in truth["posts"]}
+    assert set(posts) == set(truth_posts), "posts differ"
+    for pid, p in truth_posts.items():
+        row = posts[pid]
+        assert (row.deleted_at is not None) == p["deleted"], (pid, "deleted")
+        if not p["deleted"]:
+            assert row.text == p["text"], (pid, "text")
+            assert row.edit_count == p["edit_count"], (pid, "edit_count")
+            assert row.repost_of == p["repost_of"], (pid, "repost_of")
+            assert row.is_pinned == p["is_pinned"], (pid, "pinned")
+
+    truth_comments = {c["id"]: c for c in truth["comments"]}
+    live = {cid for cid, c in truth_comments.items() if not c["deleted"] and not c["post_deleted"]}
+    stored_live = {cid for cid, row in comments.items()
+                   if row.deleted_at is None and not truth_comments[cid]["post_deleted"]}
+    assert set(comments) <= set(truth_comments), "comments invented"
+    assert live - set(comments) == set(), "comments lost"
+    assert stored_live == live, "tombstones wrong"
+    post_ids = {row.id: ext for ext, row in posts.items()}
+    for cid in live:
+        row, c = comments[cid], truth_comments[cid]
+        assert row.text == c["text"], (cid, "text")
+        assert post_ids[row.post_id] == c["post_id"], (cid, "post")
+        assert row.root_external_id == c["root_id"], (cid, "root")
+        assert row.is_from_owner == c["is_from_owner"], (cid, "owner")
+        assert row.author_id == c["author_id"], (cid, "author")
