@@ -204,3 +204,12 @@ def test_unknown_path_is_404(sim):
     assert requests.get(base + "/nothing/here", timeout=10).status_code == 404
     with socket.create_connection((server.host, server.port), timeout=5):
         pass
+
+
+def test_shipped_example_fault_file_loads():
+    from importlib.resources import files
+
+    path = files("huisheng.simulator") / "data" / "faults.example.toml"
+    rules = load_faults(path)
+    assert [r.fault for r in rules] == ["429", "403", "timeout"]
+    assert rules[0].count == 3 and rules[0].retry_after == 120.0 and rules[2].probability == 0.02
