@@ -75,7 +75,7 @@ def test_a_simulated_day_of_176_accounts_is_fast():
     w.ensure(START)  # history
     t0 = time.perf_counter()
     w.ensure(START + timedelta(days=1))
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 3.0  # typically ~0.05 s; loose for shared CI cores
     assert len(w.accounts) == 176
 
 

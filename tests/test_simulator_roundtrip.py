@@ -115,3 +115,20 @@ def test_simulate_command_serves_until_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_simulate_command_reports_bad_input_cleanly(tmp_path):
+    from click.testing import CliRunner
+
+    from huisheng.monitor.cli import main
+    from huisheng.monitor.matrix import dump_matrix
+
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text(dump_matrix(sample_matrix(3)), encoding="utf-8")
+    bad_faults = tmp_path / "faults.toml"
+    bad_faults.write_text('[[faults]]\nfault = "meltdown"\n', encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(main, ["simulate", "--matrix", str(matrix), "--port", "0", "--faults", str(bad_faults)])
+    assert result.exit_code == 1 and "faults[0].fault" in result.output and "Traceback" not in result.output
+    result = runner.invoke(main, ["simulate", "--matrix", str(matrix), "--port", "0", "--start", "yesterday"])
+    assert result.exit_code == 1 and "--start" in result.output
