@@ -39,6 +39,8 @@ class WorldConfig:
         ("district", 3.0), ("department", 1.4), ("street", 1.0), ("community", 0.35))
     comments_per_post: tuple[tuple[str, float], ...] = (
         ("district", 7.0), ("department", 4.0), ("street", 3.0), ("community", 1.2))
+    #: posting rate on weekends and holidays relative to working days
+    day_off_pace: float = 0.4
     #: accounts whose last post is 10–16 days before start and who stay silent
     silent_share: float = 0.06
     pinned_share: float = 0.3
@@ -326,6 +328,8 @@ class World:
     def _generate_day(self, d: int) -> None:
         day = self._day0 + timedelta(days=d)
         district_posts: list[SimPost] = []
+        # Government accounts post less on weekends and holidays.
+        pace = 1.0 if is_workday(day) else self.config.day_off_pace
         for account in self.accounts:
             rng = random.Random(f"{self.seed}:{account.uid}:{d}")
             prof = self._profile[account.uid]
@@ -338,7 +342,7 @@ class World:
             if silent_from is not None and d == silent_from:
                 n = 1
             else:
-                n = poisson(rng, self.config.rate(self.config.posts_per_day, level))
+                n = poisson(rng, self.config.rate(self.config.posts_per_day, level) * pace)
             moments = sorted(datetime.combine(day, time(7, 30), SHANGHAI)
                              + timedelta(seconds=rng.uniform(0, 14 * 3600)) for _ in range(n))
             for when in moments:
