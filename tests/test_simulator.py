@@ -100,11 +100,18 @@ def test_world_has_every_kind_of_activity(world, now):
     routings = {c["labels"].get("routing") for c in comments}
     assert {"account", "mention", "place", "topic"} <= routings
     # replies come from the account itself and answer an existing comment
-    ids = {c["id"] for c in comments}
+    by_id = {c["id"]: c for c in comments}
     for c in comments:
         if c["labels"].get("role") in ("reply", "ack"):
             assert c["is_from_owner"] and c["author_id"] == c["account_uid"]
-            assert c["labels"]["answers"] in ids
+            asked = by_id[c["labels"]["answers"]]
+            assert asked["root_id"] is None and asked["labels"]["needs_reply"]
+            assert c["root_id"] in (None, asked["id"]) and c["created_at"] > asked["created_at"]
+    forms = Counter(c["labels"].get("form") for c in comments)
+    assert forms["child"] and forms["reply_to_child"] and forms["mention"]
+    follow_ups = [c for c in comments if c["labels"].get("follow_up_of")]
+    assert follow_ups and all(c["labels"]["needs_reply"] and c["root_id"] == c["labels"]["follow_up_of"]
+                              for c in follow_ups)
     needs = [c for c in comments if c["labels"].get("needs_reply")]
     assert all(c["labels"]["target_unit"] for c in needs)
     assert any(c["labels"]["target_unit"] != world.by_uid[c["account_uid"]].unit for c in needs)

@@ -28,8 +28,10 @@ comments of a deleted post keep ``deleted`` false and get ``post_deleted`` true.
 mention | place | topic), ``urgent``, ``hostile`` (None or html | script | wall |
 rtl | emoji), and ``follow_up_of`` (the earlier root) for a follow-up after a reply.
 Of the account's own comments: ``role`` (reply | ack | thanks), ``answers`` (the
-comment answered), for replies ``late`` and ``form`` (child | reply_to_child |
-mention) and, for ``reply_to_child``, ``thread_of`` (the root).
+resident's top-level comment it answers), for replies ``late`` and ``form``
+(child: directly under it | reply_to_child: ``回复@name:`` to another reply in its
+thread, named by ``replies_to`` | mention: a new top-level comment ``@author …``).
+Follow-ups are not answered by the generator: they stay open, as many do.
 """
 
 from huisheng.simulator.faults import FaultRule, load_faults, parse_rules

@@ -501,8 +501,8 @@ class World:
         elif form < 0.3 and chatters:
             target = self._named(root, rng.choice(chatters).author_name, t)
             reply = self._comment(post, rng, t, owner, f"回复@{target.author_name}:{body}",
-                                  {**labels, "form": "reply_to_child", "answers": target.id,
-                                   "thread_of": root.id}, owner=True, root=root, parent=target)
+                                  {**labels, "form": "reply_to_child", "replies_to": target.id},
+                                  owner=True, root=root, parent=target)
         else:
             reply = self._comment(post, rng, t, owner, body, {**labels, "form": "child"},
                                   owner=True, root=root, parent=root)
