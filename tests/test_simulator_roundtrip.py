@@ -57,7 +57,8 @@ def read_everything(adapter, world):
 
 @pytest.mark.parametrize("mode", ["mobile", "ajax"])
 def test_adapter_reads_exactly_the_truth(mode):
-    world = World(sample_matrix(8), seed=21, start=START, config=WorldConfig(viral_share=0.05, hostile_share=0.1))
+    world = World(sample_matrix(8), seed=21, start=START,
+                  config=WorldConfig(history_days=8, viral_share=0.05, hostile_share=0.1, long_share=0.3))
     clock = FakeClock(START + timedelta(days=2))
     server = SimServer(world, clock)
     base = server.start()
@@ -69,6 +70,10 @@ def test_adapter_reads_exactly_the_truth(mode):
     finally:
         server.stop()
     live_posts = {p["id"]: p for p in truth["posts"] if not p["deleted"]}
+    # the scenario exercises the quirks: long text, pinned, edits, reposts, paging, hostile text
+    assert all(any(p[k] for p in live_posts.values()) for k in ("is_long", "is_pinned", "edit_count", "repost_of"))
+    assert max(p["comments_count"] for p in live_posts.values()) > 40
+    assert any(c["labels"].get("hostile") for c in truth["comments"])
     live_comments = {c["id"]: c for c in truth["comments"] if not c["deleted"] and not c["post_deleted"]}
     assert set(posts) == set(live_posts)
     assert set(comments) == set(live_comments)
