@@ -24,9 +24,13 @@ comments of a deleted post keep ``deleted`` false and get ``post_deleted`` true.
 
 ``labels`` of a resident's comment: ``role: "resident"``, ``category``
 (consultation | complaint | help | suggestion | praise | None), ``needs_reply``,
-``target_unit`` (unit code; None when no reply is needed), ``routing`` (account |
-mention | place | topic), ``urgent``, ``hostile`` (None or html | script | wall |
-rtl | emoji), and ``follow_up_of`` (the earlier root) for a follow-up after a reply.
+``target_unit`` (unit code; None when no reply is needed), ``routing`` — how the
+target follows from the text: ``account`` (the owner unit of the account written
+to), ``mention`` (``@`` another matrix account: its owner unit), ``place`` (a street or
+community name or alias, written on a district or department account: that unit),
+``topic`` (a department's subject, e.g. 堵车 → 交通局, written on a district account:
+that department) —, ``urgent``, ``hostile`` (None or html | script | wall | rtl |
+emoji), and ``follow_up_of`` (the earlier root) for a follow-up after a reply.
 Of the account's own comments: ``role`` (reply | ack | thanks), ``answers`` (the
 resident's top-level comment it answers), for replies ``late`` and ``form``
 (child: directly under it | reply_to_child: ``回复@name:`` to another reply in its

@@ -218,7 +218,9 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
             text = " ".join(f"@{n}" for n in rng.sample(mention_names, min(2, len(mention_names))))
         return Written(text, None, False)
     if cat == "topic":
-        if not places.topic_units:
+        # Only the district's own accounts hear topics meant for a department; elsewhere
+        # the owner of the account stays answerable (街乡吹哨, 部门报到).
+        if level != "district" or not places.topic_units:
             return Written(fill(rng.choice(CONSULTATION), rng, places), "consultation", True)
         key, code = rng.choice(places.topic_units)
         category, template = rng.choice(TOPICS[key])
@@ -230,7 +232,7 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
     # Place routing: a department or the district hears about a named community.
     if needs and level in ("district", "department") and places.place_units and rng.random() < 0.15:
         name, code = rng.choice(places.place_units)
-        text = f"{name}{text}"
+        text = rng.choice(("{n}", "我是{n}的居民，", "{n}这边", "住在{n}，")).format(n=name) + text
         return Written(text, cat, needs, routing="place", target_hint=code)
     if needs and mention_names and rng.random() < 0.1:
         name = rng.choice(mention_names)
