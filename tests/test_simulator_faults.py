@@ -149,13 +149,9 @@ def test_count_and_probability_are_reproducible(world):
 
     first = run()
     assert first == run() and 200 in first and 503 in first
-    server = SimServer(world, FakeClock(START), faults=[FaultRule(fault="500", count=2, endpoint="timeline")])
-    base = server.start()
-    try:
-        codes = [timeline(base, uids(world)[0]).status_code for _ in range(4)]
+    with SimServer(world, FakeClock(START), faults=[FaultRule(fault="500", count=2, endpoint="timeline")]) as server:
+        codes = [timeline(server.base_url, uids(world)[0]).status_code for _ in range(4)]
         assert codes == [500, 500, 200, 200]
-    finally:
-        server.stop()
 
 
 def test_endpoint_matching_uses_the_post_owner(sim, world):
@@ -176,6 +172,8 @@ def test_post_faults_over_http(sim, world):
     r = requests.post(base + "/_sim/faults", json=[{"account": uid, "endpoint": "timeline", "fault": "418"}],
                       timeout=10)
     assert r.json() == {"ok": 1, "rules": 1}
+    listed = requests.get(base + "/_sim/faults", timeout=10).json()["faults"]
+    assert [(x["account"], x["endpoint"], x["fault"]) for x in listed] == [(uid, "timeline", "418")]
     assert timeline(base, uid).status_code == 418
     bad = requests.post(base + "/_sim/faults", json=[{"fault": "explode"}], timeout=10)
     assert bad.status_code == 400 and "fault must be one of" in bad.json()["msg"]
