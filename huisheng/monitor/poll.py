@@ -160,6 +160,18 @@ class Poller:
             _release(account, lease_owner)
 
 
+def _settle_roots(comments: dict[str, Comment]) -> None:
+    """Point every reply at its top-level comment.  The old comments endpoint
+    only names a reply's parent, which may itself be a reply on another page;
+    with the whole thread in hand the chain can be followed to its top."""
+    for ext, comment in list(comments.items()):
+        root, hops = comment.root_id, 0
+        while root in comments and comments[root].root_id is not None and hops < 10:
+            root, hops = comments[root].root_id, hops + 1
+        if root != comment.root_id:
+            comments[ext] = replace(comment, root_id=root)
+
+
 def _replies_changed(top: Comment, state: store.CommentState | None) -> bool:
     """Whether ``top``'s second-level replies may have changed since their last
     complete read: its reply counter moved, or it was never read.  Weibo's
@@ -306,6 +318,7 @@ class _AccountRun:
                 complete = page.complete
                 break
             cursor = page.cursor
+        _settle_roots(comments)
         tops = [c for c in comments.values() if c.root_id is None]
         with self.poller.sessions.begin() as session:
             known = store.existing_comments(session, self.ref.platform, [c.external_id for c in tops])
