@@ -6,13 +6,19 @@ from __future__ import annotations
 import click
 
 from huisheng import __version__
+from huisheng.monitor.cli._common import CONFIG_META
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="huisheng")
-def main() -> None:
+@click.option("--config", "config", metavar="PATH", default=None,
+              help="Main config file for every subcommand (default: $HUISHENG_CONFIG, then ./huisheng.toml).")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
     """回声 huisheng: watch a district's government account matrix so every
     citizen who writes to it gets an answer."""
+    if config:
+        ctx.meta[CONFIG_META] = config
 
 
 def _register() -> None:

@@ -12,9 +12,16 @@ import click
 from huisheng.errors import HuishengError
 
 
+#: where ``huisheng --config PATH <command>`` leaves PATH for the command
+CONFIG_META = "huisheng.config"
+
+
 def config_path(value: str | None) -> Path:
-    """``--config``, else ``$HUISHENG_CONFIG``, else ``./huisheng.toml``."""
-    return Path(value or os.environ.get("HUISHENG_CONFIG") or "huisheng.toml")
+    """The subcommand's ``--config``, else the group's (``huisheng --config PATH
+    status``), else ``$HUISHENG_CONFIG``, else ``./huisheng.toml``."""
+    ctx = click.get_current_context(silent=True)
+    group_value = ctx.meta.get(CONFIG_META) if ctx is not None else None
+    return Path(value or group_value or os.environ.get("HUISHENG_CONFIG") or "huisheng.toml")
 
 
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:

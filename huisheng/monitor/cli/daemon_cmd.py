@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def backfill(days: int, account_key: str | None, config: Path) -> None:
                 targets = session.scalars(select(Account).where(Account.enabled.is_(True))
                                           .order_by(Account.id)).all()
         failures = 0
-        with click.progressbar(targets, label=f"backfill {days}d", file=click.get_text_stream("stderr"),
+        with click.progressbar(targets, label=f"backfill {days}d", file=sys.stderr,
                                item_show_func=lambda a: a.name if a else "") as bar:
             for target in bar:
                 result = rt.poller.poll(target.id, backfill_days=days)

@@ -1,0 +1,169 @@
+"""``make demo``: the daemon against the local simulator, on the example district.
+
+Everything lands under ``demo/`` (its config, the SQLite database), started
+afresh on every run.  Time is simulated: the dispatcher runs on a fake clock
+that jumps from one due account to the next, so a district day passes in
+about a minute while every request still goes over real HTTP to the simulator
+and every item into the real database.  The per-host pace is kept in simulated
+time, exactly as the daemon keeps it in real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from huisheng import migrations
+from huisheng.monitor.clock import FakeClock
+from huisheng.monitor.config import load_settings
+from huisheng.monitor.dispatcher import Dispatcher
+from huisheng.monitor.logs import setup_logging
+from huisheng.monitor.matrix import load_matrix
+from huisheng.monitor.matrix_sync import sync_matrix
+from huisheng.monitor.models import Account, Comment, Post, Tombstone
+from huisheng.monitor.runtime import build_runtime
+from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
+
+#: Monday 2026-11-23, 07:00 in Shanghai
+DEMO_START = datetime(2026, 11, 22, 23, 0, tzinfo=timezone.utc)
+
+CONFIG = """\
+# huisheng demo configuration (written by `make demo`; everything it made is in this folder).
+timezone = "Asia/Shanghai"
+log_level = "WARNING"
+matrix = "{matrix}"
+
+[database]
+url = "sqlite:///huisheng.sqlite"
+
+[polling]
+interval = 1800
+recent_window_days = 7
+window_refresh_interval = 7200
+workers = 4
+
+[platforms.weibo]
+min_interval = 2.0
+concurrency = 1
+# the local simulator the demo ran against (gone once the demo ended)
+base_url = "{base_url}"
+ajax_base_url = "{base_url}"
+mode = "mobile"
+"""
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m huisheng.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="demo", help="where the demo keeps its state (default: demo/)")
+    parser.add_argument("--hours", type=float, default=10.0, help="simulated hours to run (default 10)")
+    parser.add_argument("--matrix", default=None, help="matrix folder (default: config/example-district)")
+    args = parser.parse_args(argv)
+
+    root = Path(args.dir).resolve()
+    matrix_dir = Path(args.matrix or Path(__file__).resolve().parent.parent / "config" / "example-district")
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    setup_logging("WARNING")
+    began = time.monotonic()
+
+    say(f"回声 huisheng demo — state in {display(root)}/")
+    matrix = load_matrix(matrix_dir)
+    clock = FakeClock(DEMO_START)
+    world = World(matrix, seed=2026, start=DEMO_START, config=WorldConfig(history_days=10))
+    # Two accounts in trouble, so `status` has something to show.
+    blocked, walled = world.accounts[-1].uid, world.accounts[-2].uid
+    server = SimServer(world, clock, faults=[
+        FaultRule(fault="432", account=blocked), FaultRule(fault="captcha", account=walled)])
+    base_url = server.start()
+    say(f"simulator: {len(world.accounts)} Weibo accounts of {matrix.units[0].name}, serving at {base_url}")
+
+    config_path = root / "huisheng.toml"
+    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url),
+                           encoding="utf-8")
+    settings = load_settings(config_path)
+    migrations.upgrade(settings.database_url)
+    runtime = build_runtime(settings, clock, http_timeout=10.0)
+    with runtime.sessions.begin() as session:
+        report = sync_matrix(session, matrix, clock.now())
+    say(f"matrix synced: {len(matrix.units)} units, {len(matrix.accounts)} accounts "
+        f"({len(report.lines())} changes)")
+
+    polls = requests = 0
+
+    def count(result):
+        nonlocal polls, requests
+        polls += 1
+        requests += result.requests
+
+    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller, on_result=count)
+    end = clock.now() + timedelta(hours=args.hours)
+    say(f"running {args.hours:g} simulated hours from {local(clock.now())} (Asia/Shanghai) …")
+    try:
+        while clock.now() < end:
+            step_end = min(end, clock.now() + timedelta(hours=1))
+            dispatcher.run_virtual(clock, step_end)
+            totals = _totals(runtime)
+            say(f"  {local(clock.now())}  polls {polls:6d}  requests {requests:6d}  "
+                f"posts {totals['posts']:5d}  comments {totals['comments']:6d}  "
+                f"owner replies {totals['owner']:5d}  failing accounts {totals['failing']}")
+    finally:
+        dispatcher.close()
+        server.stop()
+        runtime.close()
+
+    say("")
+    from huisheng.monitor.cli import main as cli
+
+    cli.main(["status", "--config", str(config_path), "--failing"], standalone_mode=False)
+    totals = _totals(runtime)
+    say("")
+    say(f"stored: {totals['posts']} posts, {totals['comments']} comments, "
+        f"{totals['owner']} replies by the accounts themselves, {totals['tombstones']} deletions seen; "
+        f"{polls} polls, {requests} requests in {time.monotonic() - began:.0f} s")
+    say("")
+    say("explore it:")
+    exe = display(Path(sys.executable).with_name("huisheng"))
+    cfg = display(config_path)
+    say(f"  {exe} --config {cfg} status")
+    say(f"  {exe} --config {cfg} status --failing")
+    say(f"  sqlite3 {display(root / 'huisheng.sqlite')} 'select author_name, text from comments limit 5'")
+    say(f"  {exe} simulate --config {cfg} --port 8765 --speed 60    # the simulator on its own")
+    return 0
+
+
+def _totals(runtime) -> dict[str, int]:
+    with runtime.sessions() as session:
+        return {
+            "posts": session.scalar(select(func.count()).select_from(Post)) or 0,
+            "comments": session.scalar(select(func.count()).select_from(Comment)) or 0,
+            "owner": session.scalar(select(func.count()).select_from(Comment)
+                                    .where(Comment.is_from_owner.is_(True))) or 0,
+            "tombstones": session.scalar(select(func.count()).select_from(Tombstone)) or 0,
+            "failing": session.scalar(select(func.count()).select_from(Account)
+                                      .where(Account.consecutive_errors > 0)) or 0,
+        }
+
+
+def local(t: datetime) -> str:
+    return t.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M")
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

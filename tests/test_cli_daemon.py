@@ -1,0 +1,99 @@
+"""``huisheng poll``, ``backfill`` and ``status`` through the real command line
+code, against the simulator, with a config file on disk."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from huisheng.monitor.cli import main
+from huisheng.monitor.clock import FakeClock
+from huisheng.monitor.matrix import dump_matrix
+from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
+from huisheng.simulator.sample import sample_matrix
+
+
+@pytest.fixture
+def district(tmp_path, db_url):
+    matrix = sample_matrix(3, streets=1)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    world = World(matrix, seed=5, start=now - timedelta(days=5), config=WorldConfig(history_days=10))
+    server = SimServer(world, FakeClock(now))
+    base = server.start()
+    (tmp_path / "matrix").mkdir()
+    (tmp_path / "matrix" / "matrix.toml").write_text(dump_matrix(matrix), encoding="utf-8")
+    config = tmp_path / "huisheng.toml"
+    config.write_text(f"""
+matrix = "matrix"
+log_level = "WARNING"
+[database]
+url = "{db_url}"
+[platforms.weibo]
+min_interval = 0.001
+base_url = "{base}"
+ajax_base_url = "{base}"
+mode = "mobile"
+""", encoding="utf-8")
+    runner = CliRunner()
+    for args in (["db", "upgrade"], ["matrix", "sync"]):
+        result = runner.invoke(main, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
+    yield config, matrix, server
+    server.stop()
+
+
+def run(config, *args):
+    return CliRunner().invoke(main, [*args, "--config", str(config)])
+
+
+def test_poll_one_account_then_status(district):
+    config, matrix, server = district
+    uid = matrix.accounts[0].uid
+    result = run(config, "poll", uid)
+    assert result.exit_code == 0, result.output
+    assert "outcome=ok" in result.output and f"account={matrix.accounts[0].name}" in result.output
+
+    status = json.loads(run(config, "status", "--format", "json").output)
+    by_uid = {row["uid"]: row for row in status}
+    assert by_uid[uid]["last_success_at"] is not None and by_uid[uid]["posts"] > 0
+    live = [p for p in server.truth()["posts"] if p["account_uid"] == uid and not p["deleted"]]
+    horizon = (server.clock.now() - timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    recent = [p for p in live if p["created_at"] >= horizon]
+    # The first poll reads the recent window (7 days; the page crossing the
+    # horizon whole), not the whole 15-day history.
+    assert len(recent) <= by_uid[uid]["posts"] < len(live)
+    assert all(by_uid[a.uid]["last_success_at"] is None for a in matrix.accounts[1:])
+
+    table = run(config, "status").output
+    assert matrix.accounts[0].name in table and "3 accounts, 0 failing" in table
+
+
+def test_poll_failure_exits_non_zero_and_is_shown(district):
+    config, matrix, server = district
+    uid = matrix.accounts[1].uid
+    server.set_faults([FaultRule(fault="432", account=uid)])
+    result = run(config, "poll", uid)
+    assert result.exit_code == 1
+    assert "error=blocked" in result.output
+    failing = run(config, "status", "--failing").output
+    assert matrix.accounts[1].name in failing and "blocked" in failing
+
+
+def test_backfill_reads_history_beyond_the_window(district):
+    config, matrix, server = district
+    uid = matrix.accounts[0].uid
+    result = run(config, "backfill", "--days", "30", "--account", uid)
+    assert result.exit_code == 0, result.output
+    status = {row["uid"]: row for row in json.loads(run(config, "status", "--format", "json").output)}
+    truth_posts = {p["id"] for p in server.truth()["posts"] if p["account_uid"] == uid and not p["deleted"]}
+    assert status[uid]["posts"] == len(truth_posts)
+
+
+def test_unknown_account_is_a_clear_error(district):
+    config, _, _ = district
+    result = run(config, "poll", "no-such-account")
+    assert result.exit_code == 1
+    assert "no account 'no-such-account'" in result.output
