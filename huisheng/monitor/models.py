@@ -195,6 +195,9 @@ class Comment(Base):
     last_seen_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: when the decide step looked at this comment (None: still to decide);
+    #: set in the same transaction as the flags it raised or the replies it linked
+    decided_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class ItemEdit(Base):
@@ -228,3 +231,82 @@ class Tombstone(Base):
     #: how we know: e.g. "status NotFound", "absent from a complete thread read"
     reason: Mapped[str] = mapped_column(Text)
     restored_at: Mapped[datetime | None]
+
+
+class Flag(Base):
+    """需回复: a citizen's comment (or post) that needs an answer, owned by one unit.
+
+    ``started_at`` is the comment's own time (the clock starts there);
+    ``due_at`` the reply deadline in working time.  States: open → acknowledged
+    (受理) → replied → resolved (办结) → closed (办结销号), or dismissed.  Every
+    change writes a :class:`FlagEvent`.
+    """
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        Index("ix_flags_unit_created", "unit_id", "created_at"),
+        Index("ix_flags_status_due", "status", "due_at"),
+        Index("ix_flags_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id"), unique=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    #: the account under whose post the comment was written
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    #: the owning unit (routed); changes on reassignment
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    #: account | mention | place | topic | manual
+    routing: Mapped[str] = mapped_column(String(16))
+    routing_reason: Mapped[str] = mapped_column(Text)
+    #: consultation | complaint | help | suggestion
+    category: Mapped[str] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the rules that fired, each with its matched span
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_name: Mapped[str] = mapped_column(String(200))
+    #: open | acknowledged | replied | resolved | closed | dismissed
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    started_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    #: the deadline fell in a year the holiday calendar does not cover
+    due_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged_at: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    first_reply_comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
+    #: first reply − start, in calendar and in working seconds
+    reply_seconds: Mapped[float | None]
+    reply_working_seconds: Mapped[float | None]
+    #: the reply was made outside the platform (recorded by hand, audited)
+    replied_offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    promised_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    dismissed_reason: Mapped[str | None] = mapped_column(Text)
+    #: the earlier flag of the same citizen in the same thread (a follow-up)
+    follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("flags.id"))
+    # the ladder (督办): each step once
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    noticed_at: Mapped[datetime | None]
+    stale_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class FlagEvent(Base):
+    """One transition or ladder step of a flag: when, by whom (a person or a
+    rule), why."""
+
+    __tablename__ = "flag_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), index=True)
+    at: Mapped[datetime]
+    #: created | acknowledged | replied | resolved | closed | dismissed |
+    #: reassigned | promised | reminder | escalated | notice | stale | reopened
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
