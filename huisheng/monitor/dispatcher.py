@@ -17,7 +17,8 @@ import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,10 +31,21 @@ from huisheng.monitor.settings import Settings
 log = logging.getLogger("huisheng.dispatcher")
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job beside polling (deciding flags, the ladder, digests …): ``run(now)``
+    every ``interval`` seconds, never two at once."""
+
+    name: str
+    interval: float
+    run: Callable[[datetime], object]
+
+
 class Dispatcher:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
                  poller: Poller, *, workers: int | None = None, owner: str | None = None,
-                 on_result: Callable[[PollResult], None] | None = None):
+                 on_result: Callable[[PollResult], None] | None = None,
+                 jobs: Sequence[PeriodicJob] = ()):
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
@@ -41,6 +53,8 @@ class Dispatcher:
         self.workers = workers or settings.polling.workers
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.on_result = on_result
+        self.jobs = tuple(jobs)
+        self._job_last_run: dict[str, datetime] = {}
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="poll")
         self._in_flight: set[Future] = set()
         self._lock = threading.Lock()
@@ -98,6 +112,22 @@ class Dispatcher:
             self.on_result(result)
         return result
 
+    def _run_job(self, job: PeriodicJob) -> None:
+        now = self.clock.now()
+        self._job_last_run[job.name] = now
+        try:
+            job.run(now)
+        except Exception:  # a failing job is logged and retried next time
+            log.exception("job=%s outcome=crash", job.name)
+
+    def run_due_jobs(self) -> None:
+        """Run every job whose interval has passed (virtual-time driving)."""
+        now = self.clock.now()
+        for job in self.jobs:
+            last = self._job_last_run.get(job.name)
+            if last is None or (now - last).total_seconds() >= job.interval:
+                self._run_job(job)
+
     def wait_idle(self) -> None:
         """Block until every poll started so far has finished (tests, demo)."""
         with self._lock:
@@ -120,13 +150,19 @@ class Dispatcher:
         while clock.now() < until and not self.stopping.is_set():
             claimed = self.tick()
             self.wait_idle()
+            self.run_due_jobs()
             if on_step is not None:
                 on_step(clock.now())
             if claimed:
                 continue
             due = self.next_due_at()
-            target = min(until, due if due is not None and due > clock.now() else clock.now() + tick)
+            target = min(until, due if due is not None and due > clock.now() else clock.now() + tick,
+                         *self._next_job_times())
             clock.advance(max((target - clock.now()).total_seconds(), 0.001))
+
+    def _next_job_times(self) -> list[datetime]:
+        return [self._job_last_run[j.name] + timedelta(seconds=j.interval)
+                for j in self.jobs if j.name in self._job_last_run]
 
     # -- running ----------------------------------------------------------------------
 
@@ -139,6 +175,9 @@ class Dispatcher:
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.polling.tick),
                           id="dispatcher", max_instances=1, coalesce=True,
                           next_run_time=self.clock.now())
+        for job in self.jobs:
+            scheduler.add_job(self._run_job, IntervalTrigger(seconds=job.interval), args=(job,),
+                              id=job.name, max_instances=1, coalesce=True, next_run_time=self.clock.now())
         scheduler.start()
         log.info("dispatcher started owner=%s workers=%d tick=%ss", self.owner, self.workers,
                  self.settings.polling.tick)
