@@ -14,6 +14,7 @@ Errors are collected, not stopped at the first, and raised together as
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import tomllib
@@ -281,6 +282,8 @@ class Table:
     items: Mapping[str, Any] = field(default_factory=dict)
     doc: str = ""
     children: Callable[[str], Table | str] | None = None
+    #: a check across the table's validated values: (key name, error text) pairs
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,9 @@ class Validator:
         for name, spec in schema.items.items():
             if isinstance(spec, EnvKey):
                 self._resolve_env(out, name, spec, path)
+        if schema.check is not None:
+            for name, problem in schema.check(out):
+                self.error(path + (name,), problem)
         return out
 
     def _children(self, values: Mapping[str, Any], schema: Table, path: Path_) -> dict[str, Any]:
@@ -522,6 +528,16 @@ def register_table(name: str, table: Table) -> None:
     TOP_KEYS[name] = table
 
 
+#: modules that declare their tables with register_table when imported; imported
+#: lazily by load_settings (they import this module, so not at the top)
+FEATURE_MODULES = ["huisheng.flags.sla"]
+
+
+def _register_features() -> None:
+    for module in FEATURE_MODULES:
+        importlib.import_module(module)
+
+
 _CORE = ("timezone", "log_level", "matrix", "database", "polling", "platforms")
 
 
@@ -556,6 +572,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
             raise ConfigError("应为配置文件，实际为文件夹", file=str(path))
         raise ConfigError(missing_config_message(path), file=str(path))
     data, lines = parse_toml(path)
+    _register_features()
     validator = Validator(path, lines, os.environ if environ is None else environ)
     values = validator.table(data, Table(TOP_KEYS))
     if validator.errors:
