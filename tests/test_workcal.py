@@ -99,6 +99,9 @@ def test_fractional_and_zero_days(cal):
     assert cal.add(at(2026, 11, 30, 11, 30), -0.5).at == at(2026, 11, 27, 16, 0)
     assert cal.add(at(2026, 11, 30, 10, 0), 1.25).at == at(2026, 12, 1, 12, 15)
     assert cal.add(at(2026, 11, 21, 3, 0), 0).at == at(2026, 11, 21, 3, 0)
+    # thirds do not drift past office end into the next morning
+    assert cal.add(at(2026, 11, 23, 9, 0), sum([1 / 9] * 9)).at == at(2026, 11, 23, 18, 0)
+    assert cal.add(at(2026, 11, 23, 12, 0), 1 / 3 + 1 / 3).at == at(2026, 11, 23, 18, 0)
 
 
 def test_negative_days_land_on_the_latest_matching_instant(cal):

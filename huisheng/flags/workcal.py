@@ -228,8 +228,9 @@ class WorkCalendar:
         if working_days == 0:
             at = local
         else:
-            # the target, in office seconds from the office start of start's day
-            need = working_days * self.day_length + self._into_day(local)
+            # the target, in office seconds from the office start of start's day;
+            # rounded to microseconds so a whole number of days ends on office end
+            need = round(working_days * self.day_length + self._into_day(local), 6)
             day = local.date()
             if need > 0:
                 j = ceil(need / self.day_length) - 1
