@@ -250,3 +250,35 @@ def test_config_overrides_a_library_year():
     cal = WorkCalendar(years={2026: YearArrangement(holidays=frozenset({date(2026, 11, 23)}))})
     assert not cal.is_workday(date(2026, 11, 23))
     assert not cal.is_workday(date(2026, 10, 10))  # the library's make-up day is not assumed
+
+
+def _reference_working_seconds(a: datetime, b: datetime) -> float:
+    """Day by day, straight from chinesecalendar (and the fallback for 2027)."""
+    import chinese_calendar
+
+    total, day = 0.0, a.date()
+    while day <= b.date():
+        if day.year == 2027:
+            working = day.weekday() < 5 and day not in statutory_holidays(2027)
+        else:
+            working = chinese_calendar.is_workday(day)
+        if working:
+            start = max(a, at(day.year, day.month, day.day, 9, 0))
+            end = min(b, at(day.year, day.month, day.day, 18, 0))
+            total += max((end - start).total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total
+
+
+def test_working_seconds_matches_a_day_by_day_reference(cal, fresh_warnings):
+    import random
+
+    rng = random.Random(20261130)
+    origin = at(2025, 12, 1, 0, 0)
+    for _ in range(300):
+        a = origin + timedelta(minutes=rng.randrange(0, 500 * 24 * 60))
+        b = a + timedelta(minutes=rng.randrange(0, 40 * 24 * 60))
+        expected = _reference_working_seconds(a, b)
+        assert cal.working_seconds(a, b) == expected, (a, b)
+        due = cal.add(a, expected / DAY).at
+        assert due <= b and cal.working_seconds(a, due) == pytest.approx(expected)
