@@ -4,15 +4,16 @@ and the fallback (with its warning) for years chinesecalendar does not know."""
 from __future__ import annotations
 
 import logging
+import random
 import time as timer
 from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 
 from huisheng.flags import workcal
 from huisheng.flags.workcal import Deadline, WorkCalendar, YearArrangement, statutory_holidays
-
-from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
 HOUR = 3600.0
@@ -254,8 +255,6 @@ def test_config_overrides_a_library_year():
 
 def _reference_working_seconds(a: datetime, b: datetime) -> float:
     """Day by day, straight from chinesecalendar (and the fallback for 2027)."""
-    import chinese_calendar
-
     total, day = 0.0, a.date()
     while day <= b.date():
         if day.year == 2027:
@@ -271,8 +270,6 @@ def _reference_working_seconds(a: datetime, b: datetime) -> float:
 
 
 def test_working_seconds_matches_a_day_by_day_reference(cal, fresh_warnings):
-    import random
-
     rng = random.Random(20261130)
     origin = at(2025, 12, 1, 0, 0)
     for _ in range(300):

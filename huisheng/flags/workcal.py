@@ -40,7 +40,7 @@ so a span of months costs about as much as a span of hours.
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from math import ceil
