@@ -210,7 +210,7 @@ to = "a@example.org"
         "<tmp>/huisheng.toml:1: timezone: 未知的时区 \"Asia/Beijing\"（应为 IANA 时区名，如 \"Asia/Shanghai\"）",
         "<tmp>/huisheng.toml:2: platforms.douyin: 未安装平台 \"douyin\" 的适配器（已安装：weibo）",
         "<tmp>/huisheng.toml:4: mail: 未知的键 \"mail\"（此处允许的键：timezone, log_level, matrix, "
-        "database, polling, platforms）",
+        "database, polling, platforms, calendar, sla）",
     ]
 
 
@@ -253,7 +253,7 @@ def test_registered_table_lands_in_extra_with_defaults(tmp_path):
                                       "help_days": Key("int", default=5, positive=True)}))
     try:
         settings = load_settings(write(tmp_path, "[test_sla]\ncomplaint_days = 10\n"), environ={})
-        assert settings.extra == {"test_sla": {"complaint_days": 10, "help_days": 5}}
+        assert settings.extra["test_sla"] == {"complaint_days": 10, "help_days": 5}
         with pytest.raises(ValueError):
             register_table("test_sla", Table())
     finally:
