@@ -508,6 +508,7 @@ TOP_KEYS: dict[str, Any] = {
                     doc="the district's time zone (office hours, digests, reports)"),
     "log_level": Key("str", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     "matrix": Key("str", doc="the matrix: a folder holding matrix.toml, or the file itself"),
+    "rules": Key("str", doc="the decision rules (YAML); absent: the packaged defaults"),
     "database": Table({
         "url": Key("str", check=_check_database_url, doc="SQLAlchemy URL"),
         "url_env": EnvKey("url", doc="variable holding the URL (when it carries a password)",
@@ -538,7 +539,7 @@ def _register_features() -> None:
         importlib.import_module(module)
 
 
-_CORE = ("timezone", "log_level", "matrix", "database", "polling", "platforms")
+_CORE = ("timezone", "log_level", "matrix", "rules", "database", "polling", "platforms")
 
 
 # --- loading -----------------------------------------------------------------
@@ -604,6 +605,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         polling=PollingSettings(**values["polling"]),
         platforms=platforms,
         log_level=values["log_level"],
+        rules_path=Path(os.path.abspath(base / values["rules"])) if values["rules"] else None,
         extra={k: v for k, v in values.items() if k not in _CORE},
     )
 

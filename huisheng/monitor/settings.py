@@ -56,6 +56,8 @@ class Settings:
     polling: PollingSettings = field(default_factory=PollingSettings)
     platforms: Mapping[str, PlatformSettings] = field(default_factory=dict)
     log_level: str = "INFO"
+    #: the decision rules (YAML); None: the packaged defaults
+    rules_path: Path | None = None
     #: everything else, by top-level table, for later features (mail, rules, …)
     extra: Mapping[str, Any] = field(default_factory=dict)
 

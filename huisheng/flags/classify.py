@@ -1,0 +1,270 @@
+"""The decide step: does a comment need a reply, of what category, how urgent,
+owned by which unit — and why.  Pure (no database, no HTTP, no clock): the
+same subject, rules and directory always give the same :class:`Decision`.
+
+Order of the checks:
+
+1. comments by any account of the matrix (the account's own, other government
+   accounts) are never flagged;
+2. the text is normalized (NFKC: full-width → half-width; lower case;
+   traditional → simplified) — every span refers to this text — and @mentions
+   are masked with spaces so names never match keywords;
+3. urgency (fire, collapse, gas, drowning, violence, self-harm, missing child …);
+4. unless urgent: texts that are only emoticons, @-chains, 转发微博 or chatter,
+   and ads/spam, need no reply;
+5. each category scores the weights of its keywords and patterns (negations such
+   as 不是投诉 cancel hits); the best score at or above ``min_score`` wins, ties by
+   priority; whether it needs a reply is the category's setting (感谢 not, by default);
+6. routing (:mod:`huisheng.flags.route`) when a reply is needed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from huisheng.flags.route import Directory, build_directory, route
+from huisheng.flags.rules import CATEGORY_LABELS, Matcher, Rules
+
+_LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
+
+#: invisible format characters that would split a keyword (bidi overrides, zero-width)
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_EMOTICON = re.compile(r"\[[^\[\]\s]{1,10}\]")
+#: a repost chain: what follows ``//@name:`` is other people's text
+_REPOST_CHAIN = re.compile(r"//@[^:：\s]{1,30}[:：].*", re.S)
+_REPLY_PREFIX = re.compile(r"^\s*回复\s*@[^:：\s]{1,30}\s*[:：]")
+_AT_WORD = re.compile(r"@[\w\-·]{1,30}")
+_REPOST_WORDS = re.compile(r"转发微博|轉發微博|repost", re.I)
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    #: category | needs_reply | no_reply | urgent | negation | route | skip
+    kind: str
+    span: Span | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is decided: a comment (or post) as the store holds it."""
+
+    text: str
+    author_id: str
+    author_name: str
+    #: the account under whose post it was written
+    account_uid: str
+    #: @names (already extracted by the adapter)
+    mentions: tuple[str, ...] = ()
+    reply_to_name: str | None = None
+    #: comment | post
+    kind: str = "comment"
+
+
+@dataclass(frozen=True)
+class Decision:
+    needs_reply: bool
+    #: consultation | complaint | help | suggestion | praise | None
+    category: str | None
+    urgent: bool
+    reasons: tuple[Reason, ...]
+    unit_code: str | None
+    #: account | mention | place | topic (None when no reply is needed)
+    routing: str | None
+    #: human-readable, Chinese, e.g. "地点「磁器口」→ 磁器口街道"
+    routing_reason: str
+    #: the normalized text the spans refer to
+    text: str = ""
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalize(text: str, rules: Rules) -> str:
+    """The text rules match on: invisible characters dropped, NFKC, lower case, simplified."""
+    text = _INVISIBLE.sub("", text[: rules.max_chars])
+    text = unicodedata.normalize("NFKC", text).lower()
+    if rules.traditional_to_simplified:
+        text = _t2s().convert(text)
+    return text
+
+
+def _mask(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def mask_mentions(text: str, subject: Subject, directory: Directory
+                  ) -> tuple[str, list[tuple[str, int | None, int | None]]]:
+    """``text`` with ``回复@name:``, ``//@name:…`` chains and every ``@name`` blanked out
+    (offsets kept), and the matrix accounts mentioned, in order, with their spans."""
+    mentioned: list[tuple[str, int | None, int | None]] = []
+    m = _REPLY_PREFIX.match(text)
+    if m:
+        text = _mask(text, m.start(), m.end())
+    m = _REPOST_CHAIN.search(text)
+    if m:
+        text = _mask(text, m.start(), m.end())
+    known = sorted(set(directory.mention_names) | {normalize_name(n) for n in subject.mentions},
+                   key=len, reverse=True)
+    pos = text.find("@")
+    while pos != -1:
+        after = text[pos + 1:]
+        name = next((n for n in known if n and after.startswith(n)), None)
+        if name:
+            end = pos + 1 + len(name)
+        else:
+            word = _AT_WORD.match(text, pos)
+            end = word.end() if word else pos + 1
+        if name and name in directory.account_names:
+            mentioned.append((name, pos, end))
+        text = _mask(text, pos, end)
+        pos = text.find("@", end)
+    # mentions the adapter extracted that the text no longer shows (e.g. rendered as links)
+    for raw in subject.mentions:
+        if raw in directory.account_names and raw not in [n for n, _, _ in mentioned]:
+            mentioned.append((raw, None, None))
+    return text, mentioned
+
+
+def normalize_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).lower()
+
+
+def content_of(masked: str) -> str:
+    """What is left after emoticons, emoji, 转发微博, punctuation and spaces go."""
+    text = _REPOST_WORDS.sub("", _EMOTICON.sub("", masked))
+    return "".join(c for c in text if unicodedata.category(c)[0] not in "PZCSM")
+
+
+def _first(matcher: Matcher, text: str) -> Span | None:
+    m = matcher.regex.search(text)
+    return Span(m.start(), m.end(), m.group(0)) if m else None
+
+
+def _skip(reason: Reason, text: str) -> Decision:
+    return Decision(False, None, False, (reason,), None, None, "", text)
+
+
+def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
+    """The decision on one comment or post (pure)."""
+    if subject.author_id in directory.account_units:
+        account = directory.account_names_by_uid.get(subject.author_id, subject.author_name)
+        unit = directory.unit_name(directory.account_units[subject.author_id])
+        same = directory.account_units[subject.author_id] == directory.account_units.get(subject.account_uid)
+        who = "本单位账号" if same else "政务账号"
+        return _skip(Reason("skip/government", "skip", detail=f"{who}「{account}」（{unit}）的评论，不需回复"),
+                     subject.text)
+    text = normalize(subject.text, rules)
+    masked, mentioned = mask_mentions(text, subject, directory)
+    reasons: list[Reason] = []
+
+    negations = [(n, m) for n in rules.negations for m in n.regex.finditer(masked)]
+
+    def cancelled(name: str, span: Span) -> bool:
+        for negation, m in negations:
+            if name in negation.cancels and (negation.scope == "text"
+                                             or (m.start() < span.end and span.start < m.end())):
+                return True
+        return False
+
+    used_negations: set[tuple[str, int]] = set()
+
+    def note_negation(name: str, span: Span) -> None:
+        for negation, m in negations:
+            if name in negation.cancels and (negation.scope == "text"
+                                             or (m.start() < span.end and span.start < m.end())):
+                if (negation.rule, m.start()) not in used_negations:
+                    used_negations.add((negation.rule, m.start()))
+                    reasons.append(Reason(negation.rule, "negation", Span(m.start(), m.end(), m.group(0)),
+                                          f"否定「{m.group(0)}」：不计{_LABELS.get(name, name)}"))
+
+    urgent_hits = []
+    for matcher in rules.urgent:
+        span = _first(matcher, masked)
+        if span is None:
+            continue
+        if cancelled("urgent", span):
+            note_negation("urgent", span)
+            continue
+        urgent_hits.append(Reason(matcher.rule, "urgent", span, "紧急"))
+    urgent = bool(urgent_hits)
+
+    if not urgent:
+        content = content_of(masked)
+        if len(content) < rules.min_content_chars:
+            return _skip(Reason("skip/no-content", "skip",
+                                detail="只有表情、@提及、转发或标点，无需回复"), text)
+        for matcher in rules.chatter:
+            if matcher.regex.fullmatch(content):
+                return _skip(Reason(matcher.rule, "skip", Span(0, len(text), text),
+                                    f"闲聊「{content}」，无需回复"), text)
+        spam_hits = [(m, s) for m in rules.spam if (s := _first(m, masked)) is not None]
+        if sum(m.weight for m, _ in spam_hits) >= rules.spam_min_score:
+            return _skip(Reason("skip/spam", "skip", spam_hits[0][1],
+                                "广告/垃圾信息：" + "、".join(f"「{s.text}」" for _, s in spam_hits)), text)
+
+    scores: dict[str, float] = {}
+    for category in rules.categories:
+        total = 0.0
+        for matcher in category.matchers:
+            span = _first(matcher, masked)
+            if span is None:
+                continue
+            if cancelled(category.name, span):
+                note_negation(category.name, span)
+                continue
+            total += matcher.weight
+            reasons.append(Reason(matcher.rule, "category", span, f"{category.label} +{matcher.weight:g}"))
+        scores[category.name] = total
+    best = None
+    for category in rules.categories:  # priority order: ties go to the earlier
+        if scores[category.name] >= rules.min_score and (best is None or scores[category.name] > scores[best.name]):
+            best = category
+    category_name = best.name if best else None
+    if urgent and category_name is None:
+        category_name = rules.urgent_category
+    reasons.extend(urgent_hits)
+
+    if urgent:
+        needs = True
+        reasons.append(Reason("needs_reply/urgent", "needs_reply", detail="紧急情况，需回复"))
+    elif best is None:
+        needs = False
+        reasons.append(Reason("no_reply/no-category", "no_reply",
+                              detail=f"未达到任何类别的最低得分 {rules.min_score:g}，无需回复"))
+    elif best.needs_reply:
+        needs = True
+        reasons.append(Reason(f"needs_reply/{best.name}", "needs_reply",
+                              detail=f"类别「{best.label}」（得分 {scores[best.name]:g}）需回复"))
+    else:
+        needs = False
+        reasons.append(Reason(f"no_reply/{best.name}", "no_reply",
+                              detail=f"类别「{best.label}」（得分 {scores[best.name]:g}）默认无需回复"))
+
+    if not needs:
+        return Decision(False, category_name, False, tuple(reasons), None, None, "", text)
+    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory)
+    for rule, start, end, matched, detail in chosen.notes:
+        span = Span(start, end, text[start:end]) if start is not None and end is not None else None
+        reasons.append(Reason(rule, "route", span, detail))
+    return Decision(True, category_name, urgent, tuple(reasons), chosen.unit_code, chosen.routing,
+                    chosen.reason, text)
+
+
+__all__ = ["Decision", "Directory", "Reason", "Span", "Subject", "build_directory", "content_of", "decide",
+           "normalize"]

@@ -1,0 +1,199 @@
+"""Routing (分派): which unit owns a comment that needs a reply.
+
+Pure: the :class:`Directory` is plain data built once from the matrix.
+Candidates, in the rules' priority order (default mention > place > topic >
+account): an ``@`` of another matrix account → its owner unit; a street or
+community name or alias (on the account levels the rules allow) → that unit;
+a department's topic keywords (likewise) → that department; else the owner unit
+of the account the comment was written under (谁开设、谁主办).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from huisheng.flags.rules import Rules
+from huisheng.monitor.settings import Matrix, UnitSpec
+
+LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区村"}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What routing needs to know about the matrix."""
+
+    units: Mapping[str, UnitSpec]
+    parents: Mapping[str, str | None]
+    #: account uid → owner unit code
+    account_units: Mapping[str, str]
+    #: account uid → display name
+    account_names_by_uid: Mapping[str, str]
+    #: account display name → owner unit code (for @mentions)
+    account_names: Mapping[str, str]
+    #: unit name or alias → unit code (aliases shared by several units: the deepest)
+    names: Mapping[str, str]
+    #: (name or alias, unit code) of streets and communities, longest name first
+    places: tuple[tuple[str, str], ...]
+    district: str | None = None
+    #: account display names, longest first (to find ``@name`` in text)
+    mention_names: tuple[str, ...] = field(default=())
+
+    def level(self, code: str | None) -> str | None:
+        unit = self.units.get(code) if code else None
+        return unit.level if unit else None
+
+    def unit_name(self, code: str | None) -> str:
+        unit = self.units.get(code) if code else None
+        return unit.name if unit else (code or "")
+
+    def depth(self, code: str) -> int:
+        depth, seen = 0, set()
+        while self.parents.get(code) and code not in seen:
+            seen.add(code)
+            code = self.parents[code]  # type: ignore[assignment]
+            depth += 1
+        return depth
+
+    def is_ancestor(self, ancestor: str, code: str) -> bool:
+        seen = set()
+        while code in self.parents and code not in seen:
+            seen.add(code)
+            parent = self.parents[code]
+            if parent is None:
+                return False
+            if parent == ancestor:
+                return True
+            code = parent
+        return False
+
+    def resolve_unit(self, ref: str) -> str | None:
+        """A unit code, name or alias → its code."""
+        ref = ref.strip()
+        if ref in self.units:
+            return ref
+        return self.names.get(ref)
+
+
+def build_directory(matrix: Matrix) -> Directory:
+    units = {u.code: u for u in matrix.units}
+    parents = {u.code: u.parent for u in matrix.units}
+    depth = {}
+    for code in units:
+        d, c, seen = 0, code, set()
+        while parents.get(c) and c not in seen:
+            seen.add(c)
+            c = parents[c]  # type: ignore[assignment]
+            d += 1
+        depth[code] = d
+    names: dict[str, str] = {}
+    places: list[tuple[str, str]] = []
+    for unit in matrix.units:
+        for name in dict.fromkeys((unit.name, *unit.aliases)):
+            if name not in names or depth[unit.code] > depth[names[name]]:
+                names[name] = unit.code
+            if unit.level in ("street", "community"):
+                places.append((name, unit.code))
+    places.sort(key=lambda p: -len(p[0]))
+    account_names = {a.name: a.unit for a in matrix.accounts}
+    district = next((u.code for u in matrix.units if u.level == "district"), None)
+    return Directory(units=units, parents=parents,
+                     account_units={a.uid: a.unit for a in matrix.accounts},
+                     account_names_by_uid={a.uid: a.name for a in matrix.accounts},
+                     account_names=account_names, names=names, places=tuple(places), district=district,
+                     mention_names=tuple(sorted(account_names, key=len, reverse=True)))
+
+
+@dataclass(frozen=True)
+class Route:
+    unit_code: str | None
+    routing: str
+    reason: str
+    #: (rule, start, end, matched text, detail) of what was considered, for the reasons
+    notes: tuple[tuple[str, int | None, int | None, str, str], ...] = ()
+
+
+def find_places(text: str, rules: Rules, directory: Directory) -> list[tuple[int, int, str, str]]:
+    """(start, end, name, unit code) of place names in ``text``, longest first, not overlapping."""
+    taken: list[tuple[int, int]] = []
+    found = []
+    for name, code in directory.places:
+        if name in rules.place_ignore or len(name) < 2:
+            continue
+        for m in re.finditer(re.escape(name), text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            found.append((m.start(), m.end(), name, code))
+    return found
+
+
+def _pick_place(found: list[tuple[int, int, str, str]], directory: Directory) -> tuple[int, int, str, str]:
+    """The most specific unit when the places form a chain (街道 + its 社区), else the first named."""
+    codes = {f[3] for f in found}
+    for f in sorted(found, key=lambda f: (-directory.depth(f[3]), f[0])):
+        if all(c == f[3] or directory.is_ancestor(c, f[3]) for c in codes):
+            return f
+    return min(found, key=lambda f: f[0])
+
+
+def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account_uid: str,
+          rules: Rules, directory: Directory) -> Route:
+    """The owning unit of a comment that needs a reply.  ``text`` is the
+    normalized text with mentions masked; ``mentions`` are matrix account names
+    the comment ``@``s, with their spans in the text when known."""
+    own_unit = directory.account_units.get(account_uid)
+    level = directory.level(own_unit)
+    level_name = LEVEL_NAMES.get(level or "", "")
+    notes: list[tuple[str, int | None, int | None, str, str]] = []
+    candidates: dict[str, Route] = {}
+
+    for name, start, end in mentions:
+        code = directory.account_names.get(name)
+        if code is not None:
+            candidates["mention"] = Route(code, "mention", f"@{name} → {directory.unit_name(code)}")
+            notes.append(("route/mention", start, end, f"@{name}", candidates["mention"].reason))
+            break
+
+    found = find_places(text, rules, directory)
+    if found:
+        start, end, name, code = _pick_place(found, directory)
+        if level in rules.place_levels:
+            reason = f"地点「{name}」→ {directory.unit_name(code)}"
+            candidates["place"] = Route(code, "place", reason)
+        else:
+            reason = f"地点「{name}」出现在{level_name}账号下，按属地管理不改派"
+        notes.append(("route/place", start, end, name, reason))
+
+    best: tuple[int, int, str, list[re.Match[str]]] | None = None
+    for index, topic in enumerate(rules.topics):
+        code = next((directory.resolve_unit(n) for n in topic.units if directory.resolve_unit(n)), None)
+        if code is None:
+            continue
+        hits = [m for m in (matcher.regex.search(text) for matcher in topic.matchers) if m is not None]
+        if hits and (best is None or len(hits) > best[0]):
+            best = (len(hits), index, code, hits)
+    if best is not None:
+        _, _, code, hits = best
+        hits.sort(key=lambda m: m.start())
+        words = "".join(f"「{m.group(0)}」" for m in hits[:3])
+        if level in rules.topic_levels:
+            reason = f"话题{words}→ {directory.unit_name(code)}"
+            candidates["topic"] = Route(code, "topic", reason)
+        else:
+            reason = f"话题{words}出现在{level_name}账号下，由账号主办单位负责"
+        notes.append(("route/topic", hits[0].start(), hits[0].end(), hits[0].group(0), reason))
+
+    if own_unit is not None:
+        account = directory.account_names_by_uid.get(account_uid, account_uid)
+        candidates["account"] = Route(own_unit, "account",
+                                      f"账号「{account}」的主办单位 → {directory.unit_name(own_unit)}")
+    for kind in rules.routing_priority:
+        if kind in candidates:
+            chosen = candidates[kind]
+            return Route(chosen.unit_code, chosen.routing, chosen.reason, tuple(notes))
+    return Route(None, "account", f"账号 {account_uid} 不在矩阵中，无法确定主办单位", tuple(notes))
+
+
+__all__ = ["Directory", "Route", "build_directory", "find_places", "route"]
