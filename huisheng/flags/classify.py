@@ -25,7 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from huisheng.flags.route import Directory, build_directory, route
+from huisheng.flags.route import Directory, build_directory, fold, route
 from huisheng.flags.rules import CATEGORY_LABELS, Matcher, Rules
 
 _LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
@@ -119,7 +119,7 @@ def mask_mentions(text: str, subject: Subject, directory: Directory
     m = _REPOST_CHAIN.search(text)
     if m:
         text = _mask(text, m.start(), m.end())
-    known = sorted(set(directory.mention_names) | {normalize_name(n) for n in subject.mentions},
+    known = sorted(set(directory.mention_names) | {fold(n) for n in subject.mentions},
                    key=len, reverse=True)
     pos = text.find("@")
     while pos != -1:
@@ -139,10 +139,6 @@ def mask_mentions(text: str, subject: Subject, directory: Directory
         if raw in directory.account_names and raw not in [n for n, _, _ in mentioned]:
             mentioned.append((raw, None, None))
     return text, mentioned
-
-
-def normalize_name(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).lower()
 
 
 def content_of(masked: str) -> str:

@@ -11,6 +11,7 @@ of the account the comment was written under (谁开设、谁主办).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -76,6 +77,11 @@ class Directory:
         return self.names.get(ref)
 
 
+def fold(name: str) -> str:
+    """A name as it appears in normalized text (NFKC, lower case: 重庆大学B区 → 重庆大学b区)."""
+    return unicodedata.normalize("NFKC", name).lower()
+
+
 def build_directory(matrix: Matrix) -> Directory:
     units = {u.code: u for u in matrix.units}
     parents = {u.code: u.parent for u in matrix.units}
@@ -94,9 +100,11 @@ def build_directory(matrix: Matrix) -> Directory:
             if name not in names or depth[unit.code] > depth[names[name]]:
                 names[name] = unit.code
             if unit.level in ("street", "community"):
-                places.append((name, unit.code))
-    places.sort(key=lambda p: -len(p[0]))
+                places.append((fold(name), unit.code))
+    # longest first; of units sharing a name, the most specific (a community over its street)
+    places.sort(key=lambda p: (-len(p[0]), -depth[p[1]]))
     account_names = {a.name: a.unit for a in matrix.accounts}
+    account_names.update({fold(a.name): a.unit for a in matrix.accounts})
     district = next((u.code for u in matrix.units if u.level == "district"), None)
     return Directory(units=units, parents=parents,
                      account_units={a.uid: a.unit for a in matrix.accounts},
@@ -115,18 +123,27 @@ class Route:
 
 
 def find_places(text: str, rules: Rules, directory: Directory) -> list[tuple[int, int, str, str]]:
-    """(start, end, name, unit code) of place names in ``text``, longest first, not overlapping."""
+    """(start, end, name, unit code) of place names in ``text``, longest first, not overlapping.
+    A name in ``place.ignore`` (also an everyday word) counts only beside a place cue (住在…, …这边)."""
     taken: list[tuple[int, int]] = []
     found = []
     for name, code in directory.places:
-        if name in rules.place_ignore or len(name) < 2:
+        if len(name) < 2:
             continue
         for m in re.finditer(re.escape(name), text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
+            if name in rules.place_ignore and not _cued(text, m.start(), m.end(), rules):
+                continue
             taken.append((m.start(), m.end()))
             found.append((m.start(), m.end(), name, code))
     return found
+
+
+def _cued(text: str, start: int, end: int, rules: Rules) -> bool:
+    before, after = text[:start], text[end:]
+    return (any(re.search(f"(?:{cue})$", before) for cue in rules.place_cues_before)
+            or any(re.match(cue, after) for cue in rules.place_cues_after))
 
 
 def _pick_place(found: list[tuple[int, int, str, str]], directory: Directory) -> tuple[int, int, str, str]:

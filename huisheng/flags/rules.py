@@ -89,6 +89,9 @@ class Rules:
     routing_priority: tuple[str, ...]
     place_levels: frozenset[str]
     place_ignore: frozenset[str]
+    #: regexes right before / right after an ignored place name that make it a place after all
+    place_cues_before: tuple[str, ...]
+    place_cues_after: tuple[str, ...]
     topic_levels: frozenset[str]
     topics: tuple[TopicRule, ...]
     acknowledgement_patterns: tuple[re.Pattern[str], ...]
@@ -356,9 +359,16 @@ def parse_rules(text: str, file: str) -> Rules:
     route = r.table(top.get("routing"), route_path, ("priority", "place", "topic", "topics"))
     routing_priority = r.get(route, route_path, "priority", _subset(ROUTINGS), list(ROUTINGS))
     routing_priority = list(dict.fromkeys(list(routing_priority) + ["account"]))
-    place = r.table(route.get("place"), route_path + ("place",), ("on_levels", "ignore"))
+    place = r.table(route.get("place"), route_path + ("place",), ("on_levels", "ignore", "cues_before",
+                                                                 "cues_after"))
     place_levels = r.get(place, route_path + ("place",), "on_levels", _subset(LEVELS), ["district", "department"])
     place_ignore = r.get(place, route_path + ("place",), "ignore", _str_list, [])
+    cues = {}
+    for key in ("cues_before", "cues_after"):
+        cues[key] = []
+        for i, pattern in enumerate(r.get(place, route_path + ("place",), key, _str_list, [])):
+            if r.regex(pattern, route_path + ("place", key, i)) is not None:
+                cues[key].append(pattern)
     topic = r.table(route.get("topic"), route_path + ("topic",), ("on_levels",))
     topic_levels = r.get(topic, route_path + ("topic",), "on_levels", _subset(LEVELS), ["district"])
     topics: list[TopicRule] = []
@@ -393,7 +403,8 @@ def parse_rules(text: str, file: str) -> Rules:
         min_score=min_score, negations=tuple(negations), chatter=chatter, min_content_chars=min_chars,
         spam=spam, spam_min_score=spam_min, urgent=urgent, urgent_category=urgent_category,
         routing_priority=tuple(routing_priority), place_levels=frozenset(place_levels),
-        place_ignore=frozenset(place_ignore), topic_levels=frozenset(topic_levels), topics=tuple(topics),
+        place_ignore=frozenset(place_ignore), place_cues_before=tuple(cues["cues_before"]),
+        place_cues_after=tuple(cues["cues_after"]), topic_levels=frozenset(topic_levels), topics=tuple(topics),
         acknowledgement_patterns=tuple(acks))
 
 
