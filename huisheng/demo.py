@@ -1,7 +1,8 @@
 """``make demo``: the daemon against the local simulator, on the example district.
 
 Everything lands under ``demo/`` (its config, the SQLite database), started
-afresh on every run.  Time is simulated: the dispatcher runs on a fake clock
+afresh on every run.  The daemon's jobs run too: new comments are decided into
+flags (需回复), replies detected, the ladder kept.  Time is simulated: the dispatcher runs on a fake clock
 that jumps from one due account to the next, so a district day passes in
 about a minute while every request still goes over real HTTP to the simulator
 and every item into the real database.  The per-host pace is kept in simulated
@@ -26,12 +27,10 @@ from huisheng.monitor.dispatcher import Dispatcher
 from huisheng.monitor.logs import setup_logging
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Comment, Post, Tombstone
+from huisheng.monitor.models import Account, Comment, Flag, Post, Tombstone
 from huisheng.monitor.runtime import build_runtime
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
 
-#: Monday 2026-11-23, 07:00 in Shanghai
-DEMO_START = datetime(2026, 11, 22, 23, 0, tzinfo=timezone.utc)
 
 CONFIG = """\
 # huisheng demo configuration (written by `make demo`; everything it made is in this folder).
@@ -74,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"回声 huisheng demo — state in {display(root)}/")
     matrix = load_matrix(matrix_dir)
-    clock = FakeClock(DEMO_START)
-    world = World(matrix, seed=2026, start=DEMO_START, config=WorldConfig(history_days=10))
+    # The simulated span ends now, so what the demo leaves reads naturally
+    # with the real clock afterwards (`flags list --overdue`).
+    start = (datetime.now(timezone.utc) - timedelta(hours=args.hours)).replace(minute=0, second=0,
+                                                                                 microsecond=0)
+    clock = FakeClock(start)
+    world = World(matrix, seed=2026, start=start, config=WorldConfig(history_days=10))
     # Two accounts in trouble, so `status` has something to show.
     blocked, walled = world.accounts[-1].uid, world.accounts[-2].uid
     server = SimServer(world, clock, faults=[
@@ -101,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         polls += 1
         requests += result.requests
 
-    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller, on_result=count)
+    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller, on_result=count,
+                            jobs=runtime.jobs())
     end = clock.now() + timedelta(hours=args.hours)
     say(f"running {args.hours:g} simulated hours from {local(clock.now())} (Asia/Shanghai) …")
     try:
@@ -109,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             step_end = min(end, clock.now() + timedelta(hours=1))
             dispatcher.run_virtual(clock, step_end)
             totals = _totals(runtime)
-            say(f"  {local(clock.now())}  polls {polls:6d}  requests {requests:6d}  "
+            say(f"  {local(clock.now())}  polls {polls:5d}  requests {requests:6d}  "
                 f"posts {totals['posts']:5d}  comments {totals['comments']:6d}  "
-                f"owner replies {totals['owner']:5d}  failing accounts {totals['failing']}")
+                f"flags {totals['flags']:5d} (replied {totals['replied']:4d})  "
+                f"failing accounts {totals['failing']}")
     finally:
         dispatcher.close()
         server.stop()
@@ -123,15 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     cli.main(["status", "--config", str(config_path), "--failing"], standalone_mode=False)
     totals = _totals(runtime)
     say("")
-    say(f"stored: {totals['posts']} posts, {totals['comments']} comments, "
-        f"{totals['owner']} replies by the accounts themselves, {totals['tombstones']} deletions seen; "
+    say(f"stored: {totals['posts']} posts, {totals['comments']} comments "
+        f"({totals['owner']} by the accounts themselves), {totals['tombstones']} deletions seen; "
         f"{polls} polls, {requests} requests in {time.monotonic() - began:.0f} s")
+    say(f"flags (需回复): {totals['flags']} raised, {totals['replied']} replied, "
+        f"{totals['urgent']} urgent, {totals['unanswered']} still unanswered")
     say("")
     say("explore it:")
     exe = display(Path(sys.executable).with_name("huisheng"))
     cfg = display(config_path)
     say(f"  {exe} --config {cfg} status")
     say(f"  {exe} --config {cfg} status --failing")
+    say(f"  {exe} --config {cfg} flags list --overdue")
+    say(f"  {exe} --config {cfg} flags list --urgent --format json")
+    say(f"  {exe} --config {cfg} flags show 1")
+    say(f"  {exe} --config {cfg} rules test \"请问小区门口的路灯坏了找谁修\"")
     say(f"  sqlite3 {display(root / 'huisheng.sqlite')} 'select author_name, text from comments limit 5'")
     say(f"  {exe} simulate --config {cfg} --port 8765 --speed 60    # the simulator on its own")
     return 0
@@ -147,6 +158,12 @@ def _totals(runtime) -> dict[str, int]:
             "tombstones": session.scalar(select(func.count()).select_from(Tombstone)) or 0,
             "failing": session.scalar(select(func.count()).select_from(Account)
                                       .where(Account.consecutive_errors > 0)) or 0,
+            "flags": session.scalar(select(func.count()).select_from(Flag)) or 0,
+            "replied": session.scalar(select(func.count()).select_from(Flag)
+                                      .where(Flag.first_reply_at.is_not(None))) or 0,
+            "urgent": session.scalar(select(func.count()).select_from(Flag).where(Flag.urgent.is_(True))) or 0,
+            "unanswered": session.scalar(select(func.count()).select_from(Flag)
+                                         .where(Flag.status.in_(("open", "acknowledged")))) or 0,
         }
 
 

@@ -84,7 +84,7 @@ def scenario(db_url: str, tmp: Path, *, accounts: int = 6, seed: int = 11,
     runtime = build_runtime(settings, clock, http_timeout=http_timeout)
     with runtime.sessions.begin() as session:
         sync_matrix(session, matrix, clock.now())
-    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller)
+    dispatcher = Dispatcher(settings, runtime.sessions, clock, runtime.poller, jobs=runtime.jobs())
     return Scenario(world, server, clock, sim_clock, runtime, dispatcher)
 
 

@@ -39,6 +39,10 @@ class PeriodicJob:
     name: str
     interval: float
     run: Callable[[datetime], object]
+    #: the job only has work after polls stored something (deciding new
+    #: comments): on virtual time it runs after each round of polls instead of
+    #: stopping the clock every ``interval``
+    after_polls: bool = False
 
 
 class Dispatcher:
@@ -120,12 +124,16 @@ class Dispatcher:
         except Exception:  # a failing job is logged and retried next time
             log.exception("job=%s outcome=crash", job.name)
 
-    def run_due_jobs(self) -> None:
-        """Run every job whose interval has passed (virtual-time driving)."""
+    def run_due_jobs(self, polled: bool) -> None:
+        """Run every job whose interval has passed, and the ``after_polls`` jobs
+        when polls just ran (virtual-time driving)."""
         now = self.clock.now()
         for job in self.jobs:
             last = self._job_last_run.get(job.name)
-            if last is None or (now - last).total_seconds() >= job.interval:
+            if job.after_polls:
+                if polled or last is None:
+                    self._run_job(job)
+            elif last is None or (now - last).total_seconds() >= job.interval:
                 self._run_job(job)
 
     def wait_idle(self) -> None:
@@ -150,7 +158,7 @@ class Dispatcher:
         while clock.now() < until and not self.stopping.is_set():
             claimed = self.tick()
             self.wait_idle()
-            self.run_due_jobs()
+            self.run_due_jobs(polled=bool(claimed))
             if on_step is not None:
                 on_step(clock.now())
             if claimed:
@@ -162,7 +170,7 @@ class Dispatcher:
 
     def _next_job_times(self) -> list[datetime]:
         return [self._job_last_run[j.name] + timedelta(seconds=j.interval)
-                for j in self.jobs if j.name in self._job_last_run]
+                for j in self.jobs if j.name in self._job_last_run and not j.after_polls]
 
     # -- running ----------------------------------------------------------------------
 

@@ -34,6 +34,14 @@ def _require_schema(url: str) -> None:
         raise HuishengError("the database schema is not up to date: run `huisheng db upgrade` first")
 
 
+def _decide(rt) -> None:
+    """Decide what was just stored, so its flags show at once (the daemon's
+    decide job would do the same at its next tick)."""
+    result = rt.decider.run()
+    click.echo(f"decided {result.decided} comments: {len(result.flags)} new flags "
+               f"({len(result.urgent)} urgent), {len(result.replied)} replied")
+
+
 def _find_account(session, key: str) -> Account:
     query = select(Account).where(or_(Account.uid == key, Account.name == key))
     if key.isdigit():
@@ -54,7 +62,7 @@ def run(config: Path) -> None:
     from huisheng.monitor.dispatcher import Dispatcher
 
     rt = _runtime(config)
-    dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller)
+    dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller, jobs=rt.jobs())
 
     def _stop(signum, _frame):
         click.echo(f"huisheng: {signal.Signals(signum).name} received, finishing polls in flight",
@@ -81,6 +89,7 @@ def poll(account: str, config: Path) -> None:
             target = _find_account(session, account)
         result = rt.poller.poll(target.id)
         click.echo(result.log_line())
+        _decide(rt)
         if result.outcome != "ok":
             raise SystemExit(1)
     finally:
@@ -110,6 +119,7 @@ def backfill(days: int, account_key: str | None, config: Path) -> None:
                 failures += result.outcome != "ok"
         click.echo(f"backfill done: {len(targets)} accounts, {failures} failed "
                    f"(see `huisheng status`)")
+        _decide(rt)
         if failures:
             raise SystemExit(1)
     finally:

@@ -1,0 +1,318 @@
+"""``huisheng flags …``: list, show and act on flags (需回复)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from datetime import datetime, time, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huisheng.errors import HuishengError
+from huisheng.flags import lifecycle
+from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
+from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.cli.daemon_cmd import _render_table, _require_schema
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
+
+
+class _Context:
+    def __init__(self, config: Path, readonly: bool):
+        from huisheng.flags.sla import calendar_from_settings, sla_from_settings
+        from huisheng.monitor.clock import Clock
+        from huisheng.monitor.config import load_settings
+        from huisheng.monitor.db import make_engine, session_factory
+
+        self.settings = load_settings(config)
+        _require_schema(self.settings.database_url)
+        self.engine = make_engine(self.settings.database_url, readonly=readonly)
+        self.sessions = session_factory(self.engine)
+        self.tz = ZoneInfo(self.settings.timezone)
+        self.clock = Clock()
+        self.calendar = calendar_from_settings(self.settings)
+        self.sla = sla_from_settings(self.settings)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def local(self, value: datetime | None) -> str:
+        return value.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _unit(session: Session, key: str) -> Unit:
+    found = session.scalars(select(Unit).where((Unit.code == key) | (Unit.name == key))).all()
+    if len(found) != 1:
+        raise HuishengError(f"no single unit {key!r} (give its code or exact name)")
+    return found[0]
+
+
+def _flag(session: Session, flag_id: int) -> Flag:
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise HuishengError(f"no flag {flag_id}")
+    return flag
+
+
+@click.group("flags")
+def flags_group() -> None:
+    """Flags (需回复): what needs an answer, whose it is, its clock."""
+
+
+@flags_group.command("list")
+@click.option("--unit", "unit_key", default=None, help="Unit code or name (its own flags).")
+@click.option("--status", type=click.Choice(lifecycle.STATES), default=None)
+@click.option("--category", type=click.Choice(tuple(CATEGORY_NAMES)), default=None)
+@click.option("--overdue", is_flag=True, help="Unanswered past the deadline.")
+@click.option("--urgent", is_flag=True)
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@config_option
+@fail_cleanly
+def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: Path) -> None:
+    """Flags, newest first."""
+    ctx = _Context(config, readonly=True)
+    now = ctx.clock.now()
+    try:
+        with ctx.sessions() as session:
+            query = (select(Flag, Unit.name, Account.name, Comment.text)
+                     .join(Unit, Unit.id == Flag.unit_id).join(Account, Account.id == Flag.account_id)
+                     .join(Comment, Comment.id == Flag.comment_id)
+                     .order_by(Flag.started_at.desc(), Flag.id.desc()).limit(limit))
+            if unit_key:
+                query = query.where(Flag.unit_id == _unit(session, unit_key).id)
+            if status:
+                query = query.where(Flag.status == status)
+            if category:
+                query = query.where(Flag.category == category)
+            if overdue:
+                query = query.where(Flag.status.in_(("open", "acknowledged")), Flag.due_at < now)
+            if urgent:
+                query = query.where(Flag.urgent.is_(True))
+            rows = session.execute(query).all()
+    finally:
+        ctx.close()
+    records = [{"id": f.id, "status": f.status, "category": f.category, "urgent": f.urgent,
+                "unit": unit, "account": account, "author": f.author_name,
+                "started_at": f.started_at.isoformat(), "due_at": f.due_at.isoformat(),
+                "due_uncertain": f.due_uncertain, "overdue": f.status in ("open", "acknowledged") and f.due_at < now,
+                "first_reply_at": f.first_reply_at.isoformat() if f.first_reply_at else None,
+                "routing": f.routing, "routing_reason": f.routing_reason, "text": text}
+               for f, unit, account, text in rows]
+    if fmt == "json":
+        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["id"])
+        writer.writeheader()
+        writer.writerows(records)
+        sys.stdout.write("\ufeff" + out.getvalue())
+    else:
+        table = [("编号", "状态", "类别", "单位", "期限", "留言")]
+        for r, (f, *_rest) in zip(records, rows):
+            mark = "⚠" if r["urgent"] else ""
+            due = ctx.local(f.due_at) + (" 超期" if r["overdue"] else "") + ("?" if f.due_uncertain else "")
+            table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
+                          r["unit"], due, _excerpt(r["text"], 30)))
+        click.echo(_render_table(table))
+        click.echo(f"{len(records)} 条")
+
+
+def _excerpt(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@flags_group.command("show")
+@click.argument("flag_id", type=int)
+@config_option
+@fail_cleanly
+def show(flag_id: int, config: Path) -> None:
+    """A flag: the text, its thread, the reasons, the routing, the clock, the events."""
+    ctx = _Context(config, readonly=True)
+    now = ctx.clock.now()
+    try:
+        with ctx.sessions() as session:
+            flag = _flag(session, flag_id)
+            comment = session.get(Comment, flag.comment_id)
+            post = session.get(Post, flag.post_id)
+            unit = session.get(Unit, flag.unit_id)
+            account = session.get(Account, flag.account_id)
+            root = comment.root_external_id or comment.external_id
+            thread = session.scalars(select(Comment).where(
+                Comment.post_id == post.id,
+                (Comment.external_id == root) | (Comment.root_external_id == root))
+                .order_by(Comment.created_at, Comment.id)).all()
+            events = session.scalars(select(FlagEvent).where(FlagEvent.flag_id == flag.id)
+                                     .order_by(FlagEvent.at, FlagEvent.id)).all()
+    finally:
+        ctx.close()
+    lines = [f"需回复 #{flag.id}  {STATE_NAMES[flag.status]}  {CATEGORY_NAMES[flag.category]}"
+             + ("  【紧急】" if flag.urgent else ""),
+             f"单位: {unit.name}    账号: {account.name}",
+             f"分派: {flag.routing} — {flag.routing_reason}",
+             f"留言: {comment.author_name} @ {ctx.local(comment.created_at)}",
+             f"  {comment.text}",
+             f"博文: {_excerpt(post.text, 60)}  {post.url or ''}",
+             f"时钟: 开始 {ctx.local(flag.started_at)}，期限 {ctx.local(flag.due_at)}"
+             + ("（期限所在年份的节假日安排未录入，期限按兜底规则估算）" if flag.due_uncertain else "")]
+    if flag.first_reply_at:
+        hours = (flag.reply_seconds or 0) / 3600
+        working = (flag.reply_working_seconds or 0) / 3600
+        lines.append(f"  首次回复 {ctx.local(flag.first_reply_at)}（{hours:.1f} 小时，工作时间 {working:.1f} 小时）"
+                     + ("，线下回复" if flag.replied_offline else ""))
+    elif flag.status in ("open", "acknowledged"):
+        lines.append("  已超期" if flag.due_at < now else f"  剩余 {ctx.calendar.working_seconds(now, flag.due_at) / 3600:.1f} 工作小时")
+    if flag.promised_at:
+        lines.append(f"  承诺办结 {ctx.local(flag.promised_at)}")
+    if flag.follow_up_of:
+        lines.append(f"  追问，前一条: #{flag.follow_up_of}")
+    lines.append("判定依据:")
+    for reason in flag.reasons:
+        span = reason.get("span")
+        lines.append(f"  - {reason['rule']} ({reason['kind']})" + (f": 「{span[2]}」" if span else "")
+                     + (f" {reason['detail']}" if reason.get("detail") else ""))
+    lines.append("对话:")
+    for c in thread:
+        who = "★" if c.is_from_owner else " "
+        mark = "→" if c.id == comment.id else " "
+        lines.append(f" {mark}{who}{ctx.local(c.created_at)} {c.author_name}: {_excerpt(c.text, 80)}")
+    lines.append("记录:")
+    for e in events:
+        lines.append(f"  {ctx.local(e.at)} {e.kind} by {e.actor}" + (f" — {e.note}" if e.note else ""))
+    click.echo("\n".join(lines))
+
+
+def _act(config: Path, flag_id: int, action) -> None:
+    ctx = _Context(config, readonly=False)
+    try:
+        with ctx.sessions.begin() as session:
+            flag = _flag(session, flag_id)
+            message = action(ctx, session, flag, ctx.clock.now())
+    finally:
+        ctx.close()
+    click.echo(message)
+
+
+def _actor_options(func):
+    func = click.option("--note", default="", help="Why (kept in the flag's record).")(func)
+    func = click.option("--by", "actor", required=True, help="Who does it (name or staff id).")(func)
+    return func
+
+
+@flags_group.command("ack")
+@click.argument("flag_id", type=int)
+@_actor_options
+@config_option
+@fail_cleanly
+def ack(flag_id, actor, note, config):
+    """受理: acknowledge a flag."""
+    def action(ctx, session, flag, now):
+        lifecycle.acknowledge(session, flag, actor=actor, at=now, now=now, note=note)
+        return f"#{flag.id} 已受理"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("reply")
+@click.argument("flag_id", type=int)
+@_actor_options
+@config_option
+@fail_cleanly
+def reply(flag_id, actor, note, config):
+    """Record a reply made outside the platform (phone, visit): audited, marked offline."""
+    if not note.strip():
+        raise click.UsageError("an offline reply needs --note saying how and what was answered")
+
+    def action(ctx, session, flag, now):
+        lifecycle.mark_replied(session, flag, actor=actor, at=now, now=now, comment_id=None, note=note,
+                               reply_seconds=(now - flag.started_at).total_seconds(),
+                               reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now))
+        return f"#{flag.id} 已记录线下回复"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("resolve")
+@click.argument("flag_id", type=int)
+@_actor_options
+@config_option
+@fail_cleanly
+def resolve(flag_id, actor, note, config):
+    """办结: the matter is done."""
+    def action(ctx, session, flag, now):
+        lifecycle.resolve(session, flag, actor=actor, now=now, note=note)
+        return f"#{flag.id} 已办结"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("close")
+@click.argument("flag_id", type=int)
+@_actor_options
+@config_option
+@fail_cleanly
+def close(flag_id, actor, note, config):
+    """办结销号: close a resolved flag."""
+    def action(ctx, session, flag, now):
+        lifecycle.close(session, flag, actor=actor, now=now, note=note)
+        return f"#{flag.id} 已销号"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("dismiss")
+@click.argument("flag_id", type=int)
+@_actor_options
+@config_option
+@fail_cleanly
+def dismiss(flag_id, actor, note, config):
+    """Dismiss a flag that needs no answer (the --note is the reason)."""
+    def action(ctx, session, flag, now):
+        lifecycle.dismiss(session, flag, actor=actor, now=now, reason=note)
+        return f"#{flag.id} 已驳回"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("promise")
+@click.argument("flag_id", type=int)
+@click.option("--date", "promised", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
+              help="The promised completion date (local time; a date alone means end of office hours).")
+@click.option("--extend-reason", default="", help="Needed when the date is beyond the allowed working days.")
+@_actor_options
+@config_option
+@fail_cleanly
+def promise(flag_id, promised: datetime, extend_reason, actor, note, config):
+    """办结时间表: promise a completion date for a complaint, plea for help or suggestion."""
+    def action(ctx, session, flag, now):
+        local = promised
+        if local.time() == time(0, 0):
+            local = datetime.combine(local.date(), ctx.calendar.office_end)
+        at = local.replace(tzinfo=ctx.tz).astimezone(timezone.utc)
+        limit = ctx.calendar.add(now, ctx.sla.promise_max).at
+        lifecycle.promise(session, flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
+                          extension_reason=extend_reason)
+        return f"#{flag.id} 承诺 {ctx.local(at)} 办结"
+    _act(config, flag_id, action)
+
+
+@flags_group.command("reassign")
+@click.argument("flag_id", type=int)
+@click.option("--to", "to_unit", required=True, help="Unit code or name.")
+@_actor_options
+@config_option
+@fail_cleanly
+def reassign(flag_id, to_unit, actor, note, config):
+    """Move a flag to the unit that owns it.  Its clock keeps running."""
+    def action(ctx, session, flag, now):
+        unit = _unit(session, to_unit)
+        return_due = ctx.calendar.add(flag.created_at, ctx.sla.wrong_unit_return).at
+        lifecycle.reassign(session, flag, unit, actor=actor, now=now, note=note, return_due=return_due)
+        late = "（超过退回期限）" if now > return_due else ""
+        return f"#{flag.id} 改派至 {unit.name}{late}"
+    _act(config, flag_id, action)
+
+
+def register(main: click.Group) -> None:
+    main.add_command(flags_group)
