@@ -1,0 +1,120 @@
+"""``huisheng flags …`` through the command line code on a real database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from flagkit import Kit
+from huisheng.flags.process import Decider
+from huisheng.flags.rules import load_rules
+from huisheng.monitor.cli import main
+from huisheng.monitor.clock import FakeClock
+from huisheng.monitor.matrix import dump_matrix
+from huisheng.monitor.models import FlagEvent
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+@pytest.fixture
+def setup(db_url, tmp_path):
+    kit = Kit(db_url)
+    post = kit.post("1000000001", NOW - timedelta(days=1))
+    kit.comment(post, NOW - timedelta(hours=20), "小区门口占道经营太严重，投诉！")
+    kit.comment(post, NOW - timedelta(hours=19), "请问居住证在哪里办理", author=("9002", "李四"))
+    kit.comment(post, NOW - timedelta(hours=18), "家里着火了，快来人救命", author=("9003", "王五"))
+    Decider(kit.sessions, FakeClock(NOW), load_rules(), kit.calendar, kit.sla).run()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "matrix.toml").write_text(dump_matrix(kit.matrix), encoding="utf-8")
+    config = tmp_path / "huisheng.toml"
+    config.write_text(f'matrix = "m"\n[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    yield kit, config
+    kit.close()
+
+
+def run(config, *args):
+    result = CliRunner().invoke(main, ["--config", str(config), "flags", *args])
+    return result
+
+
+def test_list_formats_and_filters(setup):
+    kit, config = setup
+    listed = json.loads(run(config, "list", "--format", "json").output)
+    assert {r["category"] for r in listed} == {"complaint", "consultation", "help"}
+    urgent = json.loads(run(config, "list", "--urgent", "--format", "json").output)
+    assert [r["author"] for r in urgent] == ["王五"]
+    complaints = json.loads(run(config, "list", "--category", "complaint", "--format", "json").output)
+    assert len(complaints) == 1 and complaints[0]["status"] == "open"
+    csv_out = run(config, "list", "--format", "csv").output
+    assert csv_out.startswith("\ufeffid,status,category")
+    table = run(config, "list").output
+    assert "待回复" in table and "3 条" in table
+
+
+def test_show_has_text_reasons_routing_clock_and_events(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    out = run(config, "show", str(flag.id)).output
+    for piece in ("投诉", "占道经营", "判定依据", "分派", "期限", "created by rule:decide"):
+        assert piece in out
+
+
+def test_the_state_ladder_by_hand(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    fid = str(flag.id)
+    assert run(config, "resolve", fid, "--by", "张科长").exit_code == 1  # no reply yet
+    assert run(config, "ack", fid, "--by", "张科长").exit_code == 0
+    no_note = run(config, "reply", fid, "--by", "张科长")
+    assert no_note.exit_code != 0 and "--note" in no_note.output
+    assert run(config, "reply", fid, "--by", "张科长", "--note", "电话答复，已约谈摊贩").exit_code == 0
+    assert run(config, "close", fid, "--by", "张科长").exit_code == 1  # not resolved yet
+    assert run(config, "resolve", fid, "--by", "张科长", "--note", "摊贩已清理").exit_code == 0
+    assert run(config, "close", fid, "--by", "李主任").exit_code == 0
+    (closed,) = [f for f in kit.flags() if f.id == flag.id]
+    assert closed.status == "closed" and closed.replied_offline and closed.first_reply_at is not None
+    with kit.sessions() as session:
+        kinds = [(e.kind, e.actor) for e in session.scalars(
+            select(FlagEvent).where(FlagEvent.flag_id == flag.id).order_by(FlagEvent.id))]
+    assert kinds == [("created", "rule:decide"), ("acknowledged", "张科长"), ("replied", "张科长"),
+                     ("resolved", "张科长"), ("closed", "李主任")]
+
+
+def test_dismiss_needs_a_reason(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "consultation")
+    assert run(config, "dismiss", str(flag.id), "--by", "x").exit_code == 1
+    assert run(config, "dismiss", str(flag.id), "--by", "x", "--note", "重复留言").exit_code == 0
+    assert [f.status for f in kit.flags() if f.id == flag.id] == ["dismissed"]
+
+
+def test_promise_is_limited_unless_extended(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    far = (NOW + timedelta(days=60)).strftime("%Y-%m-%d")
+    refused = run(config, "promise", str(flag.id), "--date", far, "--by", "x")
+    assert refused.exit_code == 1 and "extend-reason" in refused.output
+    ok = run(config, "promise", str(flag.id), "--date", far, "--by", "x", "--extend-reason", "需协调市级部门")
+    assert ok.exit_code == 0
+    consultation = next(f for f in kit.flags() if f.category == "consultation")
+    near = (NOW + timedelta(days=3)).strftime("%Y-%m-%d")
+    assert run(config, "promise", str(consultation.id), "--date", near, "--by", "x").exit_code == 1
+
+
+def test_reassign_keeps_the_clock_and_records_why(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "consultation")
+    target = next(u for u in kit.matrix.units if u.level == "street")
+    result = run(config, "reassign", str(flag.id), "--to", target.code, "--by", "王科员", "--note", "属地问题")
+    assert result.exit_code == 0, result.output
+    (moved,) = [f for f in kit.flags() if f.id == flag.id]
+    assert moved.unit_id == kit.unit(target.code).id and moved.due_at == flag.due_at
+    assert moved.routing == "manual"
+    with kit.sessions() as session:
+        event = session.scalars(select(FlagEvent).where(FlagEvent.kind == "reassigned")).one()
+    assert event.actor == "王科员" and event.note == "属地问题" and "late_return" in event.data
+    assert run(config, "reassign", str(flag.id), "--to", "no-such-unit", "--by", "x").exit_code == 1
