@@ -210,7 +210,7 @@ to = "a@example.org"
         "<tmp>/huisheng.toml:1: timezone: 未知的时区 \"Asia/Beijing\"（应为 IANA 时区名，如 \"Asia/Shanghai\"）",
         "<tmp>/huisheng.toml:2: platforms.douyin: 未安装平台 \"douyin\" 的适配器（已安装：weibo）",
         "<tmp>/huisheng.toml:4: mail: 未知的键 \"mail\"（此处允许的键：timezone, log_level, matrix, "
-        "database, polling, platforms, calendar, sla）",
+        "rules, database, polling, platforms, calendar, sla）",
     ]
 
 

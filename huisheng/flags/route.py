@@ -130,13 +130,14 @@ def find_places(text: str, rules: Rules, directory: Directory) -> list[tuple[int
     for name, code in directory.places:
         if len(name) < 2:
             continue
-        for m in re.finditer(re.escape(name), text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
-                continue
-            if name in rules.place_ignore and not _cued(text, m.start(), m.end(), rules):
-                continue
-            taken.append((m.start(), m.end()))
-            found.append((m.start(), m.end(), name, code))
+        start = text.find(name)
+        while start != -1:
+            end = start + len(name)
+            if not any(start < e and s < end for s, e in taken) and (
+                    name not in rules.place_ignore or _cued(text, start, end, rules)):
+                taken.append((start, end))
+                found.append((start, end, name, code))
+            start = text.find(name, end)
     return found
 
 

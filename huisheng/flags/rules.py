@@ -288,8 +288,7 @@ def parse_rules(text: str, file: str) -> Rules:
     doc = _Doc(text, file)
     r = _Reader(doc)
     top = r.table(doc.data, (), TOP)
-    version = r.get(top, (), "version", lambda v: None if v == 1 else f"不支持的版本 {v!r}（应为 1）", 1)
-    del version
+    r.get(top, (), "version", lambda v: None if v == 1 else f"不支持的版本 {v!r}（应为 1）", 1)
 
     norm_path: YamlPath = ("normalize",)
     norm = r.table(top.get("normalize"), norm_path, ("traditional_to_simplified", "max_chars"))
