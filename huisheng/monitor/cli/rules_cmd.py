@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def decision_lines(decision: Decision, directory: Directory) -> list[str]:
     return lines
 
 
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """Pad to a display width (a Chinese character takes two columns)."""
+    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    space = " " * max(width - shown, 0)
+    return space + text if right else text + space
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
@@ -81,16 +89,18 @@ def report_lines(result: Evaluation) -> list[str]:
     if "categories" in m:
         lines.append(f"类别准确率：{_pct(m['category_accuracy'])}")
         lines.append("")
-        lines.append(f"{'类别':<6}{'精确率':>8}{'召回率':>8}{'F1':>8}{'样本数':>8}")
+        lines.append(_pad("类别", 8) + "".join(_pad(h, 9, True) for h in ("精确率", "召回率", "F1", "样本数")))
         for c in CLASSES:
             s = m["categories"][c]
-            lines.append(f"{CLASS_LABELS[c]:<6}{_pct(s['precision']):>10}{_pct(s['recall']):>10}"
-                         f"{_pct(s['f1']):>10}{s['support']:>10}")
+            lines.append(_pad(CLASS_LABELS[c], 8) + "".join(
+                _pad(v, 9, True) for v in (_pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"]),
+                                          str(s["support"]))))
         lines.append("")
         lines.append("混淆矩阵（行：标注，列：判定）")
-        lines.append("标注\\判定" + "".join(f"{CLASS_LABELS[c]:>6}" for c in CLASSES))
+        lines.append(_pad("标注\\判定", 10) + "".join(_pad(CLASS_LABELS[c], 7, True) for c in CLASSES))
         for t in CLASSES:
-            lines.append(f"{CLASS_LABELS[t]:<8}" + "".join(f"{m['confusion'][t][p]:>8}" for p in CLASSES))
+            lines.append(_pad(CLASS_LABELS[t], 10)
+                         + "".join(_pad(str(m["confusion"][t][p]), 7, True) for p in CLASSES))
     return lines
 
 
