@@ -119,9 +119,11 @@ def mask_mentions(text: str, subject: Subject, directory: Directory
     m = _REPOST_CHAIN.search(text)
     if m:
         text = _mask(text, m.start(), m.end())
-    known = sorted(set(directory.mention_names) | {fold(n) for n in subject.mentions},
-                   key=len, reverse=True)
     pos = text.find("@")
+    extra = {fold(n) for n in subject.mentions} - set(directory.mention_names) if pos != -1 else set()
+    # longest first, so 沙坪坝城管 wins over a user called 沙坪坝
+    known = sorted(extra | set(directory.mention_names), key=len, reverse=True) if extra \
+        else directory.mention_names
     while pos != -1:
         after = text[pos + 1:]
         name = next((n for n in known if n and after.startswith(n)), None)
@@ -171,31 +173,27 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
 
     negations = [(n, m) for n in rules.negations for m in n.regex.finditer(masked)]
 
-    def cancelled(name: str, span: Span) -> bool:
+    noted: set[tuple[str, int, str]] = set()
+
+    def negated(name: str, span: Span) -> bool:
+        """Whether a negation cancels this hit of ``name``; each negation that does is a reason, once."""
+        found = False
         for negation, m in negations:
             if name in negation.cancels and (negation.scope == "text"
                                              or (m.start() < span.end and span.start < m.end())):
-                return True
-        return False
-
-    used_negations: set[tuple[str, int]] = set()
-
-    def note_negation(name: str, span: Span) -> None:
-        for negation, m in negations:
-            if name in negation.cancels and (negation.scope == "text"
-                                             or (m.start() < span.end and span.start < m.end())):
-                if (negation.rule, m.start()) not in used_negations:
-                    used_negations.add((negation.rule, m.start()))
+                found = True
+                if (negation.rule, m.start(), name) not in noted:
+                    noted.add((negation.rule, m.start(), name))
                     reasons.append(Reason(negation.rule, "negation", Span(m.start(), m.end(), m.group(0)),
                                           f"否定「{m.group(0)}」：不计{_LABELS.get(name, name)}"))
+        return found
 
     urgent_hits = []
     for matcher in rules.urgent:
         span = _first(matcher, masked)
         if span is None:
             continue
-        if cancelled("urgent", span):
-            note_negation("urgent", span)
+        if negated("urgent", span):
             continue
         urgent_hits.append(Reason(matcher.rule, "urgent", span, "紧急"))
     urgent = bool(urgent_hits)
@@ -221,8 +219,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
             span = _first(matcher, masked)
             if span is None:
                 continue
-            if cancelled(category.name, span):
-                note_negation(category.name, span)
+            if negated(category.name, span):
                 continue
             total += matcher.weight
             reasons.append(Reason(matcher.rule, "category", span, f"{category.label} +{matcher.weight:g}"))

@@ -74,7 +74,10 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
             continue
 
         def cell(name: str) -> str | None:
-            return row[col[name]].strip() if name in col and col[name] < len(row) else (None if name not in col else "")
+            """The cell's text; None when the file has no such column."""
+            if name not in col:
+                return None
+            return row[col[name]].strip() if col[name] < len(row) else ""
 
         def bad(column: str, message: str) -> None:
             errors.append(ConfigError(message, file=str(path), key=column, line=number))
