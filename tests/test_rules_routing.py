@@ -152,3 +152,8 @@ def test_account_outside_the_matrix_has_no_unit(rules, directory):
 def test_no_routing_when_no_reply_is_needed(rules, directory):
     d = run("@沙坪坝城管 [赞]", rules, directory, DISTRICT)
     assert (d.needs_reply, d.unit_code, d.routing, d.routing_reason) == (False, None, None, "")
+
+
+def test_longest_account_name_wins_over_a_shorter_user_name(rules, directory):
+    d = run("@沙坪坝城管 垃圾三天没人清", rules, directory, DISTRICT, mentions=("沙坪坝", "沙坪坝城管"))
+    assert (d.unit_code, d.routing) == ("dept-cg", "mention")
