@@ -215,7 +215,11 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
     scores: dict[str, float] = {}
     for category in rules.categories:
         total = 0.0
-        for matcher in category.matchers:
+        prefilter = category.prefilter
+        matchers = category.matchers
+        if prefilter is not None and prefilter.search(masked) is None:
+            matchers = category.unfiltered
+        for matcher in matchers:
             span = _first(matcher, masked)
             if span is None:
                 continue

@@ -36,7 +36,8 @@ class FlagError(HuishengError):
 
 def record(session: Session, flag: Flag, kind: str, actor: str, now: datetime, note: str = "",
            **data: Any) -> FlagEvent:
-    event = FlagEvent(flag_id=flag.id, at=now, kind=kind, actor=actor, note=note, data=data)
+    # Linked by object, not id: a flag raised in this batch has no id until the flush.
+    event = FlagEvent(flag=flag, at=now, kind=kind, actor=actor, note=note, data=data)
     session.add(event)
     flag.updated_at = now
     return event

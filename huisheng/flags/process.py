@@ -21,9 +21,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.flags import lifecycle
@@ -38,6 +37,10 @@ from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
 
 log = logging.getLogger("huisheng.flags")
 
+#: what the decide step reads of a comment
+COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.root_external_id,
+                   Comment.author_id, Comment.author_name, Comment.created_at, Comment.text,
+                   Comment.mentions, Comment.reply_to_name, Comment.deleted_at)
 RULE_ACTOR = "rule:decide"
 REPLY_ACTOR = "rule:reply-detection"
 UNANSWERED = ("open", "acknowledged")
@@ -69,17 +72,48 @@ def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, 
             {a.uid: a.id for a in accounts})
 
 
+class _Batch:
+    """What one batch needs from the database, read once up front: every flag
+    on the batch's posts (with its thread's top-level comment) and the
+    accounts' comments already decided there."""
+
+    def __init__(self, session: Session, post_ids: set[int], account_uids: list[str]):
+        self.flags: dict[int, list[Flag]] = {}
+        self.roots: dict[int, str] = {}  # id(flag) → external id of its thread's top comment
+        for flag, root_ext, ext in session.execute(
+                select(Flag, Comment.root_external_id, Comment.external_id)
+                .join(Comment, Comment.id == Flag.comment_id).where(Flag.post_id.in_(post_ids))):
+            self.add(flag, root_ext or ext)
+        self.replies: dict[int, list[Row]] = {}
+        for comment in session.execute(
+                select(*COMMENT_COLUMNS).where(Comment.post_id.in_(post_ids), Comment.decided_at.is_not(None),
+                                               Comment.author_id.in_(account_uids))
+                .order_by(Comment.created_at, Comment.id)):
+            self.replies.setdefault(comment.post_id, []).append(comment)
+
+    def add(self, flag: Flag, root: str) -> None:
+        self.flags.setdefault(flag.post_id, []).append(flag)
+        self.roots[id(flag)] = root
+
+    def unanswered(self, post_id: int) -> list[Flag]:
+        return [f for f in self.flags.get(post_id, ()) if f.status in UNANSWERED]
+
+    def open_flag(self, flag: Flag) -> OpenFlag:
+        # Keyed by object identity: a flag raised in this batch has no id yet.
+        return OpenFlag(id=id(flag), post_id=flag.post_id, thread_root=self.roots[id(flag)],
+                        author_name=flag.author_name, started_at=flag.started_at,
+                        account_id=flag.account_id, unit_id=flag.unit_id, status=flag.status)
+
+
 class Decider:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, rules: Rules,
-                 calendar: WorkCalendar, sla: Sla, *, batch_size: int = 500,
-                 on_flag: Callable[[Flag], None] | None = None):
+                 calendar: WorkCalendar, sla: Sla, *, batch_size: int = 500):
         self.sessions = sessions
         self.clock = clock
         self.rules = rules
         self.calendar = calendar
         self.sla = sla
         self.batch_size = batch_size
-        self.on_flag = on_flag
         self._directory: tuple[Directory, dict[str, int], dict[str, int], dict[int, int]] | None = None
 
     def refresh_directory(self) -> None:
@@ -89,8 +123,7 @@ class Decider:
     def _dir(self, session: Session):
         if self._directory is None:
             matrix, unit_ids, account_ids = matrix_from_db(session)
-            account_units = {aid: unit_ids[spec.unit] for spec in matrix.accounts
-                             for aid in [account_ids[spec.uid]]}
+            account_units = {account_ids[spec.uid]: unit_ids[spec.unit] for spec in matrix.accounts}
             self._directory = (build_directory(matrix), unit_ids, account_ids, account_units)
         return self._directory
 
@@ -112,10 +145,13 @@ class Decider:
     def run_batch(self, now: datetime | None = None) -> DecideResult:
         now = now or self.clock.now()
         result = DecideResult()
+        raised: list[Flag] = []
+        touched: dict[str, list[Flag]] = {"replied": [], "acknowledged": []}
         with self.sessions.begin() as session:
             directory, unit_ids, account_ids, account_units = self._dir(session)
+            # Plain rows, not ORM objects: the batch only reads them.
             rows = session.execute(
-                select(Comment, Post.account_id, Account.uid)
+                select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Account.uid.label("account_uid"))
                 .join(Post, Post.id == Comment.post_id)
                 .join(Account, Account.id == Post.account_id)
                 .where(Comment.decided_at.is_(None))
@@ -123,80 +159,74 @@ class Decider:
                 .limit(self.batch_size)).all()
             if not rows:
                 return result
-            post_ids = {c.post_id for c, _, _ in rows}
-            open_flags = {f.id: f for f in session.scalars(
-                select(Flag).where(Flag.post_id.in_(post_ids), Flag.status.in_(UNANSWERED)))}
-            for comment, account_id, account_uid in rows:
-                comment.decided_at = now
+            batch = _Batch(session, {c.post_id for c in rows}, list(account_ids))
+            for comment in rows:
+                account_id, account_uid = comment.account_id, comment.account_uid
                 result.decided += 1
                 if comment.deleted_at is not None:
                     continue
                 if comment.author_id in account_ids:
                     writer = account_ids[comment.author_id]
-                    self._as_reply(session, comment, writer, account_units[writer], open_flags, now, result)
+                    self._as_reply(session, comment, writer, account_units[writer],
+                                   batch.unanswered(comment.post_id), batch, now, touched)
+                    batch.replies.setdefault(comment.post_id, []).append(comment)
                     continue
                 decision = decide(_subject(comment, account_uid), self.rules, directory)
                 days = self.sla.deadline_days(decision.category) if decision.category else None
                 if not decision.needs_reply or days is None:
                     continue  # a category with no deadline (praise) carries no duty to reply
-                flag = self._raise(session, comment, account_id, decision, days, unit_ids, open_flags, now)
+                flag = self._raise(session, comment, account_id, decision, days, unit_ids, batch, now)
                 if flag is not None:
-                    result.flags.append(flag.id)
-                    if flag.urgent:
-                        result.urgent.append(flag.id)
-        if result.flags:
+                    raised.append(flag)
+                    self._link_earlier_replies(session, flag, batch, account_ids, account_units, now, touched)
+            session.execute(update(Comment).where(Comment.id.in_([c.id for c in rows])).values(decided_at=now))
+            session.flush()
+            result.flags = [f.id for f in raised]
+            result.urgent = [f.id for f in raised if f.urgent]
+            result.replied = [f.id for f in touched["replied"]]
+            result.acknowledged = [f.id for f in touched["acknowledged"]]
+        if result.flags or result.replied:
             log.info("decided=%d flags=%d urgent=%d replied=%d acknowledged=%d", result.decided,
                      len(result.flags), len(result.urgent), len(result.replied), len(result.acknowledged))
         return result
 
     # -- replies ----------------------------------------------------------------------
 
-    def _as_reply(self, session: Session, comment: Comment, writer_id: int, writer_unit: int,
-                  open_flags: dict[int, Flag], now: datetime, result: DecideResult) -> None:
-        candidates = [_open(f, self._thread_root(session, f)) for f in open_flags.values()
-                      if f.status in UNANSWERED and f.post_id == comment.post_id]
+    def _as_reply(self, session: Session, comment: Row, writer_id: int, writer_unit: int,
+                  candidates: list[Flag], batch: _Batch, now: datetime, touched: dict[str, list[Flag]]) -> None:
         if not candidates:
             return
-        match = match_reply(_account_comment(comment, writer_id, writer_unit), candidates,
-                            self.rules.acknowledgement_patterns)
-        for flag_id in match.flag_ids:
-            self._apply_reply(session, open_flags[flag_id], comment, match.acknowledgement, now, result)
+        by_key = {id(f): f for f in candidates}
+        match = match_reply(_account_comment(comment, writer_id, writer_unit),
+                            [batch.open_flag(f) for f in candidates], self.rules.acknowledgement_patterns)
+        for key in match.flag_ids:
+            self._apply_reply(session, by_key[key], comment, match.acknowledgement, now, touched)
 
-    def _apply_reply(self, session: Session, flag: Flag, comment: Comment, acknowledgement: bool,
-                     now: datetime, result: DecideResult) -> None:
+    def _apply_reply(self, session: Session, flag: Flag, comment: Row, acknowledgement: bool,
+                     now: datetime, touched: dict[str, list[Flag]]) -> None:
         if acknowledgement:
             if flag.status == "open":
                 lifecycle.acknowledge(session, flag, actor=REPLY_ACTOR, at=comment.created_at, now=now,
                                       comment_id=comment.id, note="自动受理回复")
-                result.acknowledged.append(flag.id)
+                touched["acknowledged"].append(flag)
             return
         at = comment.created_at
         lifecycle.mark_replied(session, flag, actor=REPLY_ACTOR, at=at, now=now, comment_id=comment.id,
                                reply_seconds=(at - flag.started_at).total_seconds(),
                                reply_working_seconds=self.calendar.working_seconds(flag.started_at, at))
-        result.replied.append(flag.id)
-
-    def _thread_root(self, session: Session, flag: Flag) -> str:
-        cached = getattr(flag, "_thread_root", None)
-        if cached is None:
-            flagged = session.get(Comment, flag.comment_id)
-            cached = flagged.root_external_id or flagged.external_id
-            flag._thread_root = cached  # type: ignore[attr-defined]
-        return cached
+        touched["replied"].append(flag)
 
     # -- raising flags ------------------------------------------------------------------
 
-    def _raise(self, session: Session, comment: Comment, account_id: int, decision: Decision,
-               days: float, unit_ids: dict[str, int], open_flags: dict[int, Flag],
-               now: datetime) -> Flag | None:
+    def _raise(self, session: Session, comment: Row, account_id: int, decision: Decision,
+               days: float, unit_ids: dict[str, int], batch: _Batch, now: datetime) -> Flag | None:
         thread = comment.root_external_id or comment.external_id
-        same_citizen = [f for f in session.scalars(
-            select(Flag).where(Flag.post_id == comment.post_id, Flag.author_id == comment.author_id)
-            .order_by(Flag.started_at))
-            if self._thread_root(session, f) == thread]
+        same_citizen = sorted((f for f in batch.flags.get(comment.post_id, ())
+                               if f.author_id == comment.author_id and batch.roots[id(f)] == thread),
+                              key=lambda f: f.started_at)
         if any(f.status in UNANSWERED for f in same_citizen):
             return None  # the same case is still open: no second flag
-        earlier = next((f for f in reversed(same_citizen) if f.status not in UNANSWERED), None)
+        earlier = same_citizen[-1] if same_citizen else None
         started = comment.created_at or now
         deadline = self.calendar.add(started, days)
         flag = Flag(comment_id=comment.id, post_id=comment.post_id, account_id=account_id,
@@ -205,57 +235,45 @@ class Decider:
                     urgent=decision.urgent, reasons=[_reason_json(r) for r in decision.reasons],
                     author_id=comment.author_id, author_name=comment.author_name, status="open",
                     started_at=started, created_at=now, due_at=deadline.at,
-                    due_uncertain=deadline.uncertain, follow_up_of=earlier.id if earlier else None,
-                    updated_at=now)
+                    due_uncertain=deadline.uncertain, updated_at=now)
+        if earlier is not None:
+            flag.follow_up = earlier
         session.add(flag)
-        session.flush()
         lifecycle.record(session, flag, "created", RULE_ACTOR, now, decision.routing_reason,
                          category=decision.category, urgent=decision.urgent,
-                         follow_up_of=flag.follow_up_of, due_uncertain=deadline.uncertain,
-                         uncovered_years=list(deadline.uncovered_years))
-        open_flags[flag.id] = flag
-        self._link_earlier_replies(session, flag, comment, now)
-        if self.on_flag is not None:
-            self.on_flag(flag)
+                         follow_up_of=earlier.id if earlier is not None else None,
+                         due_uncertain=deadline.uncertain, uncovered_years=list(deadline.uncovered_years))
+        batch.add(flag, thread)
         return flag
 
-    def _link_earlier_replies(self, session: Session, flag: Flag, comment: Comment, now: datetime) -> None:
+    def _link_earlier_replies(self, session: Session, flag: Flag, batch: _Batch, account_ids: dict[str, int],
+                              account_units: dict[int, int], now: datetime,
+                              touched: dict[str, list[Flag]]) -> None:
         """A reply decided before the comment it answers was stored (a thread
         read in pieces) still counts: look back once when the flag is raised."""
-        directory, unit_ids, account_ids, account_units = self._dir(session)
-        later = session.scalars(
-            select(Comment).where(Comment.post_id == flag.post_id, Comment.decided_at.is_not(None),
-                                  Comment.created_at >= flag.started_at,
-                                  Comment.author_id.in_(list(account_ids)))
-            .order_by(Comment.created_at, Comment.id)).all()
-        for reply in later:
+        for reply in batch.replies.get(flag.post_id, ()):
             if flag.status not in UNANSWERED:
                 return
+            if reply.created_at < flag.started_at:
+                continue
             writer = account_ids[reply.author_id]
             match = match_reply(_account_comment(reply, writer, account_units[writer]),
-                                [_open(flag, self._thread_root(session, flag))],
-                                self.rules.acknowledgement_patterns)
-            if flag.id in match.flag_ids:
-                self._apply_reply(session, flag, reply, match.acknowledgement, now, DecideResult())
+                                [batch.open_flag(flag)], self.rules.acknowledgement_patterns)
+            if match.flag_ids:
+                self._apply_reply(session, flag, reply, match.acknowledgement, now, touched)
 
 
-def _subject(comment: Comment, account_uid: str) -> Subject:
+def _subject(comment: Row, account_uid: str) -> Subject:
     return Subject(text=comment.text, author_id=comment.author_id, author_name=comment.author_name,
                    account_uid=account_uid, mentions=tuple(comment.mentions or ()),
                    reply_to_name=comment.reply_to_name, kind="comment")
 
 
-def _account_comment(comment: Comment, writer_id: int, writer_unit: int) -> AccountComment:
+def _account_comment(comment: Row, writer_id: int, writer_unit: int) -> AccountComment:
     return AccountComment(post_id=comment.post_id, external_id=comment.external_id,
                           root_external_id=comment.root_external_id, created_at=comment.created_at,
                           text=comment.text, mentions=tuple(comment.mentions or ()),
                           reply_to_name=comment.reply_to_name, account_id=writer_id, unit_id=writer_unit)
-
-
-def _open(flag: Flag, thread_root: str) -> OpenFlag:
-    return OpenFlag(id=flag.id, post_id=flag.post_id, thread_root=thread_root, author_name=flag.author_name,
-                    started_at=flag.started_at, account_id=flag.account_id, unit_id=flag.unit_id,
-                    status=flag.status)
 
 
 def _reason_json(reason) -> dict:

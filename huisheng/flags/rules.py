@@ -11,6 +11,7 @@ punctuation: ``?`` not ``？``).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -42,12 +43,31 @@ class Matcher:
     weight: float = 1.0
 
 
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+
+
 @dataclass(frozen=True)
 class CategoryRule:
     name: str
     label: str
     needs_reply: bool
     matchers: tuple[Matcher, ...]
+
+    @functools.cached_property
+    def prefilter(self) -> re.Pattern[str] | None:
+        """The matchers without back-references as one alternation: most texts
+        hit no matcher of a category, and one search rules them all out (the
+        decide step's hot path).  Back-references (A-not-A: ``(.)不\\1``) would
+        point at the wrong group once combined, so those stay out of it."""
+        plain = [m for m in self.matchers if not _BACKREF.search(m.regex.pattern)]
+        if not plain:
+            return None
+        return re.compile("|".join(f"(?:{m.regex.pattern})" for m in plain))
+
+    @functools.cached_property
+    def unfiltered(self) -> tuple[Matcher, ...]:
+        """The matchers the prefilter cannot rule out."""
+        return tuple(m for m in self.matchers if _BACKREF.search(m.regex.pattern))
 
 
 @dataclass(frozen=True)

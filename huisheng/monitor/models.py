@@ -294,6 +294,8 @@ class Flag(Base):
     stale_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
+    follow_up: Mapped[Flag | None] = relationship(remote_side=[id])
+
 
 class FlagEvent(Base):
     """One transition or ladder step of a flag: when, by whom (a person or a
@@ -310,3 +312,5 @@ class FlagEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    flag: Mapped[Flag] = relationship()

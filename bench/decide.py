@@ -1,0 +1,118 @@
+"""``decide``: comments decided and stored per second ÷ the store's raw ingest
+rate of the same comments.
+
+Residents' comments (and the accounts' own replies) come from the simulator's
+world for the 176-account example matrix: realistic Chinese of every kind,
+threads with replies.  Both runs store them thread by thread (one transaction
+per thread, as the poller does) into a fresh migrated SQLite file.  The
+baseline only stores them; the measured run also runs the decide step after
+every 20 threads (as the daemon's decide job does between polls): the pure
+decision, routing, deadlines in working time, flags and their events, reply
+detection.  ratio = (store + decide) rate ÷ store rate; goal ≥ 0.5.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bench._common import emit, note
+from huisheng import migrations
+from huisheng.flags.process import Decider
+from huisheng.flags.rules import load_rules
+from huisheng.flags.sla import Sla
+from huisheng.flags.workcal import WorkCalendar
+from huisheng.monitor import store
+from huisheng.monitor.clock import FakeClock
+from huisheng.monitor.db import make_engine, session_factory
+from huisheng.monitor.matrix import load_matrix
+from huisheng.monitor.matrix_sync import sync_matrix
+from huisheng.monitor.models import Account
+from huisheng.records import Comment, Post
+from huisheng.simulator import World, WorldConfig
+
+START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+ROOT = Path(__file__).resolve().parent.parent
+DECIDE_EVERY = 20
+
+
+def _threads(matrix):
+    world = World(matrix, seed=7, start=START, config=WorldConfig(history_days=6))
+    truth = world.truth(START)
+    posts = {p["id"]: p for p in truth["posts"] if not p["deleted"]}
+    threads: dict[str, list[Comment]] = {}
+    for c in truth["comments"]:
+        if c["deleted"] or c["post_id"] not in posts:
+            continue
+        at = datetime.fromisoformat(c["created_at"].replace("Z", "+00:00"))
+        threads.setdefault(c["post_id"], []).append(Comment(
+            "weibo", c["id"], c["post_id"], c["author_id"], c["author_name"], at, False, c["text"],
+            root_id=c["root_id"], parent_id=c["parent_id"], is_from_owner=c["is_from_owner"]))
+    return posts, threads
+
+
+def _prepare(tmp: Path, name: str, matrix, posts):
+    url = f"sqlite:///{tmp / name}"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        sync_matrix(session, matrix, START)
+    with sessions() as session:
+        accounts = {a.uid: a.id for a in session.scalars(__import__("sqlalchemy").select(Account))}
+    rows = {}
+    with sessions.begin() as session:
+        for p in posts.values():
+            record = Post("weibo", p["id"], p["account_uid"], p["author_id"], p["author_name"],
+                          datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")), False, p["text"])
+            result = store.upsert_posts(session, [record], account_id=accounts[p["account_uid"]],
+                                        account_uid=p["account_uid"], now=START)
+            rows[p["id"]] = result.ids[p["id"]]
+    return engine, sessions, rows
+
+
+def _run(sessions, rows, threads, decider):
+    n = 0
+    started = time.perf_counter()
+    for i, (post_id, comments) in enumerate(threads.items(), 1):
+        with sessions.begin() as session:
+            store.upsert_comments(session, comments, post_row_ids={post_id: rows[post_id]}, now=START)
+        n += len(comments)
+        if decider is not None and i % DECIDE_EVERY == 0:
+            decider.run()
+    if decider is not None:
+        decider.run()
+    return n / (time.perf_counter() - started)
+
+
+def main() -> None:
+    matrix = load_matrix(ROOT / "config" / "example-district")
+    posts, threads = _threads(matrix)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        engine, sessions, rows = _prepare(tmp, "store.sqlite", matrix, posts)
+        gc.collect()
+        baseline = _run(sessions, rows, threads, None)
+        engine.dispose()
+        engine, sessions, rows = _prepare(tmp, "decide.sqlite", matrix, posts)
+        decider = Decider(sessions, FakeClock(START + timedelta(days=1)), load_rules(), WorkCalendar(),
+                          Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}))
+        gc.collect()
+        value = _run(sessions, rows, threads, decider)
+        from sqlalchemy import func, select
+
+        from huisheng.monitor.models import Flag
+        with sessions() as session:
+            flags = session.scalar(select(func.count()).select_from(Flag))
+            replied = session.scalar(select(func.count()).select_from(Flag).where(Flag.first_reply_at.is_not(None)))
+        engine.dispose()
+    total = sum(len(c) for c in threads.values())
+    note(f"decide: {total} comments in {len(threads)} threads; {flags} flags, {replied} replied")
+    emit("decide", round(value, 1), "comments/s", round(baseline, 1))
+
+
+if __name__ == "__main__":
+    main()
