@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from harness import compare_with_truth, scenario
-from huisheng.monitor.models import Account, ItemEdit, Tombstone
+from huisheng.monitor.models import Account, Flag, ItemEdit, Tombstone
 from huisheng.simulator import WorldConfig
 
 
@@ -31,17 +31,26 @@ def test_several_days_with_edits_and_deletions_match_the_truth(db_url, tmp_path)
         sc.close()
 
 
+def flags_now(sc):
+    with sc.runtime.sessions() as session:
+        return sorted((f.comment_id, f.status, f.first_reply_at) for f in session.scalars(select(Flag)))
+
+
 def test_repolling_an_unchanged_world_stores_nothing_new(db_url, tmp_path):
     sc = scenario(db_url, tmp_path, accounts=4)
     try:
         sc.run_for(hours=2)
         sc.settle()
         before = sc.server.stats()
+        flags_before = flags_now(sc)
+        assert flags_before, "the world raised flags"
         results = []
         sc.dispatcher.on_result = results.append
         sc.run_for(hours=2)
         assert results, "accounts kept being polled"
         assert sum(r.new_posts + r.new_comments + r.edited + r.tombstoned for r in results) == 0
+        # ... and re-polling never duplicates a flag or moves its state.
+        assert flags_now(sc) == flags_before
         # An unchanged account costs one timeline request per poll (plus the
         # hourly window re-read), never a comment thread.
         after = sc.server.stats()

@@ -72,12 +72,16 @@ def register(main: click.Group) -> None:
     @config_option
     @fail_cleanly
     def check(config: Path) -> None:
-        """Validate the main config and the matrix; print a summary."""
+        """Validate the main config, the matrix and the decision rules; print a summary."""
+        from huisheng.flags.rules import DEFAULT_RULES, load_rules
+
         settings = load_settings(config)
         matrix = _load_matrix_for(settings)
         _check_adapters_load(matrix)
+        load_rules(settings.rules_path)
         for line in summary_lines(settings, matrix):
             click.echo(line)
+        click.echo(f"规则：{settings.rules_path or DEFAULT_RULES}")
         click.echo("配置检查通过。")
 
     @main.group("matrix")
