@@ -63,6 +63,10 @@ class Dispatcher:
         self._in_flight: set[Future] = set()
         self._lock = threading.Lock()
         self.stopping = threading.Event()
+        #: under run() (real time) a finished poll claims the next account itself
+        self._refill = False
+        self._active = 0
+        self._tick_lock = threading.Lock()
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -82,12 +86,20 @@ class Dispatcher:
             if session.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = session.execute(query).all()
+            claimed = []
             for account_id, platform, poll_interval in rows:
                 interval = self.settings.interval_for(platform, poll_interval)
-                session.execute(update(Account).where(Account.id == account_id).values(
-                    lease_owner=self.owner, lease_until=lease_until, last_check_at=now,
-                    next_check_at=now + timedelta(seconds=interval)))
-        return [row[0] for row in rows]
+                # The lease is checked again in the UPDATE: on SQLite the SELECT
+                # above takes no lock, so another process may have claimed the
+                # account in between; only the UPDATE that matches wins it.
+                won = session.execute(
+                    update(Account).where(Account.id == account_id)
+                    .where(or_(Account.lease_until.is_(None), Account.lease_until < now))
+                    .values(lease_owner=self.owner, lease_until=lease_until, last_check_at=now,
+                            next_check_at=now + timedelta(seconds=interval))).rowcount
+                if won:
+                    claimed.append(account_id)
+        return claimed
 
     # -- ticking ----------------------------------------------------------------------
 
@@ -95,14 +107,15 @@ class Dispatcher:
         """Claim as many due accounts as there are idle workers; start them."""
         if self.stopping.is_set():
             return []
-        with self._lock:
-            self._in_flight = {f for f in self._in_flight if not f.done()}
-            free = self.workers - len(self._in_flight)
-        claimed = self.claim_due(free)
-        for account_id in claimed:
-            future = self._pool.submit(self._poll, account_id)
+        with self._tick_lock:
             with self._lock:
-                self._in_flight.add(future)
+                self._in_flight = {f for f in self._in_flight if not f.done()}
+                free = self.workers - self._active
+            claimed = self.claim_due(free)
+            for account_id in claimed:
+                with self._lock:
+                    self._active += 1
+                    self._in_flight.add(self._pool.submit(self._poll, account_id))
         return claimed
 
     def _poll(self, account_id: int) -> PollResult | None:
@@ -111,9 +124,19 @@ class Dispatcher:
                                       should_stop=self.stopping.is_set)
         except Exception:  # one broken account never stops the others
             log.exception("account=%s outcome=crash", account_id)
-            return None
-        if self.on_result is not None:
+            result = None
+        finally:
+            with self._lock:
+                self._active -= 1
+        if result is not None and self.on_result is not None:
             self.on_result(result)
+        if self._refill:
+            # A freed worker takes the next due account at once instead of at
+            # the next tick, so a fast pace is not throttled by the tick.
+            try:
+                self.tick()
+            except Exception:  # the scheduled tick will try again
+                log.exception("refill tick failed")
         return result
 
     def _run_job(self, job: PeriodicJob) -> None:
@@ -179,6 +202,7 @@ class Dispatcher:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        self._refill = True
         scheduler = BackgroundScheduler(timezone=self.settings.timezone)
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.polling.tick),
                           id="dispatcher", max_instances=1, coalesce=True,
