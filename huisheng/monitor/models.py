@@ -314,3 +314,38 @@ class FlagEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     flag: Mapped[Flag] = relationship()
+
+
+class OutboxMessage(Base):
+    """A rendered e-mail waiting to go out, or gone.  Written before any sending,
+    keyed by (recipient, kind, period) so a message is rendered and queued once;
+    the sender delivers it with retries and marks it sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "recipient|kind|period": the same digest or alert is never queued twice
+    dedup_key: Mapped[str] = mapped_column(String(400))
+    recipient: Mapped[str] = mapped_column(String(320))
+    #: digest | alert
+    kind: Mapped[str] = mapped_column(String(16))
+    #: what the message covers, e.g. a digest's day or an alert's flag id
+    period: Mapped[str] = mapped_column(String(64))
+    covers_from: Mapped[datetime | None]
+    covers_until: Mapped[datetime | None]
+    subject: Mapped[str] = mapped_column(Text)
+    #: the Message-ID header: a resend after a crash carries the same one
+    message_id: Mapped[str] = mapped_column(String(255))
+    #: the whole RFC 5322 message, as sent
+    message: Mapped[str] = mapped_column(Text)
+    #: pending | sent | failed (gave up after max attempts; still listed)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Read-only reports for auditors: coverage, compliance, overdue, ranking (考评)."""
