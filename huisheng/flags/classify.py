@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from huisheng.flags.route import Directory, build_directory, fold, route
-from huisheng.flags.rules import CATEGORY_LABELS, Matcher, Rules
+from huisheng.flags.rules import CATEGORY_LABELS, Matcher, Rules, prefilter, unfiltered
 
 _LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
 
@@ -149,6 +149,21 @@ def content_of(masked: str) -> str:
     return "".join(c for c in text if unicodedata.category(c)[0] not in "PZCSM")
 
 
+_PREFILTERS: dict[int, tuple[tuple[Matcher, ...], re.Pattern[str] | None, tuple[Matcher, ...]]] = {}
+
+
+def _candidates(matchers: tuple[Matcher, ...], text: str) -> tuple[Matcher, ...]:
+    """The matchers worth trying on ``text``: none of a list whose combined
+    prefilter finds nothing (except those it cannot cover)."""
+    entry = _PREFILTERS.get(id(matchers))
+    if entry is None or entry[0] is not matchers:
+        entry = _PREFILTERS[id(matchers)] = (matchers, prefilter(matchers), unfiltered(matchers))
+    _, combined, rest = entry
+    if combined is not None and combined.search(text) is None:
+        return rest
+    return matchers
+
+
 def _first(matcher: Matcher, text: str) -> Span | None:
     m = matcher.regex.search(text)
     return Span(m.start(), m.end(), m.group(0)) if m else None
@@ -189,7 +204,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
         return found
 
     urgent_hits = []
-    for matcher in rules.urgent:
+    for matcher in _candidates(rules.urgent, masked):
         span = _first(matcher, masked)
         if span is None:
             continue
@@ -207,7 +222,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
             if matcher.regex.fullmatch(content):
                 return _skip(Reason(matcher.rule, "skip", Span(0, len(text), text),
                                     f"闲聊「{content}」，无需回复"), text)
-        spam_hits = [(m, s) for m in rules.spam if (s := _first(m, masked)) is not None]
+        spam_hits = [(m, s) for m in _candidates(rules.spam, masked) if (s := _first(m, masked)) is not None]
         if sum(m.weight for m, _ in spam_hits) >= rules.spam_min_score:
             return _skip(Reason("skip/spam", "skip", spam_hits[0][1],
                                 "广告/垃圾信息：" + "、".join(f"「{s.text}」" for _, s in spam_hits)), text)

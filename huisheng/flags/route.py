@@ -10,12 +10,13 @@ of the account the comment was written under (谁开设、谁主办).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from huisheng.flags.rules import Rules
+from huisheng.flags.rules import Rules, TopicRule
 from huisheng.monitor.settings import Matrix, UnitSpec
 
 LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区村"}
@@ -40,6 +41,36 @@ class Directory:
     district: str | None = None
     #: account display names, longest first (to find ``@name`` in text)
     mention_names: tuple[str, ...] = field(default=())
+
+    def places_present(self, text: str) -> set[str]:
+        """The place names that occur in ``text`` (overlaps included), found in
+        one pass instead of one search per name."""
+        finder, prefixes = self._place_finder
+        present: set[str] = set()
+        for m in finder.finditer(text):
+            # the alternation reports the longest name at each position; the
+            # shorter names starting there are its prefixes
+            present.add(m.group(1))
+            present.update(prefixes.get(m.group(1), ()))
+        return present
+
+    @functools.cached_property
+    def _place_finder(self) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
+        names = sorted({name for name, _ in self.places if len(name) >= 2}, key=len, reverse=True)
+        if not names:
+            return re.compile(r"(?!x)x"), {}
+        prefixes = {n: tuple(p for p in names if p != n and n.startswith(p)) for n in names}
+        return re.compile("(?=(" + "|".join(re.escape(n) for n in names) + "))"), prefixes
+
+    def topic_units(self, rules: Rules) -> list[tuple[TopicRule, str | None]]:
+        """Each topic with the unit it routes to in this matrix (the first of its
+        candidate names the matrix has), worked out once per rules."""
+        cache = self.__dict__.setdefault("_topic_cache", {})
+        key = id(rules)
+        if key not in cache:
+            cache[key] = (rules, [(t, next((c for n in t.units if (c := self.resolve_unit(n))), None))
+                                  for t in rules.topics])
+        return cache[key][1]
 
     def level(self, code: str | None) -> str | None:
         unit = self.units.get(code) if code else None
@@ -125,10 +156,13 @@ class Route:
 def find_places(text: str, rules: Rules, directory: Directory) -> list[tuple[int, int, str, str]]:
     """(start, end, name, unit code) of place names in ``text``, longest first, not overlapping.
     A name in ``place.ignore`` (also an everyday word) counts only beside a place cue (住在…, …这边)."""
+    present = directory.places_present(text)
+    if not present:
+        return []
     taken: list[tuple[int, int]] = []
     found = []
     for name, code in directory.places:
-        if len(name) < 2:
+        if len(name) < 2 or name not in present:
             continue
         start = text.find(name)
         while start != -1:
@@ -185,11 +219,13 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
         notes.append(("route/place", start, end, name, reason))
 
     best: tuple[int, int, str, list[re.Match[str]]] | None = None
-    for index, topic in enumerate(rules.topics):
-        code = next((directory.resolve_unit(n) for n in topic.units if directory.resolve_unit(n)), None)
+    for index, (topic, code) in enumerate(directory.topic_units(rules)):
         if code is None:
             continue
-        hits = [m for m in (matcher.regex.search(text) for matcher in topic.matchers) if m is not None]
+        matchers = topic.matchers
+        if topic.prefilter is not None and topic.prefilter.search(text) is None:
+            matchers = topic.unfiltered
+        hits = [m for m in (matcher.regex.search(text) for matcher in matchers) if m is not None]
         if hits and (best is None or len(hits) > best[0]):
             best = (len(hits), index, code, hits)
     if best is not None:

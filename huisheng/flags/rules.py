@@ -46,6 +46,22 @@ class Matcher:
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
 
 
+def prefilter(matchers: tuple[Matcher, ...]) -> re.Pattern[str] | None:
+    """The matchers without back-references as one alternation: most texts hit
+    no matcher of a category or topic, and one search rules them all out (the
+    decide step's hot path).  Back-references (A-not-A: ``(.)不\\1``) would
+    point at the wrong group once combined, so those stay out of it."""
+    plain = [m for m in matchers if not _BACKREF.search(m.regex.pattern)]
+    if not plain:
+        return None
+    return re.compile("|".join(f"(?:{m.regex.pattern})" for m in plain))
+
+
+def unfiltered(matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
+    """The matchers :func:`prefilter` leaves out (always checked one by one)."""
+    return tuple(m for m in matchers if _BACKREF.search(m.regex.pattern))
+
+
 @dataclass(frozen=True)
 class CategoryRule:
     name: str
@@ -55,19 +71,11 @@ class CategoryRule:
 
     @functools.cached_property
     def prefilter(self) -> re.Pattern[str] | None:
-        """The matchers without back-references as one alternation: most texts
-        hit no matcher of a category, and one search rules them all out (the
-        decide step's hot path).  Back-references (A-not-A: ``(.)不\\1``) would
-        point at the wrong group once combined, so those stay out of it."""
-        plain = [m for m in self.matchers if not _BACKREF.search(m.regex.pattern)]
-        if not plain:
-            return None
-        return re.compile("|".join(f"(?:{m.regex.pattern})" for m in plain))
+        return prefilter(self.matchers)
 
     @functools.cached_property
     def unfiltered(self) -> tuple[Matcher, ...]:
-        """The matchers the prefilter cannot rule out."""
-        return tuple(m for m in self.matchers if _BACKREF.search(m.regex.pattern))
+        return unfiltered(self.matchers)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,14 @@ class TopicRule:
 
     units: tuple[str, ...]
     matchers: tuple[Matcher, ...]
+
+    @functools.cached_property
+    def prefilter(self) -> re.Pattern[str] | None:
+        return prefilter(self.matchers)
+
+    @functools.cached_property
+    def unfiltered(self) -> tuple[Matcher, ...]:
+        return unfiltered(self.matchers)
 
 
 @dataclass(frozen=True)
