@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Text, UniqueConstraint)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -167,6 +168,10 @@ class Comment(Base):
     __table_args__ = (
         UniqueConstraint("platform", "external_id"),
         Index("ix_comments_post_created", "post_id", "created_at"),
+        # The decide step's queue, oldest first: only undecided comments are indexed.
+        Index("ix_comments_pending", "created_at", "id",
+              sqlite_where=sql_text("decided_at IS NULL"),
+              postgresql_where=sql_text("decided_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -197,7 +202,7 @@ class Comment(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: when the decide step looked at this comment (None: still to decide);
     #: set in the same transaction as the flags it raised or the replies it linked
-    decided_at: Mapped[datetime | None] = mapped_column(index=True)
+    decided_at: Mapped[datetime | None]
 
 
 class ItemEdit(Base):

@@ -87,13 +87,15 @@ def upgrade() -> None:
 
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('decided_at', sa.DateTime(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_comments_decided_at'), ['decided_at'], unique=False)
+        batch_op.create_index('ix_comments_pending', ['created_at', 'id'], unique=False,
+                              sqlite_where=sa.text('decided_at IS NULL'),
+                              postgresql_where=sa.text('decided_at IS NULL'))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('comments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_comments_decided_at'))
+        batch_op.drop_index('ix_comments_pending')
         batch_op.drop_column('decided_at')
 
     with op.batch_alter_table('flag_events', schema=None) as batch_op:
