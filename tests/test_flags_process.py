@@ -162,3 +162,21 @@ def test_uncovered_year_deadline_is_marked_uncertain(kit):
     with kit.sessions() as session:
         event = session.scalars(select(FlagEvent)).one()
     assert event.data["uncovered_years"] == [2027]
+
+
+def test_an_account_added_while_running_is_picked_up(kit):
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=SH)
+    post = kit.post(DISTRICT_UID, at)
+    kit.comment(post, at, "请问学位申请什么时候开始？")
+    d, _ = decider(kit, at)
+    d.run()  # the matrix is cached now
+    from huisheng.monitor.matrix_sync import sync_matrix
+    from huisheng.monitor.settings import AccountSpec, Matrix
+
+    newcomer = AccountSpec("weibo", "2000000001", "新开账号", kit.matrix.accounts[3].unit)
+    with kit.sessions.begin() as session:
+        sync_matrix(session, Matrix(kit.matrix.units, kit.matrix.accounts + (newcomer,)), at)
+    new_post = kit.post("2000000001", at + timedelta(hours=1))
+    kit.comment(new_post, at + timedelta(hours=1), "小区垃圾三天没人清运，投诉")
+    result = d.run()
+    assert result.decided == 1 and len(result.flags) == 1

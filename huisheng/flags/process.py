@@ -159,6 +159,10 @@ class Decider:
                 .limit(self.batch_size)).all()
             if not rows:
                 return result
+            if any(c.account_uid not in account_ids for c in rows):
+                # `huisheng matrix sync` added accounts since the matrix was cached
+                self._directory = None
+                directory, unit_ids, account_ids, account_units = self._dir(session)
             batch = _Batch(session, {c.post_id for c in rows}, list(account_ids))
             for comment in rows:
                 account_id, account_uid = comment.account_id, comment.account_uid
@@ -175,6 +179,10 @@ class Decider:
                 days = self.sla.deadline_days(decision.category) if decision.category else None
                 if not decision.needs_reply or days is None:
                     continue  # a category with no deadline (praise) carries no duty to reply
+                if decision.unit_code not in unit_ids:
+                    log.error("comment=%s: no owning unit found (%s); not flagged", comment.external_id,
+                              decision.routing_reason)
+                    continue
                 flag = self._raise(session, comment, account_id, decision, days, unit_ids, batch, now)
                 if flag is not None:
                     raised.append(flag)
