@@ -1,0 +1,80 @@
+"""Report output: an aligned table, CSV for Excel (UTF-8 with BOM, ISO dates),
+or JSON.  Headers in Simplified Chinese, English with ``lang="en"``; JSON keys
+are always the English field names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Any, Iterable, Mapping
+
+FORMATS = ("table", "csv", "json")
+LANGS = ("zh", "en")
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    zh: str
+    en: str
+    #: text | int | ratio | hours | float | datetime | date | bool
+    kind: str = "text"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(value: Any, kind: str, fmt: str, lang: str, tz: tzinfo) -> Any:
+    if value is None:
+        return None if fmt == "json" else ("-" if fmt == "table" else "")
+    if kind == "datetime":
+        local = value.astimezone(tz)
+        if fmt == "json":
+            return local.isoformat()
+        return local.strftime("%Y-%m-%d %H:%M" if fmt == "table" else "%Y-%m-%d %H:%M:%S")
+    if kind == "date":
+        return value.isoformat()
+    if fmt == "json":
+        return value
+    if kind == "bool":
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if kind == "ratio":
+        return f"{value * 100:.1f}%" if fmt == "table" else round(value, 4)
+    if kind in ("hours", "float"):
+        return f"{value:.1f}" if fmt == "table" else value
+    return value if fmt == "csv" else str(value)
+
+
+def render(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: str, lang: str = "zh",
+           tz: tzinfo) -> str:
+    records = list(records)
+    if fmt == "json":
+        return json.dumps([{c.key: _cell(r.get(c.key), c.kind, fmt, lang, tz) for c in columns} for r in records],
+                          ensure_ascii=False, indent=1) + "\n"
+    header = [c.zh if lang == "zh" else c.en for c in columns]
+    body = [[_cell(r.get(c.key), c.kind, fmt, lang, tz) for c in columns] for r in records]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(body)
+        return BOM + out.getvalue()
+    rows = [header] + [[str(v) for v in row] for row in body]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
+    right = [c.kind in ("int", "ratio", "hours", "float") for c in columns]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [(" " * (w - _width(v)) + v) if r and n else (v + " " * (w - _width(v)))
+                 for v, w, r in zip(row, widths, right)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+

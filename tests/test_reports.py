@@ -1,0 +1,290 @@
+"""Reports against a hand-computed scenario: flags built directly in the
+database with exact times (Asia/Shanghai), figures worked out by hand below."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text, update
+
+from flagkit import Kit
+from huisheng.monitor.cli import main
+from huisheng.monitor.db import make_engine
+from huisheng.monitor.matrix import dump_matrix
+from huisheng.monitor.models import Base, Flag, Post
+from huisheng.reports.compliance import ComplianceSettings, compliance, inactive_accounts
+from huisheng.reports.coverage import coverage
+from huisheng.reports.stats import quantile
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 5, 12, 0, tzinfo=TZ)  # the reports run "now"
+A1, A2 = "1000000002", "1000000003"  # accounts of B00 (区政府办公室) and B01 (住建委)
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=TZ)
+
+
+def make_flag(kit: Kit, post: int, uid: str, unit: str, category: str, started: datetime, due: datetime, *,
+              created: datetime | None = None, reply: datetime | None = None, status: str | None = None,
+              offline: bool = False) -> int:
+    comment_id, _ = kit.comment(post, started, "请问这个问题什么时候能解决？")
+    account, owner = kit.account(uid), kit.unit(unit)
+    with kit.sessions.begin() as session:
+        flag = Flag(comment_id=comment_id, post_id=post, account_id=account.id, unit_id=owner.id, routing="account",
+                    routing_reason="账号", category=category, author_id="9001", author_name="张三",
+                    status=status or ("replied" if reply else "open"), started_at=started,
+                    created_at=created or started, due_at=due, first_reply_at=reply, replied_offline=offline,
+                    reply_seconds=(reply - started).total_seconds() if reply else None,
+                    reply_working_seconds=kit.calendar.working_seconds(started, reply) if reply else None,
+                    updated_at=created or started)
+        session.add(flag)
+        session.flush()
+        return flag.id
+
+
+@pytest.fixture
+def scenario(db_url, tmp_path):
+    kit = Kit(db_url)
+    p1 = kit.post(A1, local(2026, 9, 1, 9))
+    p2 = kit.post(A2, local(2026, 9, 1, 9))
+    ids = {
+        # September cohort: across the National Day holiday (Oct 1–7): 17:00–18:00 on Sep 30 and
+        # 09:00–10:00 on Oct 8 are 2 working hours; 7 days 17 hours = 185 calendar hours
+        "F1": make_flag(kit, p1, A1, "B00", "consultation", local(2026, 9, 30, 17), local(2026, 10, 9, 17),
+                        created=local(2026, 9, 30, 17, 10), reply=local(2026, 10, 8, 10)),
+        # October cohort
+        "F2": make_flag(kit, p1, A1, "B00", "complaint", local(2026, 10, 12, 9), local(2026, 10, 20, 18),
+                        reply=local(2026, 10, 13, 10)),  # 25 h, 10 working h, on time
+        "F3": make_flag(kit, p1, A1, "B00", "consultation", local(2026, 10, 26, 10), local(2026, 10, 28, 10),
+                        reply=local(2026, 11, 3, 10)),  # after the period, late: 192 h, 54 working h
+        "F4": make_flag(kit, p2, A2, "B01", "help", local(2026, 10, 14, 20), local(2026, 10, 21, 18)),  # overdue
+        "F5": make_flag(kit, p2, A2, "B01", "suggestion", local(2026, 10, 20, 9), local(2026, 10, 27, 18),
+                        status="dismissed"),
+        # the last minutes of October (local), a street's, not yet due
+        "F6": make_flag(kit, p2, A2, "S00", "complaint", local(2026, 10, 31, 23, 30), local(2026, 11, 10, 18)),
+        "F7": make_flag(kit, p1, A1, "B00", "consultation", local(2026, 10, 15, 12), local(2026, 10, 19, 12),
+                        reply=local(2026, 10, 15, 14), offline=True),
+        # November (local), overdue
+        "F8": make_flag(kit, p1, A1, "B00", "consultation", local(2026, 11, 1, 0, 10), local(2026, 11, 3, 18)),
+    }
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "matrix.toml").write_text(dump_matrix(kit.matrix), encoding="utf-8")
+    config = tmp_path / "huisheng.toml"
+    config.write_text(f'matrix = "m"\n[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    yield kit, config, ids
+    kit.close()
+
+
+def report(config, *args, lang="zh"):
+    result = CliRunner().invoke(main, ["--config", str(config), "report", *args, "--now", NOW.isoformat(),
+                                       "--lang", lang])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def rows(config, *args):
+    return {r["key"]: r for r in json.loads(report(config, "coverage", *args, "--format", "json"))}
+
+
+OCTOBER = ("--from", "2026-10-01", "--to", "2026-10-31")
+
+
+def test_quantile_interpolates():
+    assert quantile([], 0.5) is None
+    assert quantile([3.0], 0.9) == 3.0
+    assert quantile([25.0, 192.0], 0.5) == 108.5
+    assert quantile([1.0, 2.0, 3.0, 4.0, 10.0], 0.9) == pytest.approx(7.6)
+
+
+def test_coverage_by_unit_hand_computed(scenario):
+    kit, config, _ = scenario
+    by_unit = rows(config, "--by", "unit", *OCTOBER)
+    assert set(by_unit) == {"B00", "B01", "S00"}
+    b00 = by_unit["B00"]
+    # F2 on time, F3 replied after the period (counts for October, late), F7 offline (not a public reply)
+    assert b00 == {"key": "B00", "label": "区政府办公室", "flags": 3, "replied": 2, "coverage": pytest.approx(2 / 3),
+                   "on_time": 1, "on_time_coverage": pytest.approx(1 / 3),
+                   "frt_median_hours": 108.5, "frt_p90_hours": 175.3,
+                   "frt_median_working_hours": 32.0, "frt_p90_working_hours": 49.6,
+                   "overdue_open": 0, "dismissed": 0, "offline": 1}
+    b01 = by_unit["B01"]  # F5 dismissed: outside the denominator
+    assert (b01["flags"], b01["replied"], b01["coverage"], b01["on_time_coverage"], b01["overdue_open"],
+            b01["dismissed"], b01["frt_median_hours"]) == (1, 0, 0.0, 0.0, 1, 1, None)
+    s00 = by_unit["S00"]  # 23:30 local on Oct 31 is October; due Nov 10: not overdue
+    assert (s00["flags"], s00["overdue_open"]) == (1, 0)
+
+
+def test_reply_after_the_period_counts_for_its_cohort(scenario):
+    kit, config, ids = scenario
+    before = rows(config, "--by", "district", *OCTOBER)["district"]
+    assert (before["flags"], before["replied"], before["on_time"], before["overdue_open"]) == (5, 2, 1, 1)
+    # a late reply to F4 arrives in December: October's figures move, November's don't
+    with kit.sessions.begin() as session:
+        session.execute(update(Flag).where(Flag.id == ids["F4"]).values(
+            status="replied", first_reply_at=local(2026, 12, 1, 10).astimezone(timezone.utc),
+            reply_seconds=1.0, reply_working_seconds=1.0))
+    after = rows(config, "--by", "district", *OCTOBER)["district"]
+    assert (after["flags"], after["replied"], after["on_time"], after["overdue_open"]) == (5, 3, 1, 0)
+
+
+def test_working_hours_across_the_holiday(scenario):
+    kit, config, _ = scenario
+    september = rows(config, "--by", "unit", "--from", "2026-09-01", "--to", "2026-09-30")["B00"]
+    assert (september["flags"], september["replied"], september["on_time"]) == (1, 1, 1)
+    assert september["frt_median_working_hours"] == 2.0
+    assert september["frt_median_hours"] == 185.0
+
+
+def test_grouping_by_level_account_category_month(scenario):
+    kit, config, _ = scenario
+    level = rows(config, "--by", "level", *OCTOBER)
+    assert list(level) == ["department", "street"]
+    assert (level["department"]["flags"], level["department"]["replied"], level["department"]["overdue_open"],
+            level["department"]["label"]) == (4, 2, 1, "部门")
+    account = rows(config, "--by", "account", *OCTOBER)
+    assert {k: r["flags"] for k, r in account.items()} == {f"weibo:{A1}": 3, f"weibo:{A2}": 2}
+    assert account[f"weibo:{A1}"]["label"] == "示范区区政府办公室"
+    category = rows(config, "--by", "category", *OCTOBER)
+    assert {k: (r["flags"], r["replied"], r["on_time"]) for k, r in category.items()} == {
+        "complaint": (2, 1, 1), "consultation": (2, 1, 0), "help": (1, 0, 0), "suggestion": (0, 0, 0)}
+    assert category["suggestion"]["coverage"] is None and category["suggestion"]["dismissed"] == 1
+    month = rows(config, "--by", "month", "--from", "2026-09-01", "--to", "2026-11-30")
+    assert {k: (r["flags"], r["replied"], r["overdue_open"]) for k, r in month.items()} == {
+        "2026-09": (1, 1, 0), "2026-10": (5, 2, 1), "2026-11": (1, 0, 1)}
+
+
+def test_json_keys_and_csv_for_excel(scenario):
+    kit, config, _ = scenario
+    listed = json.loads(report(config, "coverage", "--by", "unit", *OCTOBER, "--format", "json"))
+    for key in ("key", "flags", "replied", "coverage", "on_time", "on_time_coverage", "frt_median_hours",
+                "frt_p90_hours", "frt_median_working_hours", "overdue_open"):
+        assert all(key in r for r in listed)
+    out = report(config, "coverage", "--by", "unit", *OCTOBER, "--format", "csv")
+    assert out.startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
+    assert table[0][:5] == ["键", "名称", "需回复", "已回复", "回复率"]
+    assert table[1][:5] == ["B00", "区政府办公室", "3", "2", "0.6667"]
+    english = report(config, "coverage", "--by", "unit", *OCTOBER, "--format", "csv", lang="en")
+    assert english.startswith("\ufeffkey,name,flags,replied,coverage")
+    overdue = list(csv.reader(io.StringIO(report(config, "overdue", "--format", "csv").removeprefix("\ufeff"))))
+    assert overdue[0][0] == "编号"
+    # ISO dates, local time: F4 (due Oct 21 18:00) first, then F8 (due Nov 3 18:00)
+    assert [r[6] for r in overdue[1:]] == ["2026-10-21 18:00:00", "2026-11-03 18:00:00"]
+    table_out = report(config, "coverage", "--by", "unit", *OCTOBER)
+    assert "区政府办公室" in table_out and "66.7%" in table_out
+
+
+def test_overdue_and_ranking(scenario):
+    kit, config, ids = scenario
+    with kit.sessions.begin() as session:
+        session.execute(update(Flag).where(Flag.id == ids["F4"]).values(
+            reminded_at=local(2026, 10, 20, 18), escalated_at=local(2026, 10, 22, 9)))
+    listed = json.loads(report(config, "overdue", "--format", "json"))
+    assert [(r["flag_id"], r["step"]) for r in listed] == [(ids["F4"], "escalated"), (ids["F8"], "overdue")]
+    # F8 due Nov 3 18:00; now Nov 5 12:00: Nov 4 (9 h) + Nov 5 09–12 (3 h) = 12 h = 1.33 working days
+    assert listed[1]["overdue_working_days"] == 1.33
+    ranked = json.loads(report(config, "ranking", "--period", "month", "--month", "2026-10", "--format", "json"))
+    # B00 on-time 1/3 first; B01 and S00 both 0 with no reply: tied at rank 2
+    assert [(r["rank"], r["key"]) for r in ranked] == [(1, "B00"), (2, "B01"), (2, "S00")]
+    assert "考评排名" in report(config, "ranking", "--month", "2026-10")
+
+
+def _posts(kit, uid, *times, closed=False, repost=False):
+    for at in times:
+        post = kit.post(uid, at)
+        with kit.sessions.begin() as session:
+            session.execute(update(Post).where(Post.id == post).values(
+                comments_open=not closed, repost_of="4999999999" if repost else None))
+
+
+def test_compliance_across_the_14_day_boundary(db_url, tmp_path):
+    kit = Kit(db_url)
+    uids = [f"10000000{n:02d}" for n in range(1, 13)]
+    _posts(kit, uids[0], local(2026, 11, 7, 12))                 # 13 days before: passes, warned
+    _posts(kit, uids[1], local(2026, 11, 6, 8))                  # 14 days before: still passes
+    _posts(kit, uids[2], local(2026, 11, 5, 23), local(2026, 11, 20, 0, 30))  # 15 days (the other is after)
+    _posts(kit, uids[3], local(2026, 11, 4, 9))
+    _posts(kit, uids[3], local(2026, 11, 18, 9), repost=True)   # a repost does not count
+    _posts(kit, uids[4], local(2026, 11, 15, 9), closed=True)   # comments closed: no interaction
+    _posts(kit, uids[5], local(2026, 11, 19, 9))
+    post = kit.post(uids[5], local(2026, 7, 1, 9))
+    make_flag(kit, post, uids[5], "B04", "help", local(2026, 8, 1, 10), local(2026, 8, 7, 18))  # > 90 days
+    at = local(2026, 11, 20)
+    with kit.sessions() as session:
+        checked = {c.uid: c for c in compliance(session, at=at, rules=ComplianceSettings(), tz=TZ)}
+        inactive = {a.name for a in inactive_accounts(session, at=at, days=14)}
+    kit.close()
+    flags = {uid: (c.days_since_post, c.inactive, c.warning) for uid, c in checked.items()}
+    assert flags[uids[0]] == (13, False, True)
+    assert flags[uids[1]] == (14, False, True)
+    assert flags[uids[2]] == (15, True, True)
+    assert flags[uids[3]] == (16, True, True)
+    assert flags[uids[4]] == (5, False, False) and checked[uids[4]].no_interaction
+    assert flags[uids[5]] == (1, False, False) and not checked[uids[5]].no_interaction
+    assert checked[uids[5]].stale_flags == 1
+    assert flags[uids[6]] == (None, True, True)  # never posted
+    assert "示范区区政府办公室" not in inactive and "示范区住房和城乡建设委员会" in inactive
+    assert len(inactive) == 12 - 4
+
+
+def test_compliance_command_summary_per_level(scenario):
+    kit, config, _ = scenario
+    out = report(config, "compliance", "--at", "2026-09-10")
+    assert "单项否决" in out and "区级" in out and "部门" in out
+    data = json.loads(report(config, "compliance", "--at", "2026-09-10", "--format", "json"))
+    by_uid = {a["uid"]: a for a in data["accounts"]}
+    assert by_uid[A1]["days_since_post"] == 9 and not by_uid[A1]["inactive"] and not by_uid[A1]["warning"]
+    assert {lv["level"]: (lv["accounts"], lv["inactive"]) for lv in data["levels"]} == {"区级": (1, 1),
+                                                                                         "部门": (11, 9)}
+    csv_out = report(config, "compliance", "--at", "2026-09-10", "--format", "csv")
+    assert csv_out.startswith("\ufeff层级,单位,账号") and "2026-09-01 09:00:00" in csv_out
+
+
+def _snapshot(url: str) -> dict[str, tuple]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {t.name: tuple(conn.execute(select(t)).all()) for t in Base.metadata.sorted_tables
+                    if t.name in {r[0] for r in conn.execute(text(
+                        "SELECT name FROM sqlite_master WHERE type='table'" if url.startswith("sqlite")
+                        else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))}}
+    finally:
+        engine.dispose()
+
+
+def test_reports_write_nothing(scenario, db_url):
+    kit, config, _ = scenario
+    kit.close()
+    path = db_url.removeprefix("sqlite:///") if db_url.startswith("sqlite") else None
+    if path:
+        engine = make_engine(db_url)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    before = _snapshot(db_url)
+    for args in (("coverage", "--by", "month", *OCTOBER), ("compliance", "--at", "2026-11-01"), ("overdue",),
+                 ("ranking", "--month", "2026-10")):
+        for fmt in ("table", "csv", "json"):
+            report(config, *args, "--format", fmt)
+    assert _snapshot(db_url) == before
+    if path:
+        assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
+    # the connection itself refuses writes
+    engine = make_engine(db_url, readonly=True)
+    try:
+        with engine.connect() as conn:
+            with pytest.raises(Exception):
+                conn.execute(update(Flag).values(status="closed"))
+            conn.rollback()
+            assert conn.execute(select(func.count()).select_from(Flag)).scalar() == 8
+    finally:
+        engine.dispose()
