@@ -21,7 +21,8 @@ from huisheng.monitor.matrix import dump_matrix
 from huisheng.monitor.models import Base, Flag, Post
 from huisheng.reports.compliance import ComplianceSettings, compliance, inactive_accounts
 from huisheng.reports.coverage import coverage
-from huisheng.reports.stats import quantile
+from huisheng.reports.rollup import RollupJob
+from huisheng.reports.stats import Hist
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=TZ)  # the reports run "now"
@@ -97,11 +98,22 @@ def rows(config, *args):
 OCTOBER = ("--from", "2026-10-01", "--to", "2026-10-31")
 
 
-def test_quantile_interpolates():
-    assert quantile([], 0.5) is None
-    assert quantile([3.0], 0.9) == 3.0
-    assert quantile([25.0, 192.0], 0.5) == 108.5
-    assert quantile([1.0, 2.0, 3.0, 4.0, 10.0], 0.9) == pytest.approx(7.6)
+def hist(*values: float) -> Hist:
+    h = Hist()
+    for v in values:
+        h.add(v)
+    return h
+
+
+def test_histogram_quantiles():
+    assert hist().quantile(0.5) is None
+    assert hist(3.0).quantile(0.9) == 3.0
+    assert hist(25 * 3600.0, 192 * 3600.0).quantile(0.5) == 108.5 * 3600
+    # distinct buckets: exact linear interpolation at (n - 1)q
+    assert hist(60.0, 600.0, 3600.0, 36000.0, 360000.0).quantile(0.9) == pytest.approx(36000 + 0.6 * (360000 - 36000))
+    # equal values share a bucket and stay exact; close ones are averaged within their bucket
+    assert hist(7200.0, 7200.0, 7200.0).quantile(0.5) == 7200.0
+    assert hist(7000.0, 7100.0).quantile(0.0) == 7050.0
 
 
 def test_coverage_by_unit_hand_computed(scenario):
@@ -288,3 +300,31 @@ def test_reports_write_nothing(scenario, db_url):
             assert conn.execute(select(func.count()).select_from(Flag)).scalar() == 8
     finally:
         engine.dispose()
+
+
+def test_rollup_gives_the_same_figures_and_stays_exact(scenario):
+    kit, config, ids = scenario
+    groupings = ("unit", "level", "account", "category", "month", "district")
+    span = ("--from", "2026-09-01", "--to", "2026-11-30")
+    live = {by: rows(config, "--by", by, *span) for by in groupings}
+    job = RollupJob(kit.sessions, "Asia/Shanghai")
+    assert job.run(NOW) == [datetime(2026, m, 1).date() for m in (9, 10, 11)]
+    assert {by: rows(config, "--by", by, *span) for by in groupings} == live
+    assert job.run(NOW) == []  # nothing changed since
+    # a late reply after the refresh: its month is counted from flags until the next refresh
+    late = local(2026, 11, 10, 9)
+    with kit.sessions.begin() as session:
+        session.execute(update(Flag).where(Flag.id == ids["F4"]).values(
+            status="replied", first_reply_at=late, reply_seconds=3600.0, reply_working_seconds=3600.0,
+            updated_at=late))
+    october = rows(config, "--by", "district", *OCTOBER)["district"]
+    assert (october["replied"], october["overdue_open"]) == (3, 0)
+    assert job.run(late) == [datetime(2026, 10, 1).date()]
+    # changed within MARGIN before that refresh: looked at once more, then the rollup answers
+    assert job.run(late + timedelta(hours=1)) == [datetime(2026, 10, 1).date()]
+    assert rows(config, "--by", "district", *OCTOBER)["district"] == october
+    with kit.sessions() as session:
+        from huisheng.reports.coverage import plan
+
+        months, ranges = plan(session, local(2026, 10, 1), local(2026, 11, 1), kit.calendar.tz)
+        assert (months, ranges) == ([datetime(2026, 10, 1).date()], [])

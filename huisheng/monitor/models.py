@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint)
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -252,6 +252,9 @@ class Flag(Base):
         Index("ix_flags_unit_created", "unit_id", "created_at"),
         Index("ix_flags_status_due", "status", "due_at"),
         Index("ix_flags_account_created", "account_id", "created_at"),
+        # reports: cohorts by creation time, and what changed since the rollup
+        Index("ix_flags_created", "created_at"),
+        Index("ix_flags_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -354,3 +357,46 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+#: buckets of the first-reply-time histograms in :data:`flag_rollups`
+#: (see ``huisheng.reports.rollup``)
+ROLLUP_BUCKETS = 48
+
+
+def _hist_columns() -> list[Column]:
+    columns = []
+    for kind in ("c", "w"):  # calendar, working seconds
+        columns += [Column(f"{kind}n{i}", Integer, nullable=False) for i in range(ROLLUP_BUCKETS)]
+        columns += [Column(f"{kind}s{i}", Float, nullable=False) for i in range(ROLLUP_BUCKETS)]
+    return columns
+
+
+#: report aggregates per local month of flag creation (``month``: its first
+#: day) × owning unit × account × category: counts and first-reply-time
+#: histograms (count and sum of seconds per bucket).  Kept by
+#: ``huisheng.reports.rollup.refresh``, always rebuilt from flags.
+flag_rollups = Table(
+    "flag_rollups", Base.metadata,
+    Column("month", Date, primary_key=True),
+    Column("unit_id", Integer, primary_key=True),
+    Column("account_id", Integer, primary_key=True),
+    Column("category", String(16), primary_key=True),
+    Column("flags", Integer, nullable=False),
+    Column("replied", Integer, nullable=False),
+    Column("on_time", Integer, nullable=False),
+    Column("offline", Integer, nullable=False),
+    Column("dismissed", Integer, nullable=False),
+    *_hist_columns(),
+)
+
+
+class RollupState(Base):
+    """How far :data:`flag_rollups` is: every flag changed (``updated_at``) up
+    to ``watermark`` is in it."""
+
+    __tablename__ = "flag_rollup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watermark: Mapped[datetime | None]
+    refreshed_at: Mapped[datetime]
