@@ -1,0 +1,195 @@
+"""Urgent alerts: every urgent flag is e-mailed once, as soon as it is stored,
+to the administrators of its unit and of the account it was written under, and
+to the district duty address when one is configured.
+
+The job runs every dispatcher tick right after the decide step.  A flag counts
+as alerted once its ``alerted`` event is written, in the same transaction as
+its messages are queued; the outbox's dedup key (recipient, "alert", flag id)
+keeps a second queuing out even if two processes raced.  Only flags still
+waiting for an answer (open or acknowledged) are alerted: one replied to in
+the same poll needs nobody woken up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from huisheng.monitor.clock import Clock
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.monitor.settings import Settings
+from huisheng.notify import outbox
+from huisheng.notify.digest import post_link
+from huisheng.notify.mail import MailSettings, mail_from_settings
+from huisheng.notify.render import excerpt, render
+
+log = logging.getLogger(__name__)
+
+ACTOR = "rule:alerts"
+EVENT = "alerted"
+#: characters of the comment shown in an alert (the platform shows the rest)
+TEXT_LIMIT = 500
+SUBJECT_EXCERPT = 40
+
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "zh": {
+        "subject": "【回声·紧急】{unit}：{text}",
+        "heading": "紧急留言提醒",
+        "intro": "{unit} 收到一条判定为紧急的群众留言，请立即核实处置并尽快回复。",
+        "account": "账号", "unit": "责任单位", "category": "类别", "author": "留言人", "written": "留言时间",
+        "due": "回复期限", "due_uncertain": "（节假日安排未公布，期限为估算）", "routing": "分派依据",
+        "cues": "紧急判定依据", "text": "留言内容", "link": "查看原帖",
+        "handle": "处理记录：huisheng flags show {id}",
+        "footer": "本邮件由回声（huisheng）自动发送，请勿直接回复。",
+        "colon": "：", "sep": "、", "note": "紧急提醒已排队发送给 {n} 个地址",
+        "nobody": "紧急留言无人可提醒：单位和账号均未配置管理员，也未配置值班邮箱",
+    },
+    "en": {
+        "subject": "[Huisheng URGENT] {unit}: {text}",
+        "heading": "Urgent comment",
+        "intro": "{unit} received a comment classified as urgent. Please check and act on it now, "
+                 "and reply soon.",
+        "account": "Account", "unit": "Unit", "category": "Category", "author": "Author", "written": "Written",
+        "due": "Reply due", "due_uncertain": " (holiday arrangement not yet published: estimated)",
+        "routing": "Routed by", "cues": "Urgent because of", "text": "Comment", "link": "View post",
+        "handle": "Record: huisheng flags show {id}",
+        "footer": "Sent automatically by huisheng; please do not reply to this message.",
+        "colon": ": ", "sep": ", ", "note": "urgent alert queued for {n} address(es)",
+        "nobody": "no one to alert: neither unit nor account has administrators and no duty address is set",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What an alert says about a flag (the template's ``a``)."""
+
+    flag_id: int
+    unit: str
+    account: str
+    category: str
+    author: str
+    written_at: datetime
+    due_at: datetime
+    due_uncertain: bool
+    routing_reason: str
+    #: the matched words that made the comment urgent
+    cues: tuple[str, ...]
+    text: str
+    link: str | None
+    limit: int = TEXT_LIMIT
+
+
+@dataclass(frozen=True)
+class RenderedAlert:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass
+class AlertResult:
+    #: flag id → recipients queued
+    alerted: dict[int, list[str]] = field(default_factory=dict)
+
+
+def recipients(unit_admins: Iterable[str], account_admins: Iterable[str], duty: str | None) -> list[str]:
+    """Each address once (case-insensitively), unit admins first."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for address in [*unit_admins, *account_admins, *([duty] if duty else [])]:
+        address = address.strip()
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            out.append(address)
+    return out
+
+
+def render_alert(alert: Alert, *, locale: str = "zh", tz: str = "Asia/Shanghai") -> RenderedAlert:
+    labels = LABELS.get(locale, LABELS["zh"])
+    subject = labels["subject"].format(unit=excerpt(alert.unit, 40), text=excerpt(alert.text, SUBJECT_EXCERPT))
+    context: dict[str, Any] = {"A": labels, "a": alert}
+    return RenderedAlert(subject=subject,
+                         text=render("mail/alert.txt.j2", locale=locale, tz=tz, **context),
+                         html=render("mail/alert.html.j2", locale=locale, tz=tz, **context))
+
+
+def _cues(reasons: list[Any]) -> tuple[str, ...]:
+    out = []
+    for reason in reasons or ():
+        if reason.get("kind") == "urgent":
+            span = reason.get("span")
+            out.append(span[2] if span else reason.get("rule", ""))
+    return tuple(dict.fromkeys(c for c in out if c))
+
+
+class AlertJob:
+    """Queues the alerts of urgent flags not alerted yet (``run(now)``)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings,
+                 mail: MailSettings | None = None):
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings
+        self.mail = mail or mail_from_settings(settings)
+
+    def pending(self, session: Session) -> list[Flag]:
+        alerted = exists().where(FlagEvent.flag_id == Flag.id, FlagEvent.kind == EVENT)
+        return list(session.scalars(select(Flag).where(
+            Flag.urgent.is_(True), Flag.status.in_(("open", "acknowledged")), ~alerted).order_by(Flag.id)))
+
+    def run(self, now: datetime | None = None) -> AlertResult:
+        now = now or self.clock.now()
+        result = AlertResult()
+        with self.sessions() as session:
+            ids = [f.id for f in self.pending(session)]
+        for flag_id in ids:
+            # one transaction per flag: its messages and its event together
+            with self.sessions.begin() as session:
+                queued = self._alert(session, flag_id, now)
+            if queued is not None:
+                result.alerted[flag_id] = queued
+        if result.alerted:
+            log.info("urgent alerts queued: %d flag(s), %d message(s)", len(result.alerted),
+                     sum(len(r) for r in result.alerted.values()))
+        return result
+
+    def _alert(self, session: Session, flag_id: int, now: datetime) -> list[str] | None:
+        flag = session.get(Flag, flag_id)
+        if flag is None or session.scalar(select(exists().where(FlagEvent.flag_id == flag_id,
+                                                                FlagEvent.kind == EVENT))):
+            return None  # another process got there first
+        comment = session.get(Comment, flag.comment_id)
+        post = session.get(Post, flag.post_id)
+        unit = session.get(Unit, flag.unit_id)
+        account = session.get(Account, flag.account_id)
+        labels = LABELS.get(self.mail.locale, LABELS["zh"])
+        to = recipients(unit.admins or (), account.admins or (), self.mail.duty_address)
+        queued: list[str] = []
+        if to:
+            alert = Alert(flag_id=flag.id, unit=unit.name, account=account.name, category=flag.category,
+                          author=flag.author_name, written_at=flag.started_at, due_at=flag.due_at,
+                          due_uncertain=flag.due_uncertain, routing_reason=flag.routing_reason,
+                          cues=_cues(flag.reasons), text=comment.text,
+                          link=post_link(post.platform, post.url, post.author_id, post.short_id,
+                                         post.external_id))
+            rendered = render_alert(alert, locale=self.mail.locale, tz=self.settings.timezone)
+            for address in to:
+                message = outbox.enqueue(session, recipient=address, kind="alert", period=str(flag.id),
+                                         subject=rendered.subject, text=rendered.text, html=rendered.html,
+                                         now=now, mail=self.mail)
+                if message is not None:
+                    queued.append(address)
+            note = labels["note"].format(n=len(queued))
+        else:
+            log.warning("urgent flag %d: %s", flag.id, labels["nobody"])
+            note = labels["nobody"]
+        # an event, not a transition: the flag itself (and its updated_at) stays as it was
+        session.add(FlagEvent(flag_id=flag.id, at=now, kind=EVENT, actor=ACTOR, note=note,
+                              data={"recipients": queued}))
+        return queued
