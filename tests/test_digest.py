@@ -105,8 +105,9 @@ def test_parent_units_get_the_escalation_section(kit):
 
     district = found[DISTRICT]
     assert district.new_total == 0 and district.overdue.total == 0
-    assert group_ids(kit, district.escalation) == [("东城第1社区", ["g1"]), ("东城街道", ["h1"]),
-                                                   ("交通局", ["f6", "f5"])]
+    # most overdue first, then by name
+    assert group_ids(kit, district.escalation) == [("交通局", ["f6", "f5"]), ("东城第1社区", ["g1"]),
+                                                   ("东城街道", ["h1"])]
     assert district.escalation_total == 4
 
     community = found[COMMUNITY]

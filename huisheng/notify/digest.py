@@ -49,6 +49,10 @@ UNANSWERED = ("open", "acknowledged")
 #: the order of the category groups after the urgent one
 CATEGORY_ORDER = ("complaint", "help", "consultation", "suggestion", "praise")
 FIRST_DIGEST_HOURS = 24
+#: overdue flags listed per subordinate unit in the escalation section (the rest are counted)
+ESCALATION_ITEMS = 3
+#: subordinate units whose overdue flags are listed (the others appear with their counts only)
+ESCALATION_UNITS = 10
 SILENT_WARNING_DAYS = 10
 SILENT_VETO_DAYS = 14
 
@@ -340,13 +344,18 @@ def _digest(scope: Scope, district: _District, now: datetime, soon: datetime, li
     replied = sorted((f for f in own if f.replied_recorded_at is not None and f.replied_recorded_at > since),
                      key=lambda f: (f.replied_recorded_at, f.id))
 
-    escalation, escalation_total = [], 0
-    for unit_id in sorted(scope.subordinates, key=lambda u: (units[u].name, u)):
+    escalation = []
+    for unit_id in scope.subordinates:
         late = sorted((f for f in district.flags_by_unit.get(unit_id, ())
                        if f.status in UNANSWERED and f.due_at < now), key=lambda f: (f.due_at, f.id))
         if late:
-            escalation.append(Group(units[unit_id].name, _section(late, limit)))
-            escalation_total += len(late)
+            escalation.append(Group(units[unit_id].name, _section(late, min(limit, ESCALATION_ITEMS))))
+    # the units that let most slip first; a district has many units, so only the worst few list
+    # their oldest flags (the rest are counted in the section's summary)
+    escalation.sort(key=lambda g: (-g.section.total, g.key))
+    escalation = [g if n < ESCALATION_UNITS else Group(g.key, Section((), g.section.total))
+                  for n, g in enumerate(escalation)]
+    escalation_total = sum(g.section.total for g in escalation)
 
     cover_units = sorted(scope.units | {accounts[a].unit_id for a in scope.accounts})
     empty_rate = Rate(0, None, None)
