@@ -193,3 +193,13 @@ def test_a_stored_urgent_comment_is_mailed_within_one_tick(kit, db_url, tmp_path
     assert sorted(m["To"] for m in received) == sorted([TRANSPORT, TRANSPORT_ACCOUNT, DUTY])
     body = received[0].get_body(("plain",)).get_content()
     assert "紧急判定依据：着火了" in body and "留言人：王五" in body
+
+
+def test_without_mail_nothing_is_queued_until_it_is_configured(kit, db_url, tmp_path):
+    path = tmp_path / "off.toml"
+    path.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    flag = kit.make_flag("f1", "1002", "B03", text="着火了", created=NOW, due=NOW + days(2), urgent=True)
+    assert AlertJob(kit.sessions, FakeClock(NOW), load_settings(path)).run(NOW).alerted == {}
+    assert alerts(kit) == []
+    on = load_settings(config(tmp_path, db_url))
+    assert list(AlertJob(kit.sessions, FakeClock(NOW), on).run(NOW).alerted) == [flag]

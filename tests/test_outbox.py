@@ -170,3 +170,13 @@ def test_outbox_list_and_retry(db, db_url, tmp_path):
     assert twice.exit_code == 1 and f"没有发送失败的邮件 #{failed}" in twice.output
     off = runner.invoke(main, ["outbox", "send", "--config", str(path)])
     assert off.exit_code == 1 and "未配置邮件服务器" in off.output
+
+
+def test_a_sender_without_a_server_configured_leaves_the_queue_alone(db):
+    from huisheng.monitor.clock import FakeClock
+    from huisheng.notify.outbox import Sender
+
+    put(db)
+    result = Sender(db, FakeClock(T0), MailSettings()).run(T0)
+    assert (result.sent, result.retrying, result.failed) == ([], [], [])
+    assert [(r.status, r.attempts) for r in all_rows(db)] == [("pending", 0)]

@@ -7,7 +7,8 @@ as alerted once its ``alerted`` event is written, in the same transaction as
 its messages are queued; the outbox's dedup key (recipient, "alert", flag id)
 keeps a second queuing out even if two processes raced.  Only flags still
 waiting for an answer (open or acknowledged) are alerted: one replied to in
-the same poll needs nobody woken up.
+the same poll needs nobody woken up.  Without a ``[mail]`` host the job does
+nothing, so configuring mail later alerts the urgent flags still open then.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ class AlertJob:
     def run(self, now: datetime | None = None) -> AlertResult:
         now = now or self.clock.now()
         result = AlertResult()
+        if not self.mail.enabled:
+            return result  # no [mail] host: flags stay unalerted until mail is configured
         with self.sessions() as session:
             ids = [f.id for f in self.pending(session)]
         for flag_id in ids:

@@ -199,6 +199,8 @@ class Sender:
     def run(self, now: datetime | None = None) -> SendResult:
         now = now or self.clock.now()
         result = SendResult()
+        if not self.mail.enabled:
+            return result  # no [mail] host: messages wait in the outbox
         with self.sessions() as session:
             due = [_Due(*row) for row in session.execute(
                 select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.next_attempt_at)
