@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,39 @@ def test_html_part(kit):
     assert "on the notice list" in en and "Complaint" in en
 
 
+class Balance(HTMLParser):
+    """Fails on an end tag that does not close the innermost open element."""
+
+    VOID = {"meta", "br", "img", "hr", "input", "link"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.scripts += tag == "script"
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, tag
+
+
+def well_formed(html: str) -> Balance:
+    parser = Balance()
+    parser.feed(html)
+    parser.close()
+    assert parser.stack == []
+    return parser
+
+
+def test_html_is_well_formed(kit):
+    for digest in digests(kit).values():
+        for locale in ("zh", "en"):
+            well_formed(render_digest(digest, locale=locale).html)
+
+
 HOSTILE = ("<script>alert('x')</script><img src=x onerror=alert(1)>"
            "\u202eevil\u202c 回复&quot; \u2066isolate\u2069 👩‍👩‍👧‍👦🇨🇳" + "很长的留言" * 2000)
 
@@ -195,6 +229,7 @@ def test_hostile_text_is_escaped_and_cut(kit):
     rendered = render_digest(d, locale="zh")
     html, text = rendered.html, rendered.text
     assert "<script>" not in html and "<img src=x" not in html and "<b>" not in html
+    assert well_formed(html).scripts == 0
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "&amp;quot;" in html
     for part in (html, text):

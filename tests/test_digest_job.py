@@ -74,6 +74,23 @@ def test_runs_when_the_cron_time_has_passed_once_a_day(kit, db_url, tmp_path):
     assert tomorrow[TRANSPORT].subject == "【回声】交通局 新增待回复 0 条，超期 3 条"  # f4 too now
 
 
+def test_a_failed_run_is_tried_again(kit, db_url, tmp_path, monkeypatch):
+    import huisheng.notify.digest as digest
+
+    real = digest.gather
+
+    def broken(*args, **kwargs):
+        raise OSError("database unreachable")
+
+    job = DigestJob(kit.sessions, FakeClock(NOW), settings(tmp_path, db_url))
+    monkeypatch.setattr(digest, "gather", broken)
+    with pytest.raises(OSError):
+        job.run(NOW + timedelta(minutes=1))
+    monkeypatch.setattr(digest, "gather", real)
+    outcomes = job.run(NOW + timedelta(minutes=2))
+    assert sorted(o.recipient for o in outcomes if o.status == "queued") == ALL
+
+
 def test_working_days_only_skips_a_holiday(kit, db_url, tmp_path):
     national_day = datetime(2026, 10, 1, 8, 31, tzinfo=SHANGHAI)  # a Thursday, 国庆
     make_up = datetime(2026, 10, 10, 8, 31, tzinfo=SHANGHAI)      # a Saturday worked (调休)

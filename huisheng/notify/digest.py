@@ -474,15 +474,19 @@ class DigestJob:
     def run(self, now: datetime | None = None) -> list[Outcome]:
         now = now or self.clock.now()
         since = self._checked or start_of_day(now, self.settings.timezone)
-        self._checked = now
         fired = latest_fire(self.trigger, since, now)
         if fired is None:
+            self._checked = now
             return []
         day = fired.astimezone(self.calendar.tz).date()
         if self.config.working_days_only and not self.calendar.is_workday(day):
             log.info("digest skipped: %s is not a working day", day)
+            self._checked = now
             return []
-        return self.send(now, period=day.isoformat())
+        outcomes = self.send(now, period=day.isoformat())
+        # only now: if sending failed (database down), the next run tries again
+        self._checked = now
+        return outcomes
 
     def send(self, now: datetime, *, period: str | None = None, dry_run: bool = False,
              recipients: Iterable[str] | None = None) -> list[Outcome]:
