@@ -17,7 +17,9 @@ def setup(tmp_path):
     url = f"sqlite:///{tmp_path / 'huisheng.sqlite'}"
     kit = scenario(url)
     config = tmp_path / "huisheng.toml"
-    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    config.write_text(f'[database]\nurl = "{url}"\n'
+                      '[mail]\nhost = "127.0.0.1"\nport = 2525\nfrom_address = "huisheng@example.org"\n',
+                      encoding="utf-8")
     yield kit, config
     kit.close()
 
@@ -47,6 +49,15 @@ def test_preview_of_someone_unknown(setup):
     result = CliRunner().invoke(main, ["digest", "preview", "--admin", TRANSPORT, "--at", "yesterday",
                                        "--config", str(config)])
     assert result.exit_code == 1 and "--at" in result.output
+
+
+def test_send_needs_a_mail_server(setup, tmp_path):
+    kit, config = setup
+    config.write_text(config.read_text(encoding="utf-8").split("[mail]")[0], encoding="utf-8")
+    result = CliRunner().invoke(main, ["digest", "send", "--config", str(config)])
+    assert result.exit_code == 1 and "[mail] host" in result.output
+    assert CliRunner().invoke(main, ["digest", "send", "--dry-run", "--config", str(config)]).exit_code == 0
+    assert digests_queued(kit) == []
 
 
 def test_send_dry_run_then_for_real(setup):

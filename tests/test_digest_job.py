@@ -24,10 +24,16 @@ SHANGHAI = timezone(timedelta(hours=8))
 ALL = sorted([DISTRICT, TRANSPORT, STREET, COMMUNITY, TRANSPORT_ACCOUNT])
 
 
-def settings(tmp_path: Path, db_url: str, **digest) -> Settings:
-    values = dict(cron="30 8 * * *", working_days_only=False, send_empty=False, locale=None, max_items=50)
-    values.update(digest)
-    return Settings(path=tmp_path / "huisheng.toml", database_url=db_url, extra={"digest": values})
+def settings(tmp_path: Path, db_url: str, mail: bool = True, **digest) -> Settings:
+    """Through the config file, as the daemon loads it."""
+    lines = [f'[database]\nurl = "{db_url}"', "[digest]"]
+    for key, value in digest.items():
+        lines.append(f"{key} = " + ("true" if value is True else "false" if value is False else f'"{value}"'))
+    if mail:
+        lines.append('[mail]\nhost = "127.0.0.1"\nport = 2525\nfrom_address = "huisheng@example.org"')
+    path = tmp_path / "huisheng.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_settings(path, environ={})
 
 
 @pytest.fixture
@@ -72,6 +78,12 @@ def test_runs_when_the_cron_time_has_passed_once_a_day(kit, db_url, tmp_path):
     tomorrow = {m.recipient: m for m in outbox(kit, "2026-11-06")}
     assert tomorrow[TRANSPORT].covers_from == NOW + timedelta(minutes=1)
     assert tomorrow[TRANSPORT].subject == "【回声】交通局 新增待回复 0 条，超期 3 条"  # f4 too now
+
+
+def test_nothing_is_queued_without_a_mail_server(kit, db_url, tmp_path):
+    job = DigestJob(kit.sessions, FakeClock(NOW), settings(tmp_path, db_url, mail=False))
+    assert job.run(NOW + timedelta(minutes=1)) == []
+    assert [m.recipient for m in outbox(kit)] == [TRANSPORT]  # only the earlier one
 
 
 def test_a_failed_run_is_tried_again(kit, db_url, tmp_path, monkeypatch):

@@ -458,6 +458,7 @@ class DigestJob:
     the start of the local day, so a digest missed while the daemon was down
     goes out late rather than never; the outbox's dedup key (recipient,
     "digest", local date) keeps a second run the same day from queuing twice.
+    Without a ``[mail]`` host it queues nothing (like the alerts).
     """
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings):
@@ -475,7 +476,7 @@ class DigestJob:
         now = now or self.clock.now()
         since = self._checked or start_of_day(now, self.settings.timezone)
         fired = latest_fire(self.trigger, since, now)
-        if fired is None:
+        if fired is None or not self.mail.enabled:  # no [mail] host: no digests pile up unsent
             self._checked = now
             return []
         day = fired.astimezone(self.calendar.tz).date()

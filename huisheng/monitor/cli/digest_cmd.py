@@ -77,6 +77,10 @@ def register(main: click.Group) -> None:
         """Queue today's digests now (whatever the schedule says); the sender job
         delivers them.  A digest already queued today is not queued again."""
         engine, job = _job(config, readonly=dry_run)
+        if not dry_run and not job.mail.enabled:
+            engine.dispose()
+            raise HuishengError("no mail server configured ([mail] host): digests would only wait in the "
+                                "outbox; configure [mail] first, or use --dry-run")
         try:
             outcomes = job.send(job.clock.now(), dry_run=dry_run)
         finally:
