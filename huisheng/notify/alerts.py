@@ -133,11 +133,14 @@ class AlertJob:
     """Queues the alerts of urgent flags not alerted yet (``run(now)``)."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings,
-                 mail: MailSettings | None = None):
+                 mail: MailSettings | None = None, sender: outbox.Sender | None = None):
         self.sessions = sessions
         self.clock = clock
         self.settings = settings
         self.mail = mail or mail_from_settings(settings)
+        #: delivers at once what this run queued, in the same tick (the periodic
+        #: send job would take up to its interval; it still does the retries)
+        self.sender = sender
 
     def pending(self, session: Session) -> list[Flag]:
         alerted = exists().where(FlagEvent.flag_id == Flag.id, FlagEvent.kind == EVENT)
@@ -160,6 +163,8 @@ class AlertJob:
         if result.alerted:
             log.info("urgent alerts queued: %d flag(s), %d message(s)", len(result.alerted),
                      sum(len(r) for r in result.alerted.values()))
+            if self.sender is not None and any(result.alerted.values()):
+                self.sender.run(now)
         return result
 
     def _alert(self, session: Session, flag_id: int, now: datetime) -> list[str] | None:
