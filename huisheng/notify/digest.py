@@ -206,7 +206,8 @@ def scopes(units: Sequence[Unit], accounts: Sequence[Account]) -> dict[str, Scop
     return out
 
 
-def ladder_step(flag: Flag | FlagItem | object) -> str | None:
+def ladder_step(flag: object) -> str | None:
+    """The furthest ladder step a flag (or a row of its columns) has taken."""
     for step, column in (("stale", "stale_at"), ("noticed", "noticed_at"), ("escalated", "escalated_at"),
                          ("reminded", "reminded_at")):
         if getattr(flag, column, None) is not None:
