@@ -32,9 +32,17 @@ USER, PASSWORD = "huisheng", "s3cret-Pa55"
 class Inbox:
     """An aiosmtpd handler keeping what it receives; refuses one address."""
 
-    def __init__(self, refuse: str | None = None):
+    def __init__(self, refuse: str | None = None, refuse_sender: bool = False):
         self.received: list[tuple[str, list[str], bytes]] = []
         self.refuse = refuse
+        self.refuse_sender = refuse_sender
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return "550 5.7.1 sender not allowed"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address == self.refuse:
@@ -286,6 +294,19 @@ def test_a_refused_recipient_fails_at_once_and_the_others_go_out(db, start):
     assert (result.sent, result.failed) == ([good], [bad])
     bad_row = rows(db)[0]
     assert bad_row.status == "failed" and "550" in bad_row.last_error
+
+
+def test_a_refused_sender_address_is_the_configuration_s_fault_and_retried(db, start):
+    inbox = Inbox(refuse_sender=True)
+    mail = settings(start(inbox))
+    row_id, _ = queue(db, mail)
+    result = Sender(db, FakeClock(T0), mail).run(T0)
+    assert (result.retrying, result.failed) == ([row_id], [])
+    [row] = rows(db)
+    assert row.status == "pending" and "550" in row.last_error
+    inbox.refuse_sender = False  # the administrator fixed it
+    later = T0 + timedelta(minutes=1)
+    assert Sender(db, FakeClock(later), mail).run(later).sent == [row_id]
 
 
 def test_two_senders_never_claim_the_same_attempt(db, start):

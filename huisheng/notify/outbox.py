@@ -129,11 +129,12 @@ def _text(value: bytes | str) -> str:
 
 def _permanent(exc: BaseException) -> bool:
     """A 5xx answer about this message (unknown mailbox, rejected content):
-    retrying cannot help.  Connection and login problems are never permanent:
-    an administrator can fix them, and the message must then go out."""
+    retrying cannot help.  Connection, login and sender problems are never
+    permanent: they are the configuration's, an administrator can fix them,
+    and the messages must then go out."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(500 <= code < 600 for code, _ in exc.recipients.values())
-    if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
+    if isinstance(exc, smtplib.SMTPDataError):
         return 500 <= exc.smtp_code < 600
     return False
 
