@@ -1,6 +1,7 @@
 """``make demo``: the daemon against the local simulator, on the example district.
 
-Everything lands under ``demo/`` (its config, the SQLite database), started
+Everything lands under ``demo/`` (its config, the SQLite database, the mail a
+local SMTP sink received), started
 afresh on every run.  The daemon's jobs run too: new comments are decided into
 flags (需回复), replies detected, the ladder kept.  Time is simulated: the dispatcher runs on a fake clock
 that jumps from one due account to the next, so a district day passes in
@@ -12,6 +13,8 @@ time, exactly as the daemon keeps it in real time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import shutil
 import sys
 import time
@@ -29,6 +32,8 @@ from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
 from huisheng.monitor.models import Account, Comment, Flag, Post, Tombstone
 from huisheng.monitor.runtime import build_runtime
+from huisheng.monitor.cli import main as cli
+from huisheng.notify.sink import MailSink
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
 
 
@@ -54,6 +59,15 @@ concurrency = 1
 base_url = "{base_url}"
 ajax_base_url = "{base_url}"
 mode = "mobile"
+
+[mail]
+# the demo's local SMTP sink: every message lands as an .eml file in mail/
+host = "{mail_host}"
+port = {mail_port}
+security = "none"
+from_address = "huisheng@example.org"
+from_name = "回声 huisheng"
+duty_address = "zhiban@example.org"
 """
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     say(f"simulator: {len(world.accounts)} Weibo accounts of {matrix.units[0].name}, serving at {base_url}")
 
     config_path = root / "huisheng.toml"
-    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url),
-                           encoding="utf-8")
+    sink = MailSink(root / "mail", clock=clock)
+    mail_host, mail_port = sink.start()
+    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url,
+                                         mail_host=mail_host, mail_port=mail_port), encoding="utf-8")
     settings = load_settings(config_path)
     migrations.upgrade(settings.database_url)
     runtime = build_runtime(settings, clock, http_timeout=10.0)
@@ -117,14 +133,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"posts {totals['posts']:5d}  comments {totals['comments']:6d}  "
                 f"flags {totals['flags']:5d} (replied {totals['replied']:4d})  "
                 f"failing accounts {totals['failing']}")
+        # Ten simulated hours may not cross the digests' 08:30: send today's now.
+        with contextlib.redirect_stdout(io.StringIO()) as listing:
+            cli.main(["digest", "send", "--config", str(config_path)], standalone_mode=False)
+        say("digests: " + listing.getvalue().strip().splitlines()[-1])
+        runtime.sender.run(clock.now())
     finally:
         dispatcher.close()
         server.stop()
+        sink.stop()
         runtime.close()
 
     say("")
-    from huisheng.monitor.cli import main as cli
-
     cli.main(["status", "--config", str(config_path), "--failing"], standalone_mode=False)
     totals = _totals(runtime)
     say("")
@@ -133,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{polls} polls, {requests} requests in {time.monotonic() - began:.0f} s")
     say(f"flags (需回复): {totals['flags']} raised, {totals['replied']} replied, "
         f"{totals['urgent']} urgent, {totals['unanswered']} still unanswered")
+    say(f"mail: {len(sink.files())} messages (urgent alerts and digests) in {display(root / 'mail')}/ "
+        f"— open the .eml files with any mail client")
     say("")
     say("explore it:")
     exe = display(Path(sys.executable).with_name("huisheng"))
@@ -142,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  {exe} --config {cfg} flags list --overdue")
     say(f"  {exe} --config {cfg} flags list --urgent --format json")
     say(f"  {exe} --config {cfg} flags show 1")
+    say(f"  {exe} --config {cfg} digest preview --admin xinwen@example.org --html {display(root)}/digest.html")
+    say(f"  {exe} --config {cfg} outbox list")
+    say(f"  {exe} --config {cfg} report coverage --by unit --from {start.date()} --to {clock.now().date()}")
     say(f"  {exe} --config {cfg} rules test \"请问小区门口的路灯坏了找谁修\"")
     say(f"  sqlite3 {display(root / 'huisheng.sqlite')} 'select author_name, text from comments limit 5'")
     say(f"  {exe} simulate --config {cfg} --port 8765 --speed 60    # the simulator on its own")

@@ -1,5 +1,6 @@
 """Wires one process together: engine, sessions, pacer, adapters, poller, and
-the jobs beside polling (the decide step, the ladder)."""
+the jobs beside polling (the decide step, the ladder, urgent alerts, digests,
+the mail sender)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,18 @@ from huisheng.monitor.dispatcher import PeriodicJob
 from huisheng.monitor.pace import HostPacer
 from huisheng.monitor.poll import Poller
 from huisheng.monitor.settings import Settings
+from huisheng.notify.alerts import AlertJob
+from huisheng.notify.digest import DigestJob
+from huisheng.notify.mail import mail_from_settings
+from huisheng.notify.outbox import Sender
 
 
 #: seconds between runs of the ladder job (its steps are hours and days apart)
 LADDER_INTERVAL = 600.0
+#: seconds between checks whether a digest is due (its cron time has passed)
+DIGEST_CHECK_INTERVAL = 60.0
+#: seconds between deliveries of the outbox (alerts are also sent when queued)
+SEND_INTERVAL = 60.0
 
 
 @dataclass
@@ -38,13 +47,22 @@ class Runtime:
     poller: Poller
     decider: Decider
     ladder: Ladder
+    alerts: AlertJob
+    digest: DigestJob
+    sender: Sender
 
     def jobs(self) -> list[PeriodicJob]:
         """What runs beside polling: deciding new comments every dispatcher
-        tick (an urgent flag is raised within one tick of being stored) and
-        the ladder."""
-        return [PeriodicJob("decide", self.settings.polling.tick, self.decider.run, after_polls=True),
-                PeriodicJob("ladder", LADDER_INTERVAL, self.ladder.run)]
+        tick, then alerting on the urgent ones in the same tick (queued and
+        sent at once), the ladder, the digests on their cron schedule, and the
+        sender delivering (and retrying) the outbox.  Without a ``[mail]`` host
+        the mail jobs do nothing."""
+        tick = self.settings.polling.tick
+        return [PeriodicJob("decide", tick, self.decider.run, after_polls=True),
+                PeriodicJob("alerts", tick, self.alerts.run, after_polls=True),
+                PeriodicJob("ladder", LADDER_INTERVAL, self.ladder.run),
+                PeriodicJob("digest", DIGEST_CHECK_INTERVAL, self.digest.run),
+                PeriodicJob("send", SEND_INTERVAL, self.sender.run)]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -64,4 +82,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *,
     sla = sla_from_settings(settings)
     decider = Decider(sessions, clock, load_rules(settings.rules_path), calendar, sla)
     ladder = Ladder(sessions, clock, calendar, sla)
-    return Runtime(settings, clock, engine, sessions, pacer, factory, poller, decider, ladder)
+    mail = mail_from_settings(settings)
+    sender = Sender(sessions, clock, mail)
+    alerts = AlertJob(sessions, clock, settings, mail, sender=sender)
+    digest = DigestJob(sessions, clock, settings)
+    return Runtime(settings, clock, engine, sessions, pacer, factory, poller, decider, ladder, alerts,
+                   digest, sender)
