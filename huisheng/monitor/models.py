@@ -255,6 +255,8 @@ class Flag(Base):
         # reports: cohorts by creation time, and what changed since the rollup
         Index("ix_flags_created", "created_at"),
         Index("ix_flags_updated", "updated_at"),
+        # reports' open overdue counts, answered from the index alone
+        Index("ix_flags_open_due", "status", "due_at", "created_at", "unit_id", "account_id", "category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,14 +375,15 @@ def _hist_columns() -> list[Column]:
 
 
 #: report aggregates per local month of flag creation (``month``: its first
-#: day) × owning unit × account × category: counts and first-reply-time
-#: histograms (count and sum of seconds per bucket).  Kept by
-#: ``huisheng.reports.rollup.refresh``, always rebuilt from flags.
+#: day) × owning unit (``dim`` "unit", ``ref_id`` the unit) or account (``dim``
+#: "account") × category: counts and first-reply-time histograms (count and
+#: sum of seconds per bucket).  One dimension per row keeps the rows a report
+#: sums few.  Kept by ``huisheng.reports.rollup.refresh``, rebuilt from flags.
 flag_rollups = Table(
     "flag_rollups", Base.metadata,
+    Column("dim", String(8), primary_key=True),
     Column("month", Date, primary_key=True),
-    Column("unit_id", Integer, primary_key=True),
-    Column("account_id", Integer, primary_key=True),
+    Column("ref_id", Integer, primary_key=True),
     Column("category", String(16), primary_key=True),
     Column("flags", Integer, nullable=False),
     Column("replied", Integer, nullable=False),

@@ -41,9 +41,12 @@ from huisheng.reports.stats import COUNT_COLUMNS, HIST_COLUMNS, Tally, hours, ra
 GROUPINGS = ("unit", "level", "account", "category", "month", "district")
 LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区/村"}
 LEVEL_ORDER = ("district", "department", "street", "community")
-#: the column each grouping is counted by (level: by unit, then merged)
+#: the flag column each grouping is counted by (level: by unit, then merged)
 _COLUMN = {"unit": "unit_id", "level": "unit_id", "account": "account_id", "category": "category",
            "month": "month", "district": None}
+#: the rollup rows and column each grouping sums
+_ROLLUP = {"unit": ("unit", "ref_id"), "level": ("unit", "ref_id"), "account": ("account", "ref_id"),
+           "category": ("unit", "category"), "month": ("unit", "month"), "district": ("unit", None)}
 
 
 @dataclass(frozen=True)
@@ -136,15 +139,19 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
             found = tallies[raw] = Tally()
         return found
 
-    months, live = plan(db, start, end, tz)
+    if by == "account" and unit_set is not None:
+        months, live = [], [(start, end)]  # account rows do not know the owning units
+    else:
+        months, live = plan(db, start, end, tz)
     if months:
         c = flag_rollups.c
-        group = c[_COLUMN[by]] if _COLUMN[by] else literal(None)
+        dim, column = _ROLLUP[by]
+        group = c[column] if column else literal(None)
         query = (select(group.label("raw"), *(func.sum(c[name]).label(name) for name in COUNT_COLUMNS + HIST_COLUMNS))
-                 .where(c.month.in_(months)))
+                 .where(c.dim == dim, c.month.in_(months)))
         if unit_set is not None:
-            query = query.where(c.unit_id.in_(unit_set))
-        if _COLUMN[by]:
+            query = query.where(c.ref_id.in_(unit_set))
+        if column:
             query = query.group_by(group)
         for row in db.execute(query).mappings():
             tally(row["raw"]).add_sums(row)

@@ -1,5 +1,5 @@
-"""Maintained report aggregates: ``flag_rollups``, one row per local month of
-flag creation × owning unit × account × category.
+"""Maintained report aggregates: ``flag_rollups``, rows per local month of
+flag creation × category × owning unit, and the same × account.
 
 Nothing in the flag code has to call this: :func:`refresh` rebuilds, from the
 flags themselves, every month holding a flag changed (``Flag.updated_at``)
@@ -62,13 +62,14 @@ def add_flag(tally: Tally, r) -> None:
 
 def changed_months(db: Session, since: datetime | None, tz: ZoneInfo, start: datetime | None = None,
                    end: datetime | None = None) -> set[date]:
-    """Local months holding a flag changed after ``since`` (all when None)."""
+    """Local months holding a flag changed after ``since`` (all when None),
+    created in [start, end) when given."""
     query = select(Flag.created_at)
     if since is not None:
+        # by the updated_at index alone: few rows changed, many were created in a report's range
         query = query.where(Flag.updated_at > since)
-    if start is not None:
-        query = query.where(Flag.created_at >= start, Flag.created_at < end)
-    return {month_of(created, tz) for created in db.scalars(query)}
+    return {month_of(created, tz) for created in db.scalars(query)
+            if start is None or start <= created < end}
 
 
 def watermark(db: Session) -> datetime | None:
@@ -79,15 +80,15 @@ def watermark(db: Session) -> datetime | None:
 def rebuild_month(session: Session, month: date, tz: ZoneInfo) -> int:
     """Replace ``month``'s rollup rows by a count of its flags; returns the rows written."""
     session.execute(delete(flag_rollups).where(flag_rollups.c.month == month))
-    cells: dict[tuple[int, int, str], Tally] = {}
+    cells: dict[tuple[str, int, str], Tally] = {}
     for r in flag_rows(session, month_start(month, tz), month_start(next_month(month), tz)):
-        key = (r.unit_id, r.account_id, r.category)
-        tally = cells.get(key)
-        if tally is None:
-            tally = cells[key] = Tally()
-        add_flag(tally, r)
-    rows = [{"month": month, "unit_id": u, "account_id": a, "category": c, **t.columns()}
-            for (u, a, c), t in cells.items()]
+        for key in (("unit", r.unit_id, r.category), ("account", r.account_id, r.category)):
+            tally = cells.get(key)
+            if tally is None:
+                tally = cells[key] = Tally()
+            add_flag(tally, r)
+    rows = [{"dim": dim, "month": month, "ref_id": ref, "category": c, **t.columns()}
+            for (dim, ref, c), t in cells.items()]
     if rows:
         session.execute(insert(flag_rollups), rows)
     return len(rows)

@@ -1,5 +1,5 @@
 """Report aggregates (flag_rollups, flag_rollup_state) and flag indexes by
-creation and by last change.
+creation, by last change and for open overdue counts.
 
 Revision ID: 0004
 Revises: 0003
@@ -28,9 +28,9 @@ def upgrade() -> None:
         hist += [sa.Column(f"{kind}n{i}", sa.Integer(), nullable=False) for i in range(BUCKETS)]
         hist += [sa.Column(f"{kind}s{i}", sa.Float(), nullable=False) for i in range(BUCKETS)]
     op.create_table('flag_rollups',
+    sa.Column('dim', sa.String(length=8), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('ref_id', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=16), nullable=False),
     sa.Column('flags', sa.Integer(), nullable=False),
     sa.Column('replied', sa.Integer(), nullable=False),
@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.Column('offline', sa.Integer(), nullable=False),
     sa.Column('dismissed', sa.Integer(), nullable=False),
     *hist,
-    sa.PrimaryKeyConstraint('month', 'unit_id', 'account_id', 'category', name=op.f('pk_flag_rollups'))
+    sa.PrimaryKeyConstraint('dim', 'month', 'ref_id', 'category', name=op.f('pk_flag_rollups'))
     )
     op.create_table('flag_rollup_state',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -49,10 +49,13 @@ def upgrade() -> None:
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.create_index('ix_flags_created', ['created_at'], unique=False)
         batch_op.create_index('ix_flags_updated', ['updated_at'], unique=False)
+        batch_op.create_index('ix_flags_open_due', ['status', 'due_at', 'created_at', 'unit_id', 'account_id',
+                                                    'category'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('flags', schema=None) as batch_op:
+        batch_op.drop_index('ix_flags_open_due')
         batch_op.drop_index('ix_flags_updated')
         batch_op.drop_index('ix_flags_created')
     op.drop_table('flag_rollup_state')
