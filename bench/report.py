@@ -151,7 +151,8 @@ def time_scan(path: Path) -> float:
             best = min(best, time.perf_counter() - begin)
         begin = time.perf_counter()
         db.execute("SELECT sum(length(text)) FROM comments").fetchone()
-        note(f"report: (an in-SQL scan, SELECT sum(length(text)) FROM comments, takes {time.perf_counter() - begin:.3f} s)")
+        note(f"report: (an in-SQL scan, SELECT sum(length(text)) FROM comments, takes "
+             f"{time.perf_counter() - begin:.3f} s)")
     finally:
         db.close()
     return best

@@ -306,10 +306,14 @@ def test_rollup_gives_the_same_figures_and_stays_exact(scenario):
     kit, config, ids = scenario
     groupings = ("unit", "level", "account", "category", "month", "district")
     span = ("--from", "2026-09-01", "--to", "2026-11-30")
+    partial = ("--from", "2026-09-30", "--to", "2026-10-20")  # month edges counted from flags
     live = {by: rows(config, "--by", by, *span) for by in groupings}
+    live_partial = {by: rows(config, "--by", by, *partial) for by in groupings}
     job = RollupJob(kit.sessions, "Asia/Shanghai")
     assert job.run(NOW) == [datetime(2026, m, 1).date() for m in (9, 10, 11)]
     assert {by: rows(config, "--by", by, *span) for by in groupings} == live
+    assert {by: rows(config, "--by", by, *partial) for by in groupings} == live_partial
+    assert live_partial["district"]["district"]["flags"] == 4  # F1, F2, F4, F7 (F5 dismissed)
     assert job.run(NOW) == []  # nothing changed since
     # a late reply after the refresh: its month is counted from flags until the next refresh
     late = local(2026, 11, 10, 9)
@@ -328,3 +332,20 @@ def test_rollup_gives_the_same_figures_and_stays_exact(scenario):
 
         months, ranges = plan(session, local(2026, 10, 1), local(2026, 11, 1), kit.calendar.tz)
         assert (months, ranges) == ([datetime(2026, 10, 1).date()], [])
+
+
+def test_coverage_api_for_some_units(scenario):
+    """What the digest asks: a unit's own figures beside the district's, from flags or the rollup."""
+    kit, config, _ = scenario
+    b00 = kit.unit("B00").id
+    october = dict(start=local(2026, 10, 1), end=local(2026, 11, 1), calendar=kit.calendar, now=NOW)
+    for refreshed in (False, True):
+        if refreshed:
+            RollupJob(kit.sessions, "Asia/Shanghai").run(NOW)
+        with kit.sessions() as session:
+            (own,) = coverage(session, by="district", units=[b00], **october)
+            (district,) = coverage(session, by="district", **october)
+            accounts = coverage(session, by="account", units=[b00], **october)
+        assert (own.flags, own.replied, own.on_time, own.offline) == (3, 2, 1, 1)
+        assert (district.flags, district.replied, district.overdue_open) == (5, 2, 1)
+        assert [(a.key, a.flags) for a in accounts] == [(f"weibo:{A1}", 3)]

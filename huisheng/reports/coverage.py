@@ -69,7 +69,8 @@ class CoverageRow:
     ref_id: int | None = None
 
 
-def plan(db: Session, start: datetime, end: datetime, tz: ZoneInfo) -> tuple[list[date], list[tuple[datetime, datetime]]]:
+def plan(db: Session, start: datetime, end: datetime, tz: ZoneInfo
+         ) -> tuple[list[date], list[tuple[datetime, datetime]]]:
     """(months read from the rollup, time ranges counted from flags) covering [start, end)."""
     mark = rollup.watermark(db)
     if mark is None:
