@@ -53,6 +53,8 @@ OVERDUE_COLUMNS = [
     Column("overdue_working_days", "超期(工作日)", "overdue (working days)", "float"),
     Column("step", "督办", "ladder step"), Column("text", "留言", "comment"),
 ]
+BY_NAMES = {"unit": "单位", "level": "层级", "account": "账号", "category": "类别", "month": "月份",
+            "district": "全区"}
 RANKING_COLUMNS = [Column("rank", "名次", "rank", "int")] + COVERAGE_COLUMNS[:8] + COVERAGE_COLUMNS[9:10] \
     + [COVERAGE_COLUMNS[11]]
 
@@ -134,6 +136,11 @@ def coverage_cmd(by, start, end, fmt, now, lang, config: Path) -> None:
                             calendar=ctx.calendar, now=ctx.now)
     finally:
         ctx.close()
+    if fmt == "table":
+        click.echo(f"{first.isoformat()} 至 {last.isoformat()} 创建的需回复（按{BY_NAMES[by]}；已驳回不计入分母，"
+                   f"线下办理不计为回复；首次回复时间取自直方图，误差在一个分桶内）" if ctx.lang == "zh" else
+                   f"flags created {first.isoformat()} … {last.isoformat()}, by {by} (dismissed flags are outside "
+                   f"the denominators, offline handling is not a reply; first-reply times from a histogram)")
     click.echo(render([asdict(r) for r in rows], COVERAGE_COLUMNS, fmt=fmt, lang=ctx.lang, tz=ctx.tz), nl=False)
 
 
