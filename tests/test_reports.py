@@ -349,3 +349,22 @@ def test_coverage_api_for_some_units(scenario):
         assert (own.flags, own.replied, own.on_time, own.offline) == (3, 2, 1, 1)
         assert (district.flags, district.replied, district.overdue_open) == (5, 2, 1)
         assert [(a.key, a.flags) for a in accounts] == [(f"weibo:{A1}", 3)]
+
+
+def test_percentiles_exact_when_small_from_the_histogram_when_large(scenario, monkeypatch):
+    kit, config, _ = scenario
+    span = ("--from", "2026-09-01", "--to", "2026-11-30")
+    # departments: F2 25 h, F1 185 h, F3 192 h (calendar); 10, 2, 54 working hours
+    department = rows(config, "--by", "level", *span)["department"]
+    assert (department["frt_median_hours"], department["frt_p90_hours"]) == (185.0, 190.6)
+    assert (department["frt_median_working_hours"], department["frt_p90_working_hours"]) == (10.0, 45.2)
+    from huisheng.reports import coverage as module
+
+    monkeypatch.setattr(module, "EXACT_LIMIT", 0)
+    for refreshed in (False, True):
+        if refreshed:
+            RollupJob(kit.sessions, "Asia/Shanghai").run(NOW)
+        large = rows(config, "--by", "level", *span)["department"]
+        # 185 h and 192 h share a bucket: both stand for their mean, 188.5 h
+        assert (large["frt_median_hours"], large["frt_p90_hours"]) == (188.5, 188.5)
+        assert (large["frt_median_working_hours"], large["frt_p90_working_hours"]) == (10.0, 45.2)

@@ -19,7 +19,8 @@ counted apart (``offline``).
 
 Speed: whole months come from the maintained aggregates
 (:mod:`huisheng.reports.rollup`) when they are current, the rest is counted
-from the flags; percentiles come from a histogram (:mod:`huisheng.reports.stats`).
+from the flags; the percentiles of a large report come from a histogram
+(:mod:`huisheng.reports.stats`), those of a small one are exact.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from huisheng.flags.lifecycle import CATEGORY_NAMES
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.models import Account, Flag, Unit, flag_rollups
 from huisheng.reports import rollup
-from huisheng.reports.stats import COUNT_COLUMNS, HIST_COLUMNS, Tally, hours, ratio
+from huisheng.reports.stats import COUNT_COLUMNS, EXACT_LIMIT, HIST_COLUMNS, Tally, hours, ratio
 
 GROUPINGS = ("unit", "level", "account", "category", "month", "district")
 LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区/村"}
@@ -162,6 +163,16 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
             rollup.add_flag(tally(raw_of(r)), r)
     for raw, n in _overdue_open(db, by, start, end, unit_set, now, tz):
         tally(raw).overdue_open += n
+    if sum(t.replied for t in tallies.values()) <= EXACT_LIMIT:
+        for t in tallies.values():
+            t.exact = ([], [])
+        for r in _replies(db, start, end, unit_set):
+            t = tally(raw_of(r))
+            t.exact = t.exact or ([], [])
+            if r.reply_seconds is not None:
+                t.exact[0].append(r.reply_seconds)
+            if r.reply_working_seconds is not None:
+                t.exact[1].append(r.reply_working_seconds)
 
     merged: dict[str, Tally] = {}
     refs: dict[str, int] = {}
@@ -175,6 +186,17 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
                 refs[key] = raw
     return [row_of(key, label_of(key), merged[key], refs.get(key))
             for key in sorted(merged, key=lambda k: _sort_key(by, k)) if merged[key].flags or merged[key].dismissed]
+
+
+def _replies(db: Session, start: datetime, end: datetime, units: set[int] | None):
+    """The qualifying replies' times of the flags created in [start, end)."""
+    f = Flag.__table__.c
+    query = (select(f.unit_id, f.account_id, f.category, f.created_at, f.reply_seconds, f.reply_working_seconds)
+             .where(f.created_at >= start, f.created_at < end, f.first_reply_at.is_not(None),
+                    f.replied_offline.is_(False), f.status != "dismissed"))
+    if units is not None:
+        query = query.where(f.unit_id.in_(units))
+    return db.execute(query)
 
 
 def _overdue_open(db: Session, by: str, start: datetime, end: datetime, units: set[int] | None, now: datetime,
@@ -201,13 +223,17 @@ def _merge(into: Tally, other: Tally) -> None:
     for mine, theirs in ((into.frt, other.frt), (into.frt_working, other.frt_working)):
         mine.n = [x + y for x, y in zip(mine.n, theirs.n)]
         mine.s = [x + y for x, y in zip(mine.s, theirs.s)]
+    if into.exact is not None and other.exact is not None:
+        into.exact[0].extend(other.exact[0])
+        into.exact[1].extend(other.exact[1])
 
 
 def row_of(key: str, label: str, t: Tally, ref_id: int | None = None) -> CoverageRow:
+    median, median_working = t.quantiles(0.5)
+    p90, p90_working = t.quantiles(0.9)
     return CoverageRow(
         key=key, label=label, flags=t.flags, replied=t.replied, coverage=ratio(t.replied, t.flags),
         on_time=t.on_time, on_time_coverage=ratio(t.on_time, t.flags),
-        frt_median_hours=hours(t.frt.quantile(0.5)), frt_p90_hours=hours(t.frt.quantile(0.9)),
-        frt_median_working_hours=hours(t.frt_working.quantile(0.5)), overdue_open=t.overdue_open,
-        frt_p90_working_hours=hours(t.frt_working.quantile(0.9)), dismissed=t.dismissed, offline=t.offline,
-        ref_id=ref_id)
+        frt_median_hours=hours(median), frt_p90_hours=hours(p90),
+        frt_median_working_hours=hours(median_working), overdue_open=t.overdue_open,
+        frt_p90_working_hours=hours(p90_working), dismissed=t.dismissed, offline=t.offline, ref_id=ref_id)

@@ -1,9 +1,10 @@
 """Pure pieces of report figures: the first-reply-time histogram and a group's
 tally.
 
-Percentiles come from a histogram so they can be summed from maintained
-aggregates (:mod:`huisheng.reports.rollup`) as well as counted from flags, with
-the same answer either way.  Buckets: under a minute, then 46 log-spaced
+Percentiles of a report with at most :data:`EXACT_LIMIT` replies are exact
+(:func:`quantile` over the stored values).  Larger ones come from a histogram,
+so they can be summed from maintained aggregates (:mod:`huisheng.reports.rollup`)
+as well as counted from flags, with the same answer either way.  Buckets: under a minute, then 46 log-spaced
 buckets from 1 minute to about a year (each ≈ 32 % wider than the previous),
 then the rest; each keeps its count and the sum of its seconds.  A quantile is
 the linear interpolation at position (n − 1)·q (the usual median for q = 0.5)
@@ -25,6 +26,8 @@ BUCKETS = ROLLUP_BUCKETS
 _LOW = 60.0
 _HIGH = 3.2e7
 _STEP = log(_HIGH / _LOW) / (BUCKETS - 2)
+#: reports with at most this many replies read every reply time (exact percentiles)
+EXACT_LIMIT = 5000
 COUNT_COLUMNS = ("flags", "replied", "on_time", "offline", "dismissed")
 HIST_COLUMNS = tuple(f"{kind}{part}{i}" for kind in "cw" for part in "ns" for i in range(BUCKETS))
 
@@ -65,6 +68,17 @@ class Hist:
         return a if pos == low else a + (self._nth(low + 1) - a) * (pos - low)
 
 
+def quantile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between order statistics at position (n − 1)·q."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    low = floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
 def hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
@@ -87,6 +101,14 @@ class Tally:
     overdue_open: int = 0
     frt: Hist = field(default_factory=Hist)
     frt_working: Hist = field(default_factory=Hist)
+    #: every reply time (calendar, working) when the report read them (small reports)
+    exact: tuple[list[float], list[float]] | None = None
+
+    def quantiles(self, q: float) -> tuple[float | None, float | None]:
+        """(calendar, working) seconds at quantile q."""
+        if self.exact is not None:
+            return quantile(self.exact[0], q), quantile(self.exact[1], q)
+        return self.frt.quantile(q), self.frt_working.quantile(q)
 
     def add(self, *, status: str, first_reply_at: datetime | None, due_at: datetime, offline: bool,
             reply_seconds: float | None, reply_working_seconds: float | None) -> None:

@@ -125,6 +125,7 @@ def report_group() -> None:
 def coverage_cmd(by, start, end, fmt, now, lang, config: Path) -> None:
     """Reply coverage of the flags created between two days (cohorts by creation time)."""
     from huisheng.reports.coverage import coverage
+    from huisheng.reports.stats import EXACT_LIMIT
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if last < first:
@@ -138,9 +139,10 @@ def coverage_cmd(by, start, end, fmt, now, lang, config: Path) -> None:
         ctx.close()
     if fmt == "table":
         click.echo(f"{first.isoformat()} 至 {last.isoformat()} 创建的需回复（按{BY_NAMES[by]}；已驳回不计入分母，"
-                   f"线下办理不计为回复；首次回复时间取自直方图，误差在一个分桶内）" if ctx.lang == "zh" else
+                   f"线下办理不计为回复；回复逾 {EXACT_LIMIT} 条时首次回复时间取自直方图，误差在一个分桶内）" if ctx.lang == "zh" else
                    f"flags created {first.isoformat()} … {last.isoformat()}, by {by} (dismissed flags are outside "
-                   f"the denominators, offline handling is not a reply; first-reply times from a histogram)")
+                   f"the denominators, offline handling is not a reply; over {EXACT_LIMIT} replies, first-reply "
+                   f"times come from a histogram)")
     click.echo(render([asdict(r) for r in rows], COVERAGE_COLUMNS, fmt=fmt, lang=ctx.lang, tz=ctx.tz), nl=False)
 
 
