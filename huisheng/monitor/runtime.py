@@ -26,6 +26,7 @@ from huisheng.notify.alerts import AlertJob
 from huisheng.notify.digest import DigestJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
+from huisheng.reports.rollup import REFRESH_INTERVAL, RollupJob
 
 
 #: seconds between runs of the ladder job (its steps are hours and days apart)
@@ -50,19 +51,21 @@ class Runtime:
     alerts: AlertJob
     digest: DigestJob
     sender: Sender
+    rollup: RollupJob
 
     def jobs(self) -> list[PeriodicJob]:
         """What runs beside polling: deciding new comments every dispatcher
         tick, then alerting on the urgent ones in the same tick (queued and
         sent at once), the ladder, the digests on their cron schedule, and the
-        sender delivering (and retrying) the outbox.  Without a ``[mail]`` host
-        the mail jobs do nothing."""
+        sender delivering (and retrying) the outbox, and the reports' monthly
+        rollups kept fresh.  Without a ``[mail]`` host the mail jobs do nothing."""
         tick = self.settings.polling.tick
         return [PeriodicJob("decide", tick, self.decider.run, after_polls=True),
                 PeriodicJob("alerts", tick, self.alerts.run, after_polls=True),
                 PeriodicJob("ladder", LADDER_INTERVAL, self.ladder.run),
                 PeriodicJob("digest", DIGEST_CHECK_INTERVAL, self.digest.run),
-                PeriodicJob("send", SEND_INTERVAL, self.sender.run)]
+                PeriodicJob("send", SEND_INTERVAL, self.sender.run),
+                PeriodicJob("report-rollup", REFRESH_INTERVAL, self.rollup.run)]
 
     def close(self) -> None:
         self.engine.dispose()
@@ -86,5 +89,6 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *,
     sender = Sender(sessions, clock, mail)
     alerts = AlertJob(sessions, clock, settings, mail, sender=sender)
     digest = DigestJob(sessions, clock, settings)
+    rollup = RollupJob(sessions, settings.timezone)
     return Runtime(settings, clock, engine, sessions, pacer, factory, poller, decider, ladder, alerts,
-                   digest, sender)
+                   digest, sender, rollup)
