@@ -62,11 +62,9 @@ def unfiltered(matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
     return tuple(m for m in matchers if _BACKREF.search(m.regex.pattern))
 
 
-@dataclass(frozen=True)
-class CategoryRule:
-    name: str
-    label: str
-    needs_reply: bool
+class _Prefiltered:
+    """A group of matchers searched through one combined prefilter."""
+
     matchers: tuple[Matcher, ...]
 
     @functools.cached_property
@@ -76,6 +74,14 @@ class CategoryRule:
     @functools.cached_property
     def unfiltered(self) -> tuple[Matcher, ...]:
         return unfiltered(self.matchers)
+
+
+@dataclass(frozen=True)
+class CategoryRule(_Prefiltered):
+    name: str
+    label: str
+    needs_reply: bool
+    matchers: tuple[Matcher, ...]
 
 
 @dataclass(frozen=True)
@@ -90,20 +96,12 @@ class Negation:
 
 
 @dataclass(frozen=True)
-class TopicRule:
+class TopicRule(_Prefiltered):
     """A department's subject: ``units`` are candidate unit names, the first the
     matrix has is used (districts name departments differently)."""
 
     units: tuple[str, ...]
     matchers: tuple[Matcher, ...]
-
-    @functools.cached_property
-    def prefilter(self) -> re.Pattern[str] | None:
-        return prefilter(self.matchers)
-
-    @functools.cached_property
-    def unfiltered(self) -> tuple[Matcher, ...]:
-        return unfiltered(self.matchers)
 
 
 @dataclass(frozen=True)
