@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import unicodedata
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Iterable, Mapping
+
+from huisheng.monitor.tables import text_table
 
 FORMATS = ("table", "csv", "json")
 LANGS = ("zh", "en")
@@ -24,10 +25,6 @@ class Column:
     en: str
     #: text | int | ratio | hours | float | datetime | date | bool
     kind: str = "text"
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _cell(value: Any, kind: str, fmt: str, lang: str, tz: tzinfo) -> Any:
@@ -66,15 +63,6 @@ def render(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: 
         writer.writerows(body)
         return BOM + out.getvalue()
     rows = [header] + [[str(v) for v in row] for row in body]
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(columns))]
-    right = [c.kind in ("int", "ratio", "hours", "float") for c in columns]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [(" " * (w - _width(v)) + v) if r and n else (v + " " * (w - _width(v)))
-                 for v, w, r in zip(row, widths, right)]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines) + "\n"
+    return text_table(rows, [c.kind in ("int", "ratio", "hours", "float") for c in columns]) + "\n"
 
 

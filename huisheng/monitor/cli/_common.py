@@ -47,3 +47,11 @@ def fail_cleanly(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from exc
 
     return wrapper
+
+
+def require_schema(url: str) -> None:
+    """Commands that use the database refuse to run on an old schema."""
+    from huisheng import migrations
+
+    if migrations.current(url) != migrations.head():
+        raise HuishengError("the database schema is not up to date: run `huisheng db upgrade` first")

@@ -11,8 +11,9 @@ import click
 from sqlalchemy import func, or_, select
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.monitor.models import Account, Comment, Post, Unit
+from huisheng.monitor.tables import text_table
 
 
 def _runtime(config: Path):
@@ -23,15 +24,8 @@ def _runtime(config: Path):
     settings = load_settings(config)
     setup_logging(settings.log_level)
     runtime = build_runtime(settings)
-    _require_schema(runtime.settings.database_url)
+    require_schema(runtime.settings.database_url)
     return runtime
-
-
-def _require_schema(url: str) -> None:
-    from huisheng import migrations
-
-    if migrations.current(url) != migrations.head():
-        raise HuishengError("the database schema is not up to date: run `huisheng db upgrade` first")
 
 
 def _decide(rt) -> None:
@@ -147,7 +141,7 @@ def status(failing: bool, fmt: str, config: Path) -> None:
 
     settings = load_settings(config)
     engine = make_engine(settings.database_url, readonly=True)
-    _require_schema(settings.database_url)
+    require_schema(settings.database_url)
     tz = ZoneInfo(settings.timezone)
     posts = (select(Post.account_id, func.count().label("n")).where(Post.deleted_at.is_(None))
              .group_by(Post.account_id).subquery())
@@ -186,25 +180,9 @@ def status(failing: bool, fmt: str, config: Path) -> None:
         table.append((name, a.platform, _fmt_time(a.last_success_at, tz), str(a.consecutive_errors),
                       error if a.consecutive_errors else "-", _fmt_time(a.next_check_at, tz),
                       str(n_posts), str(n_comments)))
-    click.echo(_render_table(table))
+    click.echo(text_table(table))
     failing_n = sum(1 for a, *_ in rows if a.consecutive_errors)
     click.echo(f"{len(rows)} accounts, {failing_n} failing")
-
-
-def _width(text: str) -> int:
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _render_table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def register(main: click.Group) -> None:

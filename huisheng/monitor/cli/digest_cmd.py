@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
-from huisheng.monitor.cli.daemon_cmd import _require_schema
+from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
 
 STATUS_NAMES = {"queued": "已加入发件队列", "duplicate": "今日已发送过", "empty": "无内容，不发送",
                 "dry-run": "将发送（演练）"}
@@ -24,7 +23,7 @@ def _job(config: Path, readonly: bool):
     from huisheng.notify.digest import DigestJob
 
     settings = load_settings(config)
-    _require_schema(settings.database_url)
+    require_schema(settings.database_url)
     engine = make_engine(settings.database_url, readonly=readonly)
     return engine, DigestJob(session_factory(engine), Clock(), settings)
 

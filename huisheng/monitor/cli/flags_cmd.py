@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
-from huisheng.monitor.cli._common import config_option, fail_cleanly
-from huisheng.monitor.cli.daemon_cmd import _render_table, _require_schema
+from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.monitor.tables import text_table
 
 
 class _Context:
@@ -30,7 +30,7 @@ class _Context:
         from huisheng.monitor.db import make_engine, session_factory
 
         self.settings = load_settings(config)
-        _require_schema(self.settings.database_url)
+        require_schema(self.settings.database_url)
         self.engine = make_engine(self.settings.database_url, readonly=readonly)
         self.sessions = session_factory(self.engine)
         self.tz = ZoneInfo(self.settings.timezone)
@@ -119,7 +119,7 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
             due = ctx.local(f.due_at) + (" 超期" if r["overdue"] else "") + ("?" if f.due_uncertain else "")
             table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
                           r["unit"], due, _excerpt(r["text"], 30)))
-        click.echo(_render_table(table))
+        click.echo(text_table(table))
         click.echo(f"{len(records)} 条")
 
 

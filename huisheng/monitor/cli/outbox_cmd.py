@@ -9,19 +9,18 @@ import click
 from sqlalchemy import select
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
 
 STATUSES = ("pending", "failed", "sent")
 STATUS_NAMES = {"pending": "待发送", "failed": "发送失败", "sent": "已发送"}
 
 
 def _open(config: Path):
-    from huisheng.monitor.cli.daemon_cmd import _require_schema
     from huisheng.monitor.config import load_settings
     from huisheng.monitor.db import make_engine, session_factory
 
     settings = load_settings(config)
-    _require_schema(settings.database_url)
+    require_schema(settings.database_url)
     engine = make_engine(settings.database_url)
     return settings, engine, session_factory(engine)
 

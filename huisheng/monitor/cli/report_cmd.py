@@ -14,7 +14,7 @@ import click
 
 from huisheng.errors import HuishengError
 from huisheng.flags.lifecycle import CATEGORY_NAMES
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.reports.output import FORMATS, LANGS, Column, render
 
 COVERAGE_COLUMNS = [
@@ -63,12 +63,11 @@ class _Context:
     def __init__(self, config: Path, now: str | None, lang: str | None):
         from huisheng.flags.sla import calendar_from_settings
         from huisheng.monitor.clock import Clock
-        from huisheng.monitor.cli.daemon_cmd import _require_schema
         from huisheng.monitor.config import load_settings
         from huisheng.monitor.db import make_engine, session_factory
 
         self.settings = load_settings(config)
-        _require_schema(self.settings.database_url)
+        require_schema(self.settings.database_url)
         self.tz = ZoneInfo(self.settings.timezone)
         self.calendar = calendar_from_settings(self.settings)
         self.now = _parse_now(now, self.tz) if now else Clock().now()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from huisheng.flags.rules import CATEGORY_LABELS, ROUTING_LABELS, Rules, load_ru
 from huisheng.monitor.cli._common import config_option, fail_cleanly
 from huisheng.monitor.config import load_settings
 from huisheng.monitor.matrix import load_matrix
+from huisheng.monitor.tables import pad
 
 KIND_LABELS = {"category": "类别", "needs_reply": "需回复", "no_reply": "无需回复", "urgent": "紧急",
                "negation": "否定", "route": "分派", "skip": "跳过"}
@@ -64,13 +64,6 @@ def decision_lines(decision: Decision, directory: Directory) -> list[str]:
     return lines
 
 
-def _pad(text: str, width: int, right: bool = False) -> str:
-    """Pad to a display width (a Chinese character takes two columns)."""
-    shown = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    space = " " * max(width - shown, 0)
-    return space + text if right else text + space
-
-
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
@@ -89,18 +82,18 @@ def report_lines(result: Evaluation) -> list[str]:
     if "categories" in m:
         lines.append(f"类别准确率：{_pct(m['category_accuracy'])}")
         lines.append("")
-        lines.append(_pad("类别", 8) + "".join(_pad(h, 9, True) for h in ("精确率", "召回率", "F1", "样本数")))
+        lines.append(pad("类别", 8) + "".join(pad(h, 9, True) for h in ("精确率", "召回率", "F1", "样本数")))
         for c in CLASSES:
             s = m["categories"][c]
-            lines.append(_pad(CLASS_LABELS[c], 8) + "".join(
-                _pad(v, 9, True) for v in (_pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"]),
+            lines.append(pad(CLASS_LABELS[c], 8) + "".join(
+                pad(v, 9, True) for v in (_pct(s["precision"]), _pct(s["recall"]), _pct(s["f1"]),
                                           str(s["support"]))))
         lines.append("")
         lines.append("混淆矩阵（行：标注，列：判定）")
-        lines.append(_pad("标注\\判定", 10) + "".join(_pad(CLASS_LABELS[c], 7, True) for c in CLASSES))
+        lines.append(pad("标注\\判定", 10) + "".join(pad(CLASS_LABELS[c], 7, True) for c in CLASSES))
         for t in CLASSES:
-            lines.append(_pad(CLASS_LABELS[t], 10)
-                         + "".join(_pad(str(m["confusion"][t][p]), 7, True) for p in CLASSES))
+            lines.append(pad(CLASS_LABELS[t], 10)
+                         + "".join(pad(str(m["confusion"][t][p]), 7, True) for p in CLASSES))
     return lines
 
 
