@@ -12,8 +12,7 @@ ACCOUNT, UNIT, OTHER_ACCOUNT, OTHER_UNIT = 1, 10, 2, 20
 
 def flag(id, root, author, *, minutes=0, post=100, account=ACCOUNT, unit=UNIT):
     return OpenFlag(id=id, post_id=post, thread_root=root, author_name=author,
-                    started_at=T0 + timedelta(minutes=minutes), account_id=account, unit_id=unit,
-                    status="open")
+                    started_at=T0 + timedelta(minutes=minutes), account_id=account, unit_id=unit)
 
 
 def reply(text, *, root=None, reply_to=None, mentions=(), minutes=60, post=100, account=ACCOUNT,

@@ -5,12 +5,18 @@
     open | acknowledged | replied → dismissed (with a reason)
 
 Moving forward may skip steps (a reply needs no acknowledgement first); nothing
-moves backward.  The functions take an ORM ``Session`` inside a transaction the
-caller owns.
+moves backward.
+
+The transitions are pure: each checks the move, changes the attributes of the
+flag it is given (an ORM :class:`Flag`, or any object with the same attributes,
+such as the decide step's batch rows) and returns the :class:`Event` to store.
+:func:`save` stores it through an ORM ``Session`` in a transaction the caller
+owns; the decide step writes its events in bulk instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,72 +40,94 @@ class FlagError(HuishengError):
     """A flag operation that is not allowed (wrong state, bad argument)."""
 
 
+@dataclass(frozen=True)
+class Event:
+    """One transition or ladder step, as :class:`FlagEvent` stores it."""
+
+    kind: str
+    actor: str
+    at: datetime
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def event(flag: Any, kind: str, actor: str, now: datetime, note: str = "", **data: Any) -> Event:
+    """A step that moves no state (creation, the ladder): stamp the flag, describe the step."""
+    flag.updated_at = now
+    return Event(kind, actor, now, note, data)
+
+
+def save(session: Session, flag: Flag, step: Event) -> FlagEvent:
+    # Linked by object, not id: a flag added in this transaction has no id until the flush.
+    row = FlagEvent(flag=flag, at=step.at, kind=step.kind, actor=step.actor, note=step.note, data=step.data)
+    session.add(row)
+    return row
+
+
 def record(session: Session, flag: Flag, kind: str, actor: str, now: datetime, note: str = "",
            **data: Any) -> FlagEvent:
-    # Linked by object, not id: a flag raised in this batch has no id until the flush.
-    event = FlagEvent(flag=flag, at=now, kind=kind, actor=actor, note=note, data=data)
-    session.add(event)
-    flag.updated_at = now
-    return event
+    """:func:`event` and :func:`save` in one go, for ORM callers."""
+    return save(session, flag, event(flag, kind, actor, now, note, **data))
 
 
-def _advance(session: Session, flag: Flag, to: str, actor: str, now: datetime, note: str,
-             **data: Any) -> None:
+def _advance(flag: Any, to: str, actor: str, now: datetime, note: str, **data: Any) -> Event:
     if flag.status == "dismissed":
         raise FlagError(f"flag {flag.id} was dismissed; it cannot become {to}")
     if ORDER.index(to) <= ORDER.index(flag.status):
         raise FlagError(f"flag {flag.id} is already {flag.status}; it cannot become {to}")
     flag.status = to
-    record(session, flag, to, actor, now, note, **data)
+    return event(flag, to, actor, now, note, **data)
 
 
-def acknowledge(session: Session, flag: Flag, *, actor: str, at: datetime, now: datetime,
-                note: str = "", comment_id: int | None = None) -> None:
+def acknowledge(flag: Any, *, actor: str, at: datetime, now: datetime, note: str = "",
+                comment_id: int | None = None) -> Event:
     """受理: by hand, or by an automated acknowledgement comment written ``at``."""
-    _advance(session, flag, "acknowledged", actor, now, note, comment_id=comment_id)
+    step = _advance(flag, "acknowledged", actor, now, note, comment_id=comment_id)
     flag.acknowledged_at = at
+    return step
 
 
-def mark_replied(session: Session, flag: Flag, *, actor: str, at: datetime, now: datetime,
-                 reply_seconds: float, reply_working_seconds: float, comment_id: int | None,
-                 note: str = "") -> None:
+def mark_replied(flag: Any, *, actor: str, at: datetime, now: datetime, reply_seconds: float,
+                 reply_working_seconds: float, comment_id: int | None, note: str = "") -> Event:
     """The first qualifying reply: on the platform (``comment_id``) or, with
     ``comment_id=None``, made outside it and recorded by hand (audited)."""
-    _advance(session, flag, "replied", actor, now, note, comment_id=comment_id,
-             offline=comment_id is None)
+    step = _advance(flag, "replied", actor, now, note, comment_id=comment_id, offline=comment_id is None)
     flag.first_reply_at = at
     flag.first_reply_comment_id = comment_id
     flag.replied_offline = comment_id is None
     flag.reply_seconds = reply_seconds
     flag.reply_working_seconds = reply_working_seconds
+    return step
 
 
-def resolve(session: Session, flag: Flag, *, actor: str, now: datetime, note: str = "") -> None:
+def resolve(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
     if flag.status in ("open", "acknowledged"):
         raise FlagError(f"flag {flag.id} has no reply yet; reply before resolving it")
-    _advance(session, flag, "resolved", actor, now, note)
+    step = _advance(flag, "resolved", actor, now, note)
     flag.resolved_at = now
+    return step
 
 
-def close(session: Session, flag: Flag, *, actor: str, now: datetime, note: str = "") -> None:
+def close(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
     if flag.status != "resolved":
         raise FlagError(f"flag {flag.id} is {flag.status}; only a resolved flag can be closed (办结销号)")
-    _advance(session, flag, "closed", actor, now, note)
+    step = _advance(flag, "closed", actor, now, note)
     flag.closed_at = now
+    return step
 
 
-def dismiss(session: Session, flag: Flag, *, actor: str, now: datetime, reason: str) -> None:
+def dismiss(flag: Any, *, actor: str, now: datetime, reason: str) -> Event:
     if not reason.strip():
         raise FlagError("dismissing a flag needs a reason")
     if flag.status not in ("open", "acknowledged", "replied"):
         raise FlagError(f"flag {flag.id} is {flag.status}; it cannot be dismissed")
     flag.status = "dismissed"
     flag.dismissed_reason = reason
-    record(session, flag, "dismissed", actor, now, reason)
+    return event(flag, "dismissed", actor, now, reason)
 
 
-def promise(session: Session, flag: Flag, *, actor: str, now: datetime, promised_at: datetime,
-            limit: datetime, note: str = "", extension_reason: str = "") -> None:
+def promise(flag: Any, *, actor: str, now: datetime, promised_at: datetime, limit: datetime, note: str = "",
+            extension_reason: str = "") -> Event:
     """办结时间表: a date by which a 解决类 item will be done; at most ``limit``
     (``promise_max`` working days) unless extended with a reason."""
     if flag.category not in SOLVABLE:
@@ -113,12 +141,11 @@ def promise(session: Session, flag: Flag, *, actor: str, now: datetime, promised
         raise FlagError("the promised date is beyond the allowed working days; give --extend-reason")
     previous = flag.promised_at
     flag.promised_at = promised_at
-    record(session, flag, "promised", actor, now, note, promised_at=promised_at.isoformat(),
-           previous=previous.isoformat() if previous else None, extension_reason=extension_reason or None)
+    return event(flag, "promised", actor, now, note, promised_at=promised_at.isoformat(),
+                 previous=previous.isoformat() if previous else None, extension_reason=extension_reason or None)
 
 
-def reassign(session: Session, flag: Flag, unit: Unit, *, actor: str, now: datetime, note: str,
-             return_due: datetime) -> None:
+def reassign(flag: Any, unit: Unit, *, actor: str, now: datetime, note: str, return_due: datetime) -> Event:
     """Move a flag to another unit.  The clock keeps running (``due_at`` is
     unchanged); the event records whether the wrong unit handed it back within
     its own deadline (``return_due``)."""
@@ -130,5 +157,5 @@ def reassign(session: Session, flag: Flag, unit: Unit, *, actor: str, now: datet
     flag.unit_id = unit.id
     flag.routing = "manual"
     flag.routing_reason = f"人工改派：{note}" if note else "人工改派"
-    record(session, flag, "reassigned", actor, now, note, from_unit=old, to_unit=unit.id,
-           return_due=return_due.isoformat(), late_return=now > return_due)
+    return event(flag, "reassigned", actor, now, note, from_unit=old, to_unit=unit.id,
+                 return_due=return_due.isoformat(), late_return=now > return_due)

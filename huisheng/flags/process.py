@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.flags import lifecycle
@@ -32,7 +34,7 @@ from huisheng.flags.rules import Rules
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Account, Comment, Flag, Post, Unit
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
 
 log = logging.getLogger("huisheng.flags")
@@ -41,9 +43,15 @@ log = logging.getLogger("huisheng.flags")
 COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.root_external_id,
                    Comment.author_id, Comment.author_name, Comment.created_at, Comment.text,
                    Comment.mentions, Comment.reply_to_name, Comment.deleted_at)
+#: what the decide step reads of a flag already stored
+FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
+                Flag.unit_id, Flag.status, Flag.category)
 RULE_ACTOR = "rule:decide"
 REPLY_ACTOR = "rule:reply-detection"
 UNANSWERED = ("open", "acknowledged")
+
+_FLAGS = Flag.__table__
+_EVENTS = FlagEvent.__table__
 
 
 @dataclass
@@ -72,18 +80,51 @@ def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, 
             {a.uid: a.id for a in accounts})
 
 
+class _FlagRow:
+    """A flag as one batch holds it: its columns as plain attributes, which the
+    lifecycle transitions change like an ORM flag's, remembering what changed.
+    Building ORM objects and flushing them through the unit of work cost more
+    than deciding; the batch writes its rows in bulk instead."""
+
+    __slots__ = ("id", "_values", "_changed", "thread", "follow_up", "_open")
+
+    def __init__(self, flag_id: int | None, values: dict[str, Any], thread: str,
+                 follow_up: _FlagRow | None = None):
+        object.__setattr__(self, "id", flag_id)  # None until the batch is written
+        object.__setattr__(self, "_values", values)
+        object.__setattr__(self, "_changed", set())
+        object.__setattr__(self, "thread", thread)
+        object.__setattr__(self, "follow_up", follow_up)
+        object.__setattr__(self, "_open", None)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._values[name] = value
+        self._changed.add(name)
+
+
 class _Batch:
-    """What one batch needs from the database, read once up front: every flag
-    on the batch's posts (with its thread's top-level comment) and the
-    accounts' comments already decided there."""
+    """What one batch needs from the database, read once up front (every flag
+    on the batch's posts, with its thread's top-level comment, and the
+    accounts' comments already decided there), and what it will write."""
 
     def __init__(self, session: Session, post_ids: set[int], account_uids: list[str]):
-        self.flags: dict[int, list[Flag]] = {}
-        self.roots: dict[int, str] = {}  # id(flag) → external id of its thread's top comment
-        for flag, root_ext, ext in session.execute(
-                select(Flag, Comment.root_external_id, Comment.external_id)
+        self.flags: dict[int, list[_FlagRow]] = {}
+        #: (post, citizen, thread) → that citizen's flags in that thread, oldest first
+        self.cases: dict[tuple[int, str, str], list[_FlagRow]] = {}
+        self.new: list[_FlagRow] = []
+        self.events: list[tuple[_FlagRow, lifecycle.Event]] = []
+        for row in session.execute(
+                select(*FLAG_COLUMNS, Comment.root_external_id, Comment.external_id)
                 .join(Comment, Comment.id == Flag.comment_id).where(Flag.post_id.in_(post_ids))):
-            self.add(flag, root_ext or ext)
+            values = row._asdict()
+            root, own = values.pop("root_external_id"), values.pop("external_id")
+            self._add(_FlagRow(values.pop("id"), values, root or own))
         self.replies: dict[int, list[Row]] = {}
         for comment in session.execute(
                 select(*COMMENT_COLUMNS).where(Comment.post_id.in_(post_ids), Comment.decided_at.is_not(None),
@@ -91,18 +132,62 @@ class _Batch:
                 .order_by(Comment.created_at, Comment.id)):
             self.replies.setdefault(comment.post_id, []).append(comment)
 
-    def add(self, flag: Flag, root: str) -> None:
+    def _add(self, flag: _FlagRow) -> None:
         self.flags.setdefault(flag.post_id, []).append(flag)
-        self.roots[id(flag)] = root
+        case = self.cases.setdefault((flag.post_id, flag.author_id, flag.thread), [])
+        case.append(flag)
+        case.sort(key=lambda f: f.started_at)
 
-    def unanswered(self, post_id: int) -> list[Flag]:
+    def raise_flag(self, flag: _FlagRow, step: lifecycle.Event) -> None:
+        self._add(flag)
+        self.new.append(flag)
+        self.events.append((flag, step))
+
+    def unanswered(self, post_id: int) -> list[_FlagRow]:
         return [f for f in self.flags.get(post_id, ()) if f.status in UNANSWERED]
 
-    def open_flag(self, flag: Flag) -> OpenFlag:
+    @staticmethod
+    def open_flag(flag: _FlagRow) -> OpenFlag:
         # Keyed by object identity: a flag raised in this batch has no id yet.
-        return OpenFlag(id=id(flag), post_id=flag.post_id, thread_root=self.roots[id(flag)],
-                        author_name=flag.author_name, started_at=flag.started_at,
-                        account_id=flag.account_id, unit_id=flag.unit_id, status=flag.status)
+        # What it holds does not change within a batch, so it is built once.
+        if flag._open is None:
+            object.__setattr__(flag, "_open", OpenFlag(
+                id=id(flag), post_id=flag.post_id, thread_root=flag.thread, author_name=flag.author_name,
+                started_at=flag.started_at, account_id=flag.account_id, unit_id=flag.unit_id))
+        return flag._open
+
+    def write(self, connection: Connection) -> None:
+        """The batch's new flags, changed flags and events, in a few statements."""
+        if self.new:
+            # Plain executemany, then the ids by comment (unique per flag): SQLite
+            # cannot promise RETURNING's order, so an ordered RETURNING would
+            # insert row by row.
+            connection.execute(insert(_FLAGS), [f._values for f in self.new])
+            ids = dict(connection.execute(select(_FLAGS.c.comment_id, _FLAGS.c.id).where(
+                _FLAGS.c.comment_id.in_([f.comment_id for f in self.new]))).all())
+            for flag in self.new:
+                object.__setattr__(flag, "id", ids[flag.comment_id])
+                flag._changed.clear()
+            # a follow-up of a flag raised in the same batch learns its id only now
+            late = [{"flag_id": f.id, "earlier": f.follow_up.id} for f in self.new
+                    if f.follow_up is not None and f.follow_up_of is None]
+            if late:
+                connection.execute(update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
+                                   .values(follow_up_of=bindparam("earlier")), late)
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for flags in self.flags.values():
+            for flag in flags:
+                if flag._changed:
+                    columns = tuple(sorted(flag._changed))
+                    changed.setdefault(columns, []).append(
+                        {"flag_id": flag.id, **{f"new_{c}": flag._values[c] for c in columns}})
+        for columns, params in changed.items():
+            connection.execute(update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
+                               .values({c: bindparam(f"new_{c}") for c in columns}), params)
+        if self.events:
+            connection.execute(insert(_EVENTS), [
+                {"flag_id": flag.id, "at": step.at, "kind": step.kind, "actor": step.actor, "note": step.note,
+                 "data": step.data} for flag, step in self.events])
 
 
 class Decider:
@@ -145,8 +230,7 @@ class Decider:
     def run_batch(self, now: datetime | None = None) -> DecideResult:
         now = now or self.clock.now()
         result = DecideResult()
-        raised: list[Flag] = []
-        touched: dict[str, list[Flag]] = {"replied": [], "acknowledged": []}
+        touched: dict[str, list[_FlagRow]] = {"replied": [], "acknowledged": []}
         with self.sessions.begin() as session:
             directory, unit_ids, account_ids, account_units = self._dir(session)
             # Plain rows, not ORM objects: the batch only reads them.
@@ -171,8 +255,8 @@ class Decider:
                     continue
                 if comment.author_id in account_ids:
                     writer = account_ids[comment.author_id]
-                    self._as_reply(session, comment, writer, account_units[writer],
-                                   batch.unanswered(comment.post_id), batch, now, touched)
+                    self._as_reply(comment, writer, account_units[writer], batch.unanswered(comment.post_id),
+                                   batch, now, touched)
                     batch.replies.setdefault(comment.post_id, []).append(comment)
                     continue
                 decision = decide(_subject(comment, account_uid), self.rules, directory)
@@ -183,14 +267,14 @@ class Decider:
                     log.error("comment=%s: no owning unit found (%s); not flagged", comment.external_id,
                               decision.routing_reason)
                     continue
-                flag = self._raise(session, comment, account_id, decision, days, unit_ids, batch, now)
+                flag = self._raise(comment, account_id, decision, days, unit_ids, batch, now)
                 if flag is not None:
-                    raised.append(flag)
-                    self._link_earlier_replies(session, flag, batch, account_ids, account_units, now, touched)
-            session.execute(update(Comment).where(Comment.id.in_([c.id for c in rows])).values(decided_at=now))
-            session.flush()
-            result.flags = [f.id for f in raised]
-            result.urgent = [f.id for f in raised if f.urgent]
+                    self._link_earlier_replies(flag, batch, account_ids, account_units, now, touched)
+            connection = session.connection()
+            batch.write(connection)
+            connection.execute(update(Comment).where(Comment.id.in_([c.id for c in rows])).values(decided_at=now))
+            result.flags = [f.id for f in batch.new]
+            result.urgent = [f.id for f in batch.new if f.urgent]
             result.replied = [f.id for f in touched["replied"]]
             result.acknowledged = [f.id for f in touched["acknowledged"]]
         if result.flags or result.replied:
@@ -200,63 +284,60 @@ class Decider:
 
     # -- replies ----------------------------------------------------------------------
 
-    def _as_reply(self, session: Session, comment: Row, writer_id: int, writer_unit: int,
-                  candidates: list[Flag], batch: _Batch, now: datetime, touched: dict[str, list[Flag]]) -> None:
+    def _as_reply(self, comment: Row, writer_id: int, writer_unit: int, candidates: list[_FlagRow],
+                  batch: _Batch, now: datetime, touched: dict[str, list[_FlagRow]]) -> None:
         if not candidates:
             return
         by_key = {id(f): f for f in candidates}
         match = match_reply(_account_comment(comment, writer_id, writer_unit),
                             [batch.open_flag(f) for f in candidates], self.rules.acknowledgement_patterns)
         for key in match.flag_ids:
-            self._apply_reply(session, by_key[key], comment, match.acknowledgement, now, touched)
+            self._apply_reply(by_key[key], comment, match.acknowledgement, batch, now, touched)
 
-    def _apply_reply(self, session: Session, flag: Flag, comment: Row, acknowledgement: bool,
-                     now: datetime, touched: dict[str, list[Flag]]) -> None:
+    def _apply_reply(self, flag: _FlagRow, comment: Row, acknowledgement: bool, batch: _Batch,
+                     now: datetime, touched: dict[str, list[_FlagRow]]) -> None:
         if acknowledgement:
             if flag.status == "open":
-                lifecycle.acknowledge(session, flag, actor=REPLY_ACTOR, at=comment.created_at, now=now,
-                                      comment_id=comment.id, note="自动受理回复")
+                batch.events.append((flag, lifecycle.acknowledge(
+                    flag, actor=REPLY_ACTOR, at=comment.created_at, now=now, comment_id=comment.id,
+                    note="自动受理回复")))
                 touched["acknowledged"].append(flag)
             return
         at = comment.created_at
-        lifecycle.mark_replied(session, flag, actor=REPLY_ACTOR, at=at, now=now, comment_id=comment.id,
-                               reply_seconds=(at - flag.started_at).total_seconds(),
-                               reply_working_seconds=self.calendar.working_seconds(flag.started_at, at))
+        batch.events.append((flag, lifecycle.mark_replied(
+            flag, actor=REPLY_ACTOR, at=at, now=now, comment_id=comment.id,
+            reply_seconds=(at - flag.started_at).total_seconds(),
+            reply_working_seconds=self.calendar.working_seconds(flag.started_at, at))))
         touched["replied"].append(flag)
 
     # -- raising flags ------------------------------------------------------------------
 
-    def _raise(self, session: Session, comment: Row, account_id: int, decision: Decision,
-               days: float, unit_ids: dict[str, int], batch: _Batch, now: datetime) -> Flag | None:
+    def _raise(self, comment: Row, account_id: int, decision: Decision, days: float,
+               unit_ids: dict[str, int], batch: _Batch, now: datetime) -> _FlagRow | None:
         thread = comment.root_external_id or comment.external_id
-        same_citizen = sorted((f for f in batch.flags.get(comment.post_id, ())
-                               if f.author_id == comment.author_id and batch.roots[id(f)] == thread),
-                              key=lambda f: f.started_at)
+        same_citizen = batch.cases.get((comment.post_id, comment.author_id, thread), ())
         if any(f.status in UNANSWERED for f in same_citizen):
             return None  # the same case is still open: no second flag
         earlier = same_citizen[-1] if same_citizen else None
         started = comment.created_at or now
         deadline = self.calendar.add(started, days)
-        flag = Flag(comment_id=comment.id, post_id=comment.post_id, account_id=account_id,
-                    unit_id=unit_ids[decision.unit_code], routing=decision.routing or "account",
-                    routing_reason=decision.routing_reason, category=decision.category,
-                    urgent=decision.urgent, reasons=[_reason_json(r) for r in decision.reasons],
-                    author_id=comment.author_id, author_name=comment.author_name, status="open",
-                    started_at=started, created_at=now, due_at=deadline.at,
-                    due_uncertain=deadline.uncertain, updated_at=now)
-        if earlier is not None:
-            flag.follow_up = earlier
-        session.add(flag)
-        lifecycle.record(session, flag, "created", RULE_ACTOR, now, decision.routing_reason,
-                         category=decision.category, urgent=decision.urgent,
-                         follow_up_of=earlier.id if earlier is not None else None,
-                         due_uncertain=deadline.uncertain, uncovered_years=list(deadline.uncovered_years))
-        batch.add(flag, thread)
+        flag = _FlagRow(None, _new_flag_values(
+            comment_id=comment.id, post_id=comment.post_id, account_id=account_id,
+            unit_id=unit_ids[decision.unit_code], routing=decision.routing or "account",
+            routing_reason=decision.routing_reason, category=decision.category, urgent=decision.urgent,
+            reasons=[_reason_json(r) for r in decision.reasons], author_id=comment.author_id,
+            author_name=comment.author_name, started_at=started, created_at=now, due_at=deadline.at,
+            due_uncertain=deadline.uncertain, updated_at=now,
+            follow_up_of=earlier.id if earlier is not None else None), thread, follow_up=earlier)
+        batch.raise_flag(flag, lifecycle.event(
+            flag, "created", RULE_ACTOR, now, decision.routing_reason, category=decision.category,
+            urgent=decision.urgent, follow_up_of=earlier.id if earlier is not None else None,
+            due_uncertain=deadline.uncertain, uncovered_years=list(deadline.uncovered_years)))
         return flag
 
-    def _link_earlier_replies(self, session: Session, flag: Flag, batch: _Batch, account_ids: dict[str, int],
+    def _link_earlier_replies(self, flag: _FlagRow, batch: _Batch, account_ids: dict[str, int],
                               account_units: dict[int, int], now: datetime,
-                              touched: dict[str, list[Flag]]) -> None:
+                              touched: dict[str, list[_FlagRow]]) -> None:
         """A reply decided before the comment it answers was stored (a thread
         read in pieces) still counts: look back once when the flag is raised."""
         for reply in batch.replies.get(flag.post_id, ()):
@@ -268,7 +349,16 @@ class Decider:
             match = match_reply(_account_comment(reply, writer, account_units[writer]),
                                 [batch.open_flag(flag)], self.rules.acknowledgement_patterns)
             if match.flag_ids:
-                self._apply_reply(session, flag, reply, match.acknowledgement, now, touched)
+                self._apply_reply(flag, reply, match.acknowledgement, batch, now, touched)
+
+
+_NEW_FLAG_DEFAULTS: dict[str, Any] = {c.name: None for c in _FLAGS.columns if c.name != "id"} | {
+    "status": "open", "replied_offline": False}
+
+
+def _new_flag_values(**values: Any) -> dict[str, Any]:
+    """Every column of a new flag (a bulk insert wants the same keys in every row)."""
+    return {**_NEW_FLAG_DEFAULTS, **values}
 
 
 def _subject(comment: Row, account_uid: str) -> Subject:

@@ -35,7 +35,6 @@ class OpenFlag:
     #: the account under which it was raised, and its owning unit
     account_id: int
     unit_id: int
-    status: str
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ def _actor_options(func):
 def ack(flag_id, actor, note, config):
     """受理: acknowledge a flag."""
     def action(ctx, session, flag, now):
-        lifecycle.acknowledge(session, flag, actor=actor, at=now, now=now, note=note)
+        lifecycle.save(session, flag, lifecycle.acknowledge(flag, actor=actor, at=now, now=now, note=note))
         return f"#{flag.id} 已受理"
     _act(config, flag_id, action)
 
@@ -229,9 +229,10 @@ def reply(flag_id, actor, note, config):
         raise click.UsageError("an offline reply needs --note saying how and what was answered")
 
     def action(ctx, session, flag, now):
-        lifecycle.mark_replied(session, flag, actor=actor, at=now, now=now, comment_id=None, note=note,
-                               reply_seconds=(now - flag.started_at).total_seconds(),
-                               reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now))
+        step = lifecycle.mark_replied(flag, actor=actor, at=now, now=now, comment_id=None, note=note,
+                                      reply_seconds=(now - flag.started_at).total_seconds(),
+                                      reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now))
+        lifecycle.save(session, flag, step)
         return f"#{flag.id} 已记录线下回复"
     _act(config, flag_id, action)
 
@@ -244,7 +245,7 @@ def reply(flag_id, actor, note, config):
 def resolve(flag_id, actor, note, config):
     """办结: the matter is done."""
     def action(ctx, session, flag, now):
-        lifecycle.resolve(session, flag, actor=actor, now=now, note=note)
+        lifecycle.save(session, flag, lifecycle.resolve(flag, actor=actor, now=now, note=note))
         return f"#{flag.id} 已办结"
     _act(config, flag_id, action)
 
@@ -257,7 +258,7 @@ def resolve(flag_id, actor, note, config):
 def close(flag_id, actor, note, config):
     """办结销号: close a resolved flag."""
     def action(ctx, session, flag, now):
-        lifecycle.close(session, flag, actor=actor, now=now, note=note)
+        lifecycle.save(session, flag, lifecycle.close(flag, actor=actor, now=now, note=note))
         return f"#{flag.id} 已销号"
     _act(config, flag_id, action)
 
@@ -270,7 +271,7 @@ def close(flag_id, actor, note, config):
 def dismiss(flag_id, actor, note, config):
     """Dismiss a flag that needs no answer (the --note is the reason)."""
     def action(ctx, session, flag, now):
-        lifecycle.dismiss(session, flag, actor=actor, now=now, reason=note)
+        lifecycle.save(session, flag, lifecycle.dismiss(flag, actor=actor, now=now, reason=note))
         return f"#{flag.id} 已驳回"
     _act(config, flag_id, action)
 
@@ -291,8 +292,9 @@ def promise(flag_id, promised: datetime, extend_reason, actor, note, config):
             local = datetime.combine(local.date(), ctx.calendar.office_end)
         at = local.replace(tzinfo=ctx.tz).astimezone(timezone.utc)
         limit = ctx.calendar.add(now, ctx.sla.promise_max).at
-        lifecycle.promise(session, flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
-                          extension_reason=extend_reason)
+        step = lifecycle.promise(flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
+                                 extension_reason=extend_reason)
+        lifecycle.save(session, flag, step)
         return f"#{flag.id} 承诺 {ctx.local(at)} 办结"
     _act(config, flag_id, action)
 
@@ -308,7 +310,8 @@ def reassign(flag_id, to_unit, actor, note, config):
     def action(ctx, session, flag, now):
         unit = _unit(session, to_unit)
         return_due = ctx.calendar.add(flag.created_at, ctx.sla.wrong_unit_return).at
-        lifecycle.reassign(session, flag, unit, actor=actor, now=now, note=note, return_due=return_due)
+        lifecycle.save(session, flag, lifecycle.reassign(flag, unit, actor=actor, now=now, note=note,
+                                                         return_due=return_due))
         late = "（超过退回期限）" if now > return_due else ""
         return f"#{flag.id} 改派至 {unit.name}{late}"
     _act(config, flag_id, action)
