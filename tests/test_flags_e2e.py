@@ -46,20 +46,16 @@ def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
     assert precision >= 0.9, precision
     assert recall >= 0.85, recall
 
-    # Routing.  Where the simulator routed by mention, place or topic the unit
-    # must match.  Where it left the account's unit answerable, its generic
-    # texts sometimes name a department's business (新生儿落户 under the
-    # district's account): routing that to the department by topic is what a
-    # district wants, so that counts as right too.
+    # Routing.  The simulator labels each comment with the unit the district's
+    # policy makes answerable (mention > place > topic > account): a street it
+    # names, or a department's everyday business (新生儿落户 → 公安) written on
+    # the district's account.
     specific = [cid for cid in true_pos if residents[cid]["labels"]["routing"] != "account"]
     assert len(specific) > 10
-    wrong = Counter((residents[cid]["labels"]["routing"], flags[cid].routing) for cid in specific
+    wrong = Counter((residents[cid]["labels"]["routing"], flags[cid].routing) for cid in true_pos
                     if units[flags[cid].unit_id] != residents[cid]["labels"]["target_unit"])
-    assert sum(wrong.values()) / len(specific) <= 0.1, wrong
-    general = [cid for cid in true_pos if residents[cid]["labels"]["routing"] == "account"]
-    astray = [cid for cid in general if units[flags[cid].unit_id] != residents[cid]["labels"]["target_unit"]
-              and flags[cid].routing not in ("topic", "place")]
-    assert len(astray) / len(general) <= 0.05, astray
+    assert sum(wrong[k] for k in wrong if k[0] != "account") / len(specific) <= 0.1, wrong
+    assert sum(wrong[k] for k in wrong if k[0] == "account") / (len(true_pos) - len(specific)) <= 0.05, wrong
 
     # Replies: the first owner reply (not an acknowledgement) answering a
     # flagged comment sets first_reply_at to its time.

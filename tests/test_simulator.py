@@ -7,12 +7,14 @@ import re
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import requests
 
 from huisheng.monitor.clock import FakeClock
-from huisheng.simulator import SimServer, World, WorldConfig
+from huisheng.monitor.matrix import load_matrix
+from huisheng.simulator import SimServer, World, WorldConfig, texts
 from huisheng.simulator.render import CURSOR_BASE, abs_time, html, rel_time
 from huisheng.simulator.sample import sample_matrix
 
@@ -513,3 +515,36 @@ def test_replies_cross_the_national_day_holiday():
                and by_id[r["labels"]["answers"]]["created_at"] < "2026-09-30T16:00:00Z"]
     assert holiday
     assert any(r["created_at"] >= "2026-10-08T01:00:00Z" for r in holiday)
+
+
+def test_routing_truth_follows_the_districts_policy():
+    """A department's everyday business on the district's account is that
+    department's (topic); a street named on a district or department account is
+    that street's (place); elsewhere the account's owner stays answerable."""
+    matrix = load_matrix(Path(__file__).resolve().parent.parent / "config" / "example-district")
+    world = World(matrix, seed=5, start=START, config=WorldConfig(history_days=4))
+    units = {u.code: u for u in matrix.units}
+    business = [(re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(t))), key) for t, key in texts.BUSINESS.items()]
+    seen = Counter()
+    for c in world.truth(START)["comments"]:
+        labels = c["labels"]
+        if labels.get("role") != "resident" or not labels["needs_reply"] or labels.get("follow_up_of"):
+            continue
+        level = world.level(c["account_uid"])
+        own = world.by_uid[c["account_uid"]].unit
+        key = next((k for template, k in business if template.fullmatch(c["text"])), None)
+        if labels["routing"] == "topic":
+            assert level == "district"
+            seen["topic"] += 1
+        elif labels["routing"] == "account":
+            assert labels["target_unit"] == own
+            if level == "district" and key is not None and "@" not in c["text"]:
+                raise AssertionError(f"department business left with the district: {c['text']}")
+        elif labels["routing"] == "place":
+            assert level in ("district", "department")
+            assert units[labels["target_unit"]].level in ("street", "community")
+            seen["place"] += 1
+        if key is not None and labels["routing"] == "topic" and level == "district" and "@" not in c["text"]:
+            assert key in units[labels["target_unit"]].name
+            seen["business"] += 1
+    assert seen["topic"] and seen["place"] and seen["business"]

@@ -28,8 +28,10 @@ comments of a deleted post keep ``deleted`` false and get ``post_deleted`` true.
 target follows from the text: ``account`` (the owner unit of the account written
 to), ``mention`` (``@`` another matrix account: its owner unit), ``place`` (a street or
 community name or alias, written on a district or department account: that unit),
-``topic`` (a department's subject, e.g. 堵车 → 交通局, written on a district account:
-that department) —, ``urgent``, ``hostile`` (None or html | script | wall | rtl |
+``topic`` (a department's subject, e.g. 堵车 → 交通局, or its everyday business that
+names no department, e.g. 新生儿落户 → 公安, written on a district account: that
+department) — in the district's order of precedence (mention > place > topic >
+account) —, ``urgent``, ``hostile`` (None or html | script | wall | rtl |
 emoji), and ``follow_up_of`` (the earlier root) for a follow-up after a reply.
 Of the account's own comments: ``role`` (reply | ack | thanks), ``answers`` (the
 resident's top-level comment it answers), for replies ``late`` and ``form``

@@ -24,13 +24,60 @@ TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
              ("consultation", "请问今年幼儿园入学报名什么时候开始")),
     "人力资源": (("consultation", "退休金调整今年什么时候到账"), ("consultation", "灵活就业人员社保怎么续缴")),
     "卫生健康": (("consultation", "社区卫生服务中心周末能打疫苗吗"),
-                 ("suggestion", "{street}附近的医院挂号太难了，建议增加号源")),
+                 ("suggestion", "{estate}附近的医院挂号太难了，建议增加号源")),
     "生态环境": (("complaint", "{road}旁边的工厂晚上偷偷排气，味道很刺鼻"),
                  ("complaint", "河道里漂着很多垃圾，水都发黑了")),
     "住房": (("consultation", "老旧小区加装电梯的补贴怎么申请"), ("consultation", "{estate}的公租房什么时候开始摇号")),
     "市场监督": (("complaint", "在{road}一家超市买到过期食品，商家拒绝退换"),
                  ("complaint", "外卖店没有营业执照照常营业，有人管吗")),
 }
+
+# Everyday matters that are a department's business though they name no
+# department (新生儿落户 is the police's): written on a district account, the
+# district routes them there (routing truth "topic"); elsewhere the account's
+# owner stays answerable.  Template → a keyword of the department's name.
+BUSINESS: dict[str, str] = {
+    "请问{estate}的老旧小区改造什么时候开始": "住房",
+    "请问孩子入学需要准备哪些材料": "教育",
+    "請問孩子入學需要準備哪些材料": "教育",
+    "怎么办理居住证，需要带什么": "公安",
+    "如何申请公租房，在哪里提交材料": "住房",
+    "社保卡丢了去哪里补办": "人力资源",
+    "想问一下退休金调整什么时候发放？": "人力资源",
+    "办理营业执照现在可以网上办吗": "市场监督",
+    "医保异地备案怎么操作": "医疗保障",
+    "新生儿落户需要哪些手续": "公安",
+    "可不可以周末去办理不动产登记": "规划",
+    "什么时候能恢复{road}的公交线路": "交通",
+    "您好，想咨询一下独生子女父母奖励怎么领取": "卫生健康",
+    "{estate}附近有没有可以打流感疫苗的地方": "卫生健康",
+    "外地户口在这边能不能办理新能源车牌": "公安",
+    "小孩医保卡怎么激活，线上能办吗": "医疗保障",
+    "{estate}楼下烧烤摊每天晚上油烟太大，窗户都不敢开[怒]": "城市管理",
+    "{road}占道经营太严重了，早高峰根本走不了": "城市管理",
+    "晚上十一点了{estate}旁边工地还在施工，噪音吵得孩子睡不着": "住房",
+    "{estate}的垃圾三天没人清运了，臭气熏天": "城市管理",
+    "{road}上乱停车把消防通道都堵死了[怒][怒]": "公安",
+    "物业不作为，{estate}电梯坏了半个月没人修": "住房",
+    "投诉{estate}物业乱收费，停车费一年涨了两次": "住房",
+    "{road}的路灯坏了好久了，晚上黑漆漆的很危险": "城市管理",
+    "{estate}小区门口天天有人占道卖菜，垃圾扔一地": "城市管理",
+    "{estate}的物業根本不管事，投訴多少次了": "住房",
+    "{road}那家饭店油烟直排，楼上住户衣服都不敢晾！！！": "城市管理",
+    "凌晨两点还有渣土车在{road}上轰隆隆地跑，能不能管管": "城市管理",
+    "家里下水道反水，物业不管，求帮忙协调": "住房",
+    "求助：被拖欠工资三个月了，老板联系不上，该找哪个部门": "人力资源",
+    "独居老人行动不便，想申请上门服务，求联系方式": "民政",
+    "急求帮助！孩子发烧，社区医院关门了，附近哪里还能看急诊": "卫生健康",
+    "家里失火后房子没法住了，能申请临时救助吗": "民政",
+    "建议在{road}和{road2}路口加装红绿灯，太危险了": "交通",
+    "建议学校门口早晚高峰安排交警疏导": "公安",
+    "建议{road}增加几个公共厕所": "城市管理",
+    "希望小区门口的公交站能加个遮雨棚，老人等车太辛苦": "交通",
+    "建议图书馆晚上多开一个小时，上班族下班赶不上": "文化和旅游",
+}
+#: every department keyword the simulator routes to
+DEPARTMENT_KEYS = tuple(dict.fromkeys([*TOPICS, *BUSINESS.values()]))
 
 CONSULTATION = (
     "请问{estate}的老旧小区改造什么时候开始",
@@ -171,9 +218,16 @@ class Written:
 
 
 def fill(template: str, rng: random.Random, places: "Places", unit: str = "") -> str:
+    return fill_naming(template, rng, places, unit)[0]
+
+
+def fill_naming(template: str, rng: random.Random, places: "Places", unit: str = "") -> tuple[str, str | None]:
+    """The filled text, and the street it names (None when it names none)."""
     road, road2 = rng.sample(ROADS, 2)
-    return template.format(road=road, road2=road2, estate=rng.choice(ESTATES),
-                           street=rng.choice(places.streets) if places.streets else "街道", unit=unit)
+    estate = rng.choice(ESTATES)
+    street = rng.choice(places.streets) if places.streets else None
+    named = street if street is not None and "{street}" in template else None
+    return template.format(road=road, road2=road2, estate=estate, street=street or "街道", unit=unit), named
 
 
 @dataclass(frozen=True)
@@ -184,6 +238,12 @@ class Places:
     place_units: tuple[tuple[str, str], ...]
     #: (department name keyword, unit code) for topic routing
     topic_units: tuple[tuple[str, str], ...]
+
+    def place_unit(self, name: str) -> str | None:
+        return next((code for n, code in self.place_units if n == name), None)
+
+    def topic_unit(self, key: str) -> str | None:
+        return next((code for k, code in self.topic_units if k == key), None)
 
 
 def citizen_name(rng: random.Random) -> str:
@@ -217,17 +277,20 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
         if text == "沙发" and mention_names and rng.random() < 0.5:
             text = " ".join(f"@{n}" for n in rng.sample(mention_names, min(2, len(mention_names))))
         return Written(text, None, False)
+    topics = [(key, code) for key, code in places.topic_units if key in TOPICS]
     if cat == "topic":
         # Only the district's own accounts hear topics meant for a department; elsewhere
         # the owner of the account stays answerable (街乡吹哨, 部门报到).
-        if level != "district" or not places.topic_units:
-            return Written(fill(rng.choice(CONSULTATION), rng, places), "consultation", True)
-        key, code = rng.choice(places.topic_units)
-        category, template = rng.choice(TOPICS[key])
-        return Written(fill(template, rng, places), category, True, routing="topic", target_hint=code)
+        if level != "district" or not topics:
+            cat, bank = "consultation", CONSULTATION
+        else:
+            key, code = rng.choice(topics)
+            category, template = rng.choice(TOPICS[key])
+            return Written(fill(template, rng, places), category, True, routing="topic", target_hint=code)
     if cat == "help" and rng.random() < 0.1:
         return Written(fill(rng.choice(URGENT_HELP), rng, places), "help", True, urgent=True)
-    text = fill(rng.choice(bank), rng, places)
+    template = rng.choice(bank)
+    text, street = fill_naming(template, rng, places)
     needs = cat != "praise"
     # Place routing: a department or the district hears about a named community.
     if needs and level in ("district", "department") and places.place_units and rng.random() < 0.15:
@@ -237,6 +300,11 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
     if needs and mention_names and rng.random() < 0.1:
         name = rng.choice(mention_names)
         return Written(f"@{name} {text}", cat, needs, routing="mention", target_hint=name)
+    # The district's routing policy, in its order: a named street, then the department's business.
+    if needs and street is not None and level in ("district", "department") and places.place_unit(street):
+        return Written(text, cat, needs, routing="place", target_hint=places.place_unit(street))
+    if needs and level == "district" and template in BUSINESS and places.topic_unit(BUSINESS[template]):
+        return Written(text, cat, needs, routing="topic", target_hint=places.topic_unit(BUSINESS[template]))
     return Written(text, cat, needs)
 
 

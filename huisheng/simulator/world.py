@@ -270,7 +270,7 @@ class World:
         place_units = tuple((name, u.code) for u in self.matrix.units if u.level in ("street", "community")
                             for name in (u.name, *u.aliases))
         topic_units = []
-        for key in texts.TOPICS:
+        for key in texts.DEPARTMENT_KEYS:
             for u in self.matrix.units:
                 if u.level == "department" and key in u.name:
                     topic_units.append((key, u.code))
