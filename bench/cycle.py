@@ -50,7 +50,7 @@ from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
 from huisheng.monitor.models import Account
 from huisheng.monitor.poll import PollResult
-from huisheng.monitor.runtime import build_runtime
+from huisheng.app import build_runtime
 from huisheng.monitor.settings import Settings
 from huisheng.simulator import SimServer, World
 

@@ -40,7 +40,7 @@ from huisheng.monitor.config import load_settings
 from huisheng.monitor.dispatcher import Dispatcher
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.runtime import build_runtime
+from huisheng.app import build_runtime
 from huisheng.simulator import SimServer, World, minimal_requests
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -31,8 +31,8 @@ from huisheng.monitor.logs import setup_logging
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
 from huisheng.monitor.models import Account, Comment, Flag, Post, Tombstone
-from huisheng.monitor.runtime import build_runtime
-from huisheng.monitor.cli import main as cli
+from huisheng.app import build_runtime
+from huisheng.cli import main as cli
 from huisheng.notify.sink import MailSink
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
 

@@ -14,7 +14,7 @@ from huisheng.monitor.clock import Clock, FakeClock
 from huisheng.monitor.dispatcher import Dispatcher
 from huisheng.monitor.matrix_sync import sync_matrix
 from huisheng.monitor.models import Comment, Post
-from huisheng.monitor.runtime import Runtime, build_runtime
+from huisheng.app import Runtime, build_runtime
 from huisheng.monitor.settings import PlatformSettings, PollingSettings, Settings
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.matrix import dump_matrix
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig

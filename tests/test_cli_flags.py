@@ -12,7 +12,7 @@ from sqlalchemy import select
 from flagkit import Kit
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.matrix import dump_matrix
 from huisheng.monitor.models import FlagEvent

@@ -30,7 +30,7 @@ from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.config import load_settings
 from huisheng.monitor.matrix import dump_matrix
 from huisheng.monitor.models import Account, Comment, Post
-from huisheng.monitor.runtime import Runtime, build_runtime
+from huisheng.app import Runtime, build_runtime
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from digestkit import DISTRICT, TRANSPORT, scenario
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.models import OutboxMessage
 
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.matrix import dump_matrix, import_csv, level_counts, load_matrix, parse_matrix_text
 from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.db import make_engine, session_factory
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import OwnerChange, SyncReport, sync_matrix

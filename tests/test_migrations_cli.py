@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from huisheng import migrations
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 
 
 def _config(tmp_path, url: str):

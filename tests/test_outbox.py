@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from huisheng import migrations
 from huisheng.errors import ConfigError
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.config import load_settings
 from huisheng.monitor.db import make_engine, session_factory
 from huisheng.monitor.models import OutboxMessage

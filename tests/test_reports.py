@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 
 from flagkit import Kit
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.db import make_engine
 from huisheng.monitor.matrix import dump_matrix
 from huisheng.monitor.models import Base, Flag, Post

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from huisheng.flags.classify import build_directory
 from huisheng.flags.evaluate import default_account, evaluate, read_labelled
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent

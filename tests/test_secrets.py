@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.db import make_engine
 from huisheng.monitor.matrix import dump_matrix

@@ -125,7 +125,7 @@ def test_simulate_command_serves_until_sigterm(tmp_path):
 def test_simulate_command_reports_bad_input_cleanly(tmp_path):
     from click.testing import CliRunner
 
-    from huisheng.monitor.cli import main
+    from huisheng.cli import main
     from huisheng.monitor.matrix import dump_matrix
 
     matrix = tmp_path / "matrix.toml"

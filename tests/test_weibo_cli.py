@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from huisheng.monitor.cli import main
+from huisheng.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
 REQUIRED = {"kind", "external_id", "author_id", "author_name", "created_at", "created_at_approx", "text",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from huisheng import __version__
-from huisheng.monitor.cli._common import CONFIG_META
+from huisheng.cli._common import CONFIG_META
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +22,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 
 
 def _register() -> None:
-    from huisheng.monitor.cli import (adapters_cmd, config_cmd, daemon_cmd, db_cmd, digest_cmd, flags_cmd,
+    from huisheng.cli import (adapters_cmd, config_cmd, daemon_cmd, db_cmd, digest_cmd, flags_cmd,
                                       outbox_cmd, parse_cmd, report_cmd, rules_cmd, simulate_cmd)
 
     for module in (config_cmd, db_cmd, adapters_cmd, parse_cmd, simulate_cmd, daemon_cmd, rules_cmd,

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.monitor.clock import Clock
 
 

@@ -11,7 +11,7 @@ import click
 from sqlalchemy import func, or_, select
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.monitor.models import Account, Comment, Post, Unit
 from huisheng.monitor.tables import text_table
 
@@ -19,7 +19,7 @@ from huisheng.monitor.tables import text_table
 def _runtime(config: Path):
     from huisheng.monitor.config import load_settings
     from huisheng.monitor.logs import setup_logging
-    from huisheng.monitor.runtime import build_runtime
+    from huisheng.app import build_runtime
 
     settings = load_settings(config)
     setup_logging(settings.log_level)

@@ -8,7 +8,7 @@ import click
 
 from huisheng import adapters
 from huisheng.adapters.base import Adapter
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.cli._common import config_option, fail_cleanly
 
 
 def adapter_rows() -> list[tuple[str, str, str, str]]:

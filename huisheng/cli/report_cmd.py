@@ -14,7 +14,7 @@ import click
 
 from huisheng.errors import HuishengError
 from huisheng.flags.lifecycle import CATEGORY_NAMES
-from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.reports.output import FORMATS, LANGS, Column, render
 
 COVERAGE_COLUMNS = [

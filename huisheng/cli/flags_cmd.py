@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
-from huisheng.monitor.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.monitor.tables import text_table
 

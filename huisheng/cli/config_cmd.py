@@ -9,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from huisheng.errors import ConfigError, HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.monitor.config import ConfigErrors, load_settings
 from huisheng.monitor.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
                                      platform_counts)

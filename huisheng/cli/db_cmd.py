@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.cli._common import config_option, fail_cleanly
 
 R = TypeVar("R")
 

@@ -16,7 +16,7 @@ import click
 
 from huisheng import adapters
 from huisheng.errors import ParseError
-from huisheng.monitor.cli._common import config_option, fail_cleanly
+from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.records import Page, record_to_json
 
 #: a ``--now`` without an offset is read as local time of the districts served
