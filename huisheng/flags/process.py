@@ -352,12 +352,16 @@ class Decider:
                 self._apply_reply(flag, reply, match.acknowledgement, batch, now, touched)
 
 
-_NEW_FLAG_DEFAULTS: dict[str, Any] = {c.name: None for c in _FLAGS.columns if c.name != "id"} | {
-    "status": "open", "replied_offline": False}
+#: what a reply or an acknowledgement in the same batch may still change on a new flag;
+#: the ladder's and the staff's columns start NULL
+_NEW_FLAG_DEFAULTS: dict[str, Any] = {
+    "status": "open", "follow_up_of": None, "acknowledged_at": None, "first_reply_at": None,
+    "first_reply_comment_id": None, "reply_seconds": None, "reply_working_seconds": None,
+    "replied_offline": False}
 
 
 def _new_flag_values(**values: Any) -> dict[str, Any]:
-    """Every column of a new flag (a bulk insert wants the same keys in every row)."""
+    """The columns of a new flag, the same in every row (one bulk insert)."""
     return {**_NEW_FLAG_DEFAULTS, **values}
 
 
