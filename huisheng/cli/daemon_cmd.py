@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from sqlalchemy import func, or_, select
 
-from huisheng.errors import HuishengError
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.errors import HuishengError
 from huisheng.monitor.models import Account, Comment, Post, Unit
 from huisheng.monitor.tables import text_table
 

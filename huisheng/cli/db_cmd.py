@@ -10,8 +10,8 @@ from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from huisheng.errors import HuishengError
 from huisheng.cli._common import config_option, fail_cleanly
+from huisheng.errors import HuishengError
 
 R = TypeVar("R")
 

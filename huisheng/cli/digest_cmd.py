@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from huisheng.errors import HuishengError
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.errors import HuishengError
 
 STATUS_NAMES = {"queued": "已加入发件队列", "duplicate": "今日已发送过", "empty": "无内容，不发送",
                 "dry-run": "将发送（演练）"}

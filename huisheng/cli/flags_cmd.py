@@ -14,10 +14,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.monitor.tables import text_table
 
@@ -189,101 +189,76 @@ def show(flag_id: int, config: Path) -> None:
 
 
 def _act(config: Path, flag_id: int, action) -> None:
+    """Run ``action(ctx, session, flag, now)`` → (event, message) on one flag and store the event."""
     ctx = _Context(config, readonly=False)
     try:
         with ctx.sessions.begin() as session:
             flag = _flag(session, flag_id)
-            message = action(ctx, session, flag, ctx.clock.now())
+            step, message = action(ctx, session, flag, ctx.clock.now())
+            lifecycle.save(session, flag, step)
     finally:
         ctx.close()
     click.echo(message)
 
 
-def _actor_options(func):
-    func = click.option("--note", default="", help="Why (kept in the flag's record).")(func)
-    func = click.option("--by", "actor", required=True, help="Who does it (name or staff id).")(func)
-    return func
+def _flag_command(name: str, *options):
+    """A command that acts on one flag: ``FLAG_ID``, its own ``options``, then
+    ``--by``, ``--note`` and ``--config``."""
+    def wrap(func):
+        func = config_option(fail_cleanly(func))
+        func = click.option("--note", default="", help="Why (kept in the flag's record).")(func)
+        func = click.option("--by", "actor", required=True, help="Who does it (name or staff id).")(func)
+        for option in reversed(options):
+            func = option(func)
+        return flags_group.command(name)(click.argument("flag_id", type=int)(func))
+    return wrap
 
 
-@flags_group.command("ack")
-@click.argument("flag_id", type=int)
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("ack")
 def ack(flag_id, actor, note, config):
     """受理: acknowledge a flag."""
-    def action(ctx, session, flag, now):
-        lifecycle.save(session, flag, lifecycle.acknowledge(flag, actor=actor, at=now, now=now, note=note))
-        return f"#{flag.id} 已受理"
-    _act(config, flag_id, action)
+    _act(config, flag_id, lambda ctx, session, flag, now: (
+        lifecycle.acknowledge(flag, actor=actor, at=now, now=now, note=note), f"#{flag.id} 已受理"))
 
 
-@flags_group.command("reply")
-@click.argument("flag_id", type=int)
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("reply")
 def reply(flag_id, actor, note, config):
     """Record a reply made outside the platform (phone, visit): audited, marked offline."""
     if not note.strip():
         raise click.UsageError("an offline reply needs --note saying how and what was answered")
-
-    def action(ctx, session, flag, now):
-        step = lifecycle.mark_replied(flag, actor=actor, at=now, now=now, comment_id=None, note=note,
-                                      reply_seconds=(now - flag.started_at).total_seconds(),
-                                      reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now))
-        lifecycle.save(session, flag, step)
-        return f"#{flag.id} 已记录线下回复"
-    _act(config, flag_id, action)
+    _act(config, flag_id, lambda ctx, session, flag, now: (
+        lifecycle.mark_replied(flag, actor=actor, at=now, now=now, comment_id=None, note=note,
+                               reply_seconds=(now - flag.started_at).total_seconds(),
+                               reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now)),
+        f"#{flag.id} 已记录线下回复"))
 
 
-@flags_group.command("resolve")
-@click.argument("flag_id", type=int)
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("resolve")
 def resolve(flag_id, actor, note, config):
     """办结: the matter is done."""
-    def action(ctx, session, flag, now):
-        lifecycle.save(session, flag, lifecycle.resolve(flag, actor=actor, now=now, note=note))
-        return f"#{flag.id} 已办结"
-    _act(config, flag_id, action)
+    _act(config, flag_id, lambda ctx, session, flag, now: (
+        lifecycle.resolve(flag, actor=actor, now=now, note=note), f"#{flag.id} 已办结"))
 
 
-@flags_group.command("close")
-@click.argument("flag_id", type=int)
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("close")
 def close(flag_id, actor, note, config):
     """办结销号: close a resolved flag."""
-    def action(ctx, session, flag, now):
-        lifecycle.save(session, flag, lifecycle.close(flag, actor=actor, now=now, note=note))
-        return f"#{flag.id} 已销号"
-    _act(config, flag_id, action)
+    _act(config, flag_id, lambda ctx, session, flag, now: (
+        lifecycle.close(flag, actor=actor, now=now, note=note), f"#{flag.id} 已销号"))
 
 
-@flags_group.command("dismiss")
-@click.argument("flag_id", type=int)
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("dismiss")
 def dismiss(flag_id, actor, note, config):
     """Dismiss a flag that needs no answer (the --note is the reason)."""
-    def action(ctx, session, flag, now):
-        lifecycle.save(session, flag, lifecycle.dismiss(flag, actor=actor, now=now, reason=note))
-        return f"#{flag.id} 已驳回"
-    _act(config, flag_id, action)
+    _act(config, flag_id, lambda ctx, session, flag, now: (
+        lifecycle.dismiss(flag, actor=actor, now=now, reason=note), f"#{flag.id} 已驳回"))
 
 
-@flags_group.command("promise")
-@click.argument("flag_id", type=int)
-@click.option("--date", "promised", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
-              help="The promised completion date (local time; a date alone means end of office hours).")
-@click.option("--extend-reason", default="", help="Needed when the date is beyond the allowed working days.")
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command(
+    "promise",
+    click.option("--date", "promised", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
+                 help="The promised completion date (local time; a date alone means end of office hours)."),
+    click.option("--extend-reason", default="", help="Needed when the date is beyond the allowed working days."))
 def promise(flag_id, promised: datetime, extend_reason, actor, note, config):
     """办结时间表: promise a completion date for a complaint, plea for help or suggestion."""
     def action(ctx, session, flag, now):
@@ -292,28 +267,21 @@ def promise(flag_id, promised: datetime, extend_reason, actor, note, config):
             local = datetime.combine(local.date(), ctx.calendar.office_end)
         at = local.replace(tzinfo=ctx.tz).astimezone(timezone.utc)
         limit = ctx.calendar.add(now, ctx.sla.promise_max).at
-        step = lifecycle.promise(flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
-                                 extension_reason=extend_reason)
-        lifecycle.save(session, flag, step)
-        return f"#{flag.id} 承诺 {ctx.local(at)} 办结"
+        return (lifecycle.promise(flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
+                                  extension_reason=extend_reason),
+                f"#{flag.id} 承诺 {ctx.local(at)} 办结")
     _act(config, flag_id, action)
 
 
-@flags_group.command("reassign")
-@click.argument("flag_id", type=int)
-@click.option("--to", "to_unit", required=True, help="Unit code or name.")
-@_actor_options
-@config_option
-@fail_cleanly
+@_flag_command("reassign", click.option("--to", "to_unit", required=True, help="Unit code or name."))
 def reassign(flag_id, to_unit, actor, note, config):
     """Move a flag to the unit that owns it.  Its clock keeps running."""
     def action(ctx, session, flag, now):
         unit = _unit(session, to_unit)
         return_due = ctx.calendar.add(flag.created_at, ctx.sla.wrong_unit_return).at
-        lifecycle.save(session, flag, lifecycle.reassign(flag, unit, actor=actor, now=now, note=note,
-                                                         return_due=return_due))
         late = "（超过退回期限）" if now > return_due else ""
-        return f"#{flag.id} 改派至 {unit.name}{late}"
+        return (lifecycle.reassign(flag, unit, actor=actor, now=now, note=note, return_due=return_due),
+                f"#{flag.id} 改派至 {unit.name}{late}")
     _act(config, flag_id, action)
 
 

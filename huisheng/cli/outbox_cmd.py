@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from huisheng.errors import HuishengError
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.errors import HuishengError
 
 STATUSES = ("pending", "failed", "sent")
 STATUS_NAMES = {"pending": "待发送", "failed": "发送失败", "sent": "已发送"}

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from huisheng import adapters
-from huisheng.errors import ParseError
 from huisheng.cli._common import config_option, fail_cleanly
+from huisheng.errors import ParseError
 from huisheng.records import Page, record_to_json
 
 #: a ``--now`` without an offset is read as local time of the districts served

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.flags.lifecycle import CATEGORY_NAMES
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.reports.output import FORMATS, LANGS, Column, render
 
 COVERAGE_COLUMNS = [

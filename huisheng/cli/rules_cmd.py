@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
+from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Reason, Subject, build_directory, decide
 from huisheng.flags.evaluate import CLASSES, NONE, RESIDENT, Evaluation, default_account, evaluate, read_labelled
 from huisheng.flags.rules import CATEGORY_LABELS, ROUTING_LABELS, Rules, load_rules
-from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.monitor.config import load_settings
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.tables import pad

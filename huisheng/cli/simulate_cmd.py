@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from huisheng.errors import ConfigError
 from huisheng.cli._common import config_option, fail_cleanly
+from huisheng.errors import ConfigError
 from huisheng.monitor.clock import Clock
 
 
