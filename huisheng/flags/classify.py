@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from huisheng.flags.route import Directory, build_directory, fold, route
-from huisheng.flags.rules import CATEGORY_LABELS, Matcher, Rules, prefilter, unfiltered
+from huisheng.flags.rules import CATEGORY_LABELS, Rules
 
 _LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
 
@@ -143,30 +143,22 @@ def mask_mentions(text: str, subject: Subject, directory: Directory
     return text, mentioned
 
 
+class _NotContent(dict):
+    """A :meth:`str.translate` table that deletes punctuation, separators, control
+    characters, symbols (emoji) and marks, filled in as characters are met."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.category(chr(code))[0] in "PZCSM" else code
+        self[code] = kept
+        return kept
+
+
+_NOT_CONTENT = _NotContent()
+
+
 def content_of(masked: str) -> str:
     """What is left after emoticons, emoji, 转发微博, punctuation and spaces go."""
-    text = _REPOST_WORDS.sub("", _EMOTICON.sub("", masked))
-    return "".join(c for c in text if unicodedata.category(c)[0] not in "PZCSM")
-
-
-_PREFILTERS: dict[int, tuple[tuple[Matcher, ...], re.Pattern[str] | None, tuple[Matcher, ...]]] = {}
-
-
-def _candidates(matchers: tuple[Matcher, ...], text: str) -> tuple[Matcher, ...]:
-    """The matchers worth trying on ``text``: none of a list whose combined
-    prefilter finds nothing (except those it cannot cover)."""
-    entry = _PREFILTERS.get(id(matchers))
-    if entry is None or entry[0] is not matchers:
-        entry = _PREFILTERS[id(matchers)] = (matchers, prefilter(matchers), unfiltered(matchers))
-    _, combined, rest = entry
-    if combined is not None and combined.search(text) is None:
-        return rest
-    return matchers
-
-
-def _first(matcher: Matcher, text: str) -> Span | None:
-    m = matcher.regex.search(text)
-    return Span(m.start(), m.end(), m.group(0)) if m else None
+    return _REPOST_WORDS.sub("", _EMOTICON.sub("", masked)).translate(_NOT_CONTENT)
 
 
 def _skip(reason: Reason, text: str) -> Decision:
@@ -186,7 +178,9 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
     masked, mentioned = mask_mentions(text, subject, directory)
     reasons: list[Reason] = []
 
-    negations = [(n, m) for n in rules.negations for m in n.regex.finditer(masked)]
+    scan = rules.scanner.scan(masked)
+    # every match of the (rare) negations that match at all
+    negations = [(n, m) for n, _, _, _ in scan.hits(rules.negations) for m in n.regex.finditer(masked)]
 
     noted: set[tuple[str, int, str]] = set()
 
@@ -204,11 +198,9 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
         return found
 
     urgent_hits = []
-    for matcher in _candidates(rules.urgent, masked):
-        span = _first(matcher, masked)
-        if span is None:
-            continue
-        if negated("urgent", span):
+    for matcher, start, end, matched in scan.hits(rules.urgent):
+        span = Span(start, end, matched)
+        if negations and negated("urgent", span):
             continue
         urgent_hits.append(Reason(matcher.rule, "urgent", span, "紧急"))
     urgent = bool(urgent_hits)
@@ -218,35 +210,30 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
         if len(content) < rules.min_content_chars:
             return _skip(Reason("skip/no-content", "skip",
                                 detail="只有表情、@提及、转发或标点，无需回复"), text)
-        for matcher in rules.chatter:
+        chatter = rules.chatter if rules.any_chatter is None or rules.any_chatter.fullmatch(content) else ()
+        for matcher in chatter:
             if matcher.regex.fullmatch(content):
                 return _skip(Reason(matcher.rule, "skip", Span(0, len(text), text),
                                     f"闲聊「{content}」，无需回复"), text)
-        spam_hits = [(m, s) for m in _candidates(rules.spam, masked) if (s := _first(m, masked)) is not None]
-        if sum(m.weight for m, _ in spam_hits) >= rules.spam_min_score:
-            return _skip(Reason("skip/spam", "skip", spam_hits[0][1],
-                                "广告/垃圾信息：" + "、".join(f"「{s.text}」" for _, s in spam_hits)), text)
+        spam_hits = scan.hits(rules.spam)
+        if spam_hits and sum(hit[0].weight for hit in spam_hits) >= rules.spam_min_score:
+            _, start, end, matched = spam_hits[0]
+            return _skip(Reason("skip/spam", "skip", Span(start, end, matched),
+                                "广告/垃圾信息：" + "、".join(f"「{hit[3]}」" for hit in spam_hits)), text)
 
-    scores: dict[str, float] = {}
-    for category in rules.categories:
+    best, best_score = None, 0.0
+    # categories without hits score 0, below min_score (a positive number)
+    for position, hits in scan.hits_of(rules.category_matchers):  # priority order: ties go to the earlier
+        category = rules.categories[position]
         total = 0.0
-        prefilter = category.prefilter
-        matchers = category.matchers
-        if prefilter is not None and prefilter.search(masked) is None:
-            matchers = category.unfiltered
-        for matcher in matchers:
-            span = _first(matcher, masked)
-            if span is None:
-                continue
-            if negated(category.name, span):
+        for matcher, start, end, matched in hits:
+            span = Span(start, end, matched)
+            if negations and negated(category.name, span):
                 continue
             total += matcher.weight
             reasons.append(Reason(matcher.rule, "category", span, f"{category.label} +{matcher.weight:g}"))
-        scores[category.name] = total
-    best = None
-    for category in rules.categories:  # priority order: ties go to the earlier
-        if scores[category.name] >= rules.min_score and (best is None or scores[category.name] > scores[best.name]):
-            best = category
+        if total >= rules.min_score and (best is None or total > best_score):
+            best, best_score = category, total
     category_name = best.name if best else None
     if urgent and category_name is None:
         category_name = rules.urgent_category
@@ -262,15 +249,15 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
     elif best.needs_reply:
         needs = True
         reasons.append(Reason(f"needs_reply/{best.name}", "needs_reply",
-                              detail=f"类别「{best.label}」（得分 {scores[best.name]:g}）需回复"))
+                              detail=f"类别「{best.label}」（得分 {best_score:g}）需回复"))
     else:
         needs = False
         reasons.append(Reason(f"no_reply/{best.name}", "no_reply",
-                              detail=f"类别「{best.label}」（得分 {scores[best.name]:g}）默认无需回复"))
+                              detail=f"类别「{best.label}」（得分 {best_score:g}）默认无需回复"))
 
     if not needs:
         return Decision(False, category_name, False, tuple(reasons), None, None, "", text)
-    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory)
+    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory, scan)
     for rule, start, end, matched, detail in chosen.notes:
         span = Span(start, end, text[start:end]) if start is not None and end is not None else None
         reasons.append(Reason(rule, "route", span, detail))

@@ -16,7 +16,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from huisheng.flags.rules import Rules, TopicRule
+from huisheng.flags.rules import Matcher, Rules
+from huisheng.flags.scan import Hit, Scan, WordFinder
 from huisheng.monitor.settings import Matrix, UnitSpec
 
 LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区村"}
@@ -42,35 +43,38 @@ class Directory:
     #: account display names, longest first (to find ``@name`` in text)
     mention_names: tuple[str, ...] = field(default=())
 
-    def places_present(self, text: str) -> set[str]:
-        """The place names that occur in ``text`` (overlaps included), found in
-        one pass instead of one search per name."""
-        finder, prefixes = self._place_finder
-        present: set[str] = set()
-        for m in finder.finditer(text):
-            # the alternation reports the longest name at each position; the
-            # shorter names starting there are its prefixes
-            present.add(m.group(1))
-            present.update(prefixes.get(m.group(1), ()))
-        return present
+    def places_in(self, text: str) -> list[tuple[str, str]]:
+        """The :attr:`places` entries whose name (of two characters or more) occurs
+        in ``text``, in their order, found in one pass instead of one search per name."""
+        finder, positions = self._place_finder
+        present = finder.first(text)
+        if not present:
+            return []
+        places = self.places
+        return [places[i] for i in sorted(i for name in present for i in positions[name])]
 
     @functools.cached_property
-    def _place_finder(self) -> tuple[re.Pattern[str], dict[str, tuple[str, ...]]]:
-        names = sorted({name for name, _ in self.places if len(name) >= 2}, key=len, reverse=True)
-        if not names:
-            return re.compile(r"(?!x)x"), {}
-        prefixes = {n: tuple(p for p in names if p != n and n.startswith(p)) for n in names}
-        return re.compile("(?=(" + "|".join(re.escape(n) for n in names) + "))"), prefixes
+    def _place_finder(self) -> tuple[WordFinder, dict[str, tuple[int, ...]]]:
+        positions: dict[str, list[int]] = {}
+        for i, (name, _) in enumerate(self.places):
+            if len(name) >= 2:
+                positions.setdefault(name, []).append(i)
+        return WordFinder(positions), {name: tuple(p) for name, p in positions.items()}
 
-    def topic_units(self, rules: Rules) -> list[tuple[TopicRule, str | None]]:
-        """Each topic with the unit it routes to in this matrix (the first of its
-        candidate names the matrix has), worked out once per rules."""
-        cache = self.__dict__.setdefault("_topic_cache", {})
-        key = id(rules)
-        if key not in cache:
-            cache[key] = (rules, [(t, next((c for n in t.units if (c := self.resolve_unit(n))), None))
-                                  for t in rules.topics])
-        return cache[key][1]
+    def topic_units(self, rules: Rules) -> tuple[tuple[tuple[Matcher, ...], ...], tuple[str, ...]]:
+        """The topics this matrix has a unit for (the first of a topic's candidate
+        names it has): their matchers and those units, in the rules' order,
+        worked out once per rules."""
+        entry = self._topic_cache.get(id(rules))
+        if entry is None or entry[0] is not rules:
+            units = [(t.matchers, code) for t in rules.topics
+                     if (code := next((c for n in t.units if (c := self.resolve_unit(n))), None))]
+            entry = self._topic_cache[id(rules)] = (rules, tuple(m for m, _ in units), tuple(c for _, c in units))
+        return entry[1], entry[2]
+
+    @functools.cached_property
+    def _topic_cache(self) -> dict[int, tuple[Rules, tuple[tuple[Matcher, ...], ...], tuple[str, ...]]]:
+        return {}
 
     def level(self, code: str | None) -> str | None:
         unit = self.units.get(code) if code else None
@@ -156,14 +160,9 @@ class Route:
 def find_places(text: str, rules: Rules, directory: Directory) -> list[tuple[int, int, str, str]]:
     """(start, end, name, unit code) of place names in ``text``, longest first, not overlapping.
     A name in ``place.ignore`` (also an everyday word) counts only beside a place cue (住在…, …这边)."""
-    present = directory.places_present(text)
-    if not present:
-        return []
     taken: list[tuple[int, int]] = []
     found = []
-    for name, code in directory.places:
-        if len(name) < 2 or name not in present:
-            continue
+    for name, code in directory.places_in(text):
         start = text.find(name)
         while start != -1:
             end = start + len(name)
@@ -191,21 +190,24 @@ def _pick_place(found: list[tuple[int, int, str, str]], directory: Directory) ->
 
 
 def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account_uid: str,
-          rules: Rules, directory: Directory) -> Route:
+          rules: Rules, directory: Directory, scan: Scan | None = None) -> Route:
     """The owning unit of a comment that needs a reply.  ``text`` is the
     normalized text with mentions masked; ``mentions`` are matrix account names
-    the comment ``@``s, with their spans in the text when known."""
+    the comment ``@``s, with their spans in the text when known; ``scan`` is
+    ``text`` already scanned with these rules (the decide step has it)."""
     own_unit = directory.account_units.get(account_uid)
     level = directory.level(own_unit)
     level_name = LEVEL_NAMES.get(level or "", "")
     notes: list[tuple[str, int | None, int | None, str, str]] = []
-    candidates: dict[str, Route] = {}
+    #: routing → (unit code, reason)
+    candidates: dict[str, tuple[str, str]] = {}
 
     for name, start, end in mentions:
         code = directory.account_names.get(name)
         if code is not None:
-            candidates["mention"] = Route(code, "mention", f"@{name} → {directory.unit_name(code)}")
-            notes.append(("route/mention", start, end, f"@{name}", candidates["mention"].reason))
+            reason = f"@{name} → {directory.unit_name(code)}"
+            candidates["mention"] = (code, reason)
+            notes.append(("route/mention", start, end, f"@{name}", reason))
             break
 
     found = find_places(text, rules, directory)
@@ -213,40 +215,39 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
         start, end, name, code = _pick_place(found, directory)
         if level in rules.place_levels:
             reason = f"地点「{name}」→ {directory.unit_name(code)}"
-            candidates["place"] = Route(code, "place", reason)
+            candidates["place"] = (code, reason)
         else:
             reason = f"地点「{name}」出现在{level_name}账号下，按属地管理不改派"
         notes.append(("route/place", start, end, name, reason))
 
-    best: tuple[int, int, str, list[re.Match[str]]] | None = None
-    for index, (topic, code) in enumerate(directory.topic_units(rules)):
-        if code is None:
-            continue
-        matchers = topic.matchers
-        if topic.prefilter is not None and topic.prefilter.search(text) is None:
-            matchers = topic.unfiltered
-        hits = [m for m in (matcher.regex.search(text) for matcher in matchers) if m is not None]
-        if hits and (best is None or len(hits) > best[0]):
-            best = (len(hits), index, code, hits)
+    if scan is None:
+        scan = rules.scanner.scan(text)
+    best: tuple[int, str, list[Hit]] | None = None
+    groups, codes = directory.topic_units(rules)
+    for position, hits in scan.hits_of(groups):
+        # ties go to the earlier topic
+        if best is None or len(hits) > best[0]:
+            best = (len(hits), codes[position], hits)
     if best is not None:
-        _, _, code, hits = best
-        hits.sort(key=lambda m: m.start())
-        words = "".join(f"「{m.group(0)}」" for m in hits[:3])
+        _, code, hits = best
+        hits = sorted(hits, key=lambda hit: hit[1])
+        words = "".join(f"「{matched}」" for _, _, _, matched in hits[:3])
         if level in rules.topic_levels:
             reason = f"话题{words}→ {directory.unit_name(code)}"
-            candidates["topic"] = Route(code, "topic", reason)
+            candidates["topic"] = (code, reason)
         else:
             reason = f"话题{words}出现在{level_name}账号下，由账号主办单位负责"
-        notes.append(("route/topic", hits[0].start(), hits[0].end(), hits[0].group(0), reason))
+        _, start, end, matched = hits[0]
+        notes.append(("route/topic", start, end, matched, reason))
 
-    if own_unit is not None:
-        account = directory.account_names_by_uid.get(account_uid, account_uid)
-        candidates["account"] = Route(own_unit, "account",
-                                      f"账号「{account}」的主办单位 → {directory.unit_name(own_unit)}")
     for kind in rules.routing_priority:
         if kind in candidates:
-            chosen = candidates[kind]
-            return Route(chosen.unit_code, chosen.routing, chosen.reason, tuple(notes))
+            code, reason = candidates[kind]
+            return Route(code, kind, reason, tuple(notes))
+        if kind == "account" and own_unit is not None:
+            account = directory.account_names_by_uid.get(account_uid, account_uid)
+            return Route(own_unit, "account", f"账号「{account}」的主办单位 → {directory.unit_name(own_unit)}",
+                         tuple(notes))
     return Route(None, "account", f"账号 {account_uid} 不在矩阵中，无法确定主办单位", tuple(notes))
 
 

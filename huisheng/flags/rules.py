@@ -21,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from huisheng.errors import ConfigError
+from huisheng.flags.scan import Scanner, combined
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 
@@ -43,41 +44,8 @@ class Matcher:
     weight: float = 1.0
 
 
-_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
-
-
-def prefilter(matchers: tuple[Matcher, ...]) -> re.Pattern[str] | None:
-    """The matchers without back-references as one alternation: most texts hit
-    no matcher of a category or topic, and one search rules them all out (the
-    decide step's hot path).  Back-references (A-not-A: ``(.)不\\1``) would
-    point at the wrong group once combined, so those stay out of it."""
-    plain = [m for m in matchers if not _BACKREF.search(m.regex.pattern)]
-    if not plain:
-        return None
-    return re.compile("|".join(f"(?:{m.regex.pattern})" for m in plain))
-
-
-def unfiltered(matchers: tuple[Matcher, ...]) -> tuple[Matcher, ...]:
-    """The matchers :func:`prefilter` leaves out (always checked one by one)."""
-    return tuple(m for m in matchers if _BACKREF.search(m.regex.pattern))
-
-
-class _Prefiltered:
-    """A group of matchers searched through one combined prefilter."""
-
-    matchers: tuple[Matcher, ...]
-
-    @functools.cached_property
-    def prefilter(self) -> re.Pattern[str] | None:
-        return prefilter(self.matchers)
-
-    @functools.cached_property
-    def unfiltered(self) -> tuple[Matcher, ...]:
-        return unfiltered(self.matchers)
-
-
 @dataclass(frozen=True)
-class CategoryRule(_Prefiltered):
+class CategoryRule:
     name: str
     label: str
     needs_reply: bool
@@ -96,7 +64,7 @@ class Negation:
 
 
 @dataclass(frozen=True)
-class TopicRule(_Prefiltered):
+class TopicRule:
     """A department's subject: ``units`` are candidate unit names, the first the
     matrix has is used (districts name departments differently)."""
 
@@ -129,6 +97,24 @@ class Rules:
     topic_levels: frozenset[str]
     topics: tuple[TopicRule, ...]
     acknowledgement_patterns: tuple[re.Pattern[str], ...]
+
+    @functools.cached_property
+    def scanner(self) -> Scanner:
+        """The keywords and patterns of every category, urgent, spam, every topic
+        and the negations, indexed once."""
+        return Scanner([*self.category_matchers, self.urgent, self.spam, self.negations]
+                       + [t.matchers for t in self.topics])
+
+    @functools.cached_property
+    def category_matchers(self) -> tuple[tuple[Matcher, ...], ...]:
+        """Each category's matchers, in priority order (scanned together)."""
+        return tuple(c.matchers for c in self.categories)
+
+    @functools.cached_property
+    def any_chatter(self) -> re.Pattern[str] | None:
+        """The chatter patterns as one, to rule them all out at once (most texts are
+        not chatter); None when they cannot be combined."""
+        return combined([m.regex for m in self.chatter])
 
     def category(self, name: str) -> CategoryRule:
         for rule in self.categories:
