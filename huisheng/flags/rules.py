@@ -11,10 +11,9 @@ punctuation: ``?`` not ``？``).
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -98,23 +97,21 @@ class Rules:
     topics: tuple[TopicRule, ...]
     acknowledgement_patterns: tuple[re.Pattern[str], ...]
 
-    @functools.cached_property
-    def scanner(self) -> Scanner:
-        """The keywords and patterns of every category, urgent, spam, every topic
-        and the negations, indexed once."""
-        return Scanner([*self.category_matchers, self.urgent, self.spam, self.negations]
-                       + [t.matchers for t in self.topics])
+    #: each category's matchers, in priority order (scanned together)
+    category_matchers: tuple[tuple[Matcher, ...], ...] = field(init=False, repr=False, compare=False)
+    #: the keywords and patterns of every category, urgent, spam, every topic and the negations
+    scanner: Scanner = field(init=False, repr=False, compare=False)
+    #: the chatter patterns as one, to rule them all out at once (most texts are not
+    #: chatter); None when they cannot be combined
+    any_chatter: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
-    @functools.cached_property
-    def category_matchers(self) -> tuple[tuple[Matcher, ...], ...]:
-        """Each category's matchers, in priority order (scanned together)."""
-        return tuple(c.matchers for c in self.categories)
-
-    @functools.cached_property
-    def any_chatter(self) -> re.Pattern[str] | None:
-        """The chatter patterns as one, to rule them all out at once (most texts are
-        not chatter); None when they cannot be combined."""
-        return combined([m.regex for m in self.chatter])
+    def __post_init__(self) -> None:
+        # Indexed when the rules are loaded, not in the daemon's first decide tick.
+        categories = tuple(c.matchers for c in self.categories)
+        object.__setattr__(self, "category_matchers", categories)
+        object.__setattr__(self, "scanner", Scanner([*categories, self.urgent, self.spam, self.negations]
+                                                    + [t.matchers for t in self.topics]))
+        object.__setattr__(self, "any_chatter", combined([m.regex for m in self.chatter]))
 
     def category(self, name: str) -> CategoryRule:
         for rule in self.categories:
