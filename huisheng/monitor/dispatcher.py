@@ -214,7 +214,11 @@ class Dispatcher:
         log.info("dispatcher started owner=%s workers=%d tick=%ss", self.owner, self.workers,
                  self.settings.polling.tick)
         try:
-            self.stopping.wait()
+            # Wake now and then: a SIGTERM the kernel hands to a worker thread
+            # runs its Python handler only once the main thread runs again, and
+            # an untimed wait could keep it asleep for good.
+            while not self.stopping.wait(timeout=0.5):
+                pass
         finally:
             scheduler.shutdown(wait=True)
             self.close()
