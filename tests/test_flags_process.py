@@ -110,6 +110,10 @@ def test_follow_up_after_a_reply_opens_a_linked_flag_and_repeat_before_does_not(
     first, second = kit.flags()
     assert first.status == "replied"
     assert second.follow_up_of == first.id and second.status == "open"
+    with kit.sessions() as session:  # both raised in one batch: the record names the earlier flag too
+        created = session.scalars(select(FlagEvent).where(FlagEvent.flag_id == second.id,
+                                                          FlagEvent.kind == "created")).one()
+        assert created.data["follow_up_of"] == first.id
 
 
 def test_rerunning_never_duplicates_or_resets(kit):

@@ -187,7 +187,14 @@ class _Batch:
         if self.events:
             connection.execute(insert(_EVENTS), [
                 {"flag_id": flag.id, "at": step.at, "kind": step.kind, "actor": step.actor, "note": step.note,
-                 "data": step.data} for flag, step in self.events])
+                 "data": _event_data(flag, step)} for flag, step in self.events])
+
+
+def _event_data(flag: _FlagRow, step: lifecycle.Event) -> dict[str, Any]:
+    if step.kind == "created" and flag.follow_up is not None:
+        # the earlier flag may have been raised in the same batch, its id known only now
+        return {**step.data, "follow_up_of": flag.follow_up.id}
+    return step.data
 
 
 class Decider:
