@@ -45,7 +45,7 @@ COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.roo
                    Comment.mentions, Comment.reply_to_name, Comment.deleted_at)
 #: what the decide step reads of a flag already stored
 FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
-                Flag.unit_id, Flag.status, Flag.category)
+                Flag.unit_id, Flag.status)
 RULE_ACTOR = "rule:decide"
 REPLY_ACTOR = "rule:reply-detection"
 UNANSWERED = ("open", "acknowledged")

@@ -7,6 +7,7 @@ Pure functions of an injected ``random.Random``.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -245,6 +246,11 @@ class Places:
     def topic_unit(self, key: str) -> str | None:
         return next((code for k, code in self.topic_units if k == key), None)
 
+    @functools.cached_property
+    def topics(self) -> tuple[tuple[str, str], ...]:
+        """The (keyword, unit code) of departments with :data:`TOPICS` of their own."""
+        return tuple((key, code) for key, code in self.topic_units if key in TOPICS)
+
 
 def citizen_name(rng: random.Random) -> str:
     if rng.random() < 0.3:
@@ -277,7 +283,7 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
         if text == "沙发" and mention_names and rng.random() < 0.5:
             text = " ".join(f"@{n}" for n in rng.sample(mention_names, min(2, len(mention_names))))
         return Written(text, None, False)
-    topics = [(key, code) for key, code in places.topic_units if key in TOPICS]
+    topics = places.topics
     if cat == "topic":
         # Only the district's own accounts hear topics meant for a department; elsewhere
         # the owner of the account stays answerable (街乡吹哨, 部门报到).
@@ -301,10 +307,11 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
         name = rng.choice(mention_names)
         return Written(f"@{name} {text}", cat, needs, routing="mention", target_hint=name)
     # The district's routing policy, in its order: a named street, then the department's business.
-    if needs and street is not None and level in ("district", "department") and places.place_unit(street):
-        return Written(text, cat, needs, routing="place", target_hint=places.place_unit(street))
-    if needs and level == "district" and template in BUSINESS and places.topic_unit(BUSINESS[template]):
-        return Written(text, cat, needs, routing="topic", target_hint=places.topic_unit(BUSINESS[template]))
+    if needs and street is not None and level in ("district", "department") \
+            and (code := places.place_unit(street)):
+        return Written(text, cat, needs, routing="place", target_hint=code)
+    if needs and level == "district" and template in BUSINESS and (code := places.topic_unit(BUSINESS[template])):
+        return Written(text, cat, needs, routing="topic", target_hint=code)
     return Written(text, cat, needs)
 
 
