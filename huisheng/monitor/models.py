@@ -105,6 +105,12 @@ class Account(Base):
     adapter_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: last time the timeline pages covering the recent window were re-read
     window_checked_at: Mapped[datetime | None]
+    #: the first poll that succeeded (never reset)
+    first_success_at: Mapped[datetime | None]
+    #: what was written before this is history, not backlog: set from the
+    #: matrix when it names one, else from the first successful poll minus the
+    #: configured grace
+    monitoring_start: Mapped[datetime | None]
 
     unit: Mapped[Unit] = relationship()
 
@@ -159,6 +165,12 @@ class Post(Base):
     #: the comment count when the thread was last read completely
     comments_read_count: Mapped[int | None]
     comments_read_at: Mapped[datetime | None]
+    #: the last thread read returned far fewer comments than the counter
+    #: claims (None: not incomplete); retried on its own backoff
+    comments_incomplete_reason: Mapped[str | None] = mapped_column(Text)
+    comments_incomplete_since: Mapped[datetime | None]
+    comments_retry_at: Mapped[datetime | None]
+    comments_retry_attempts: Mapped[int] = mapped_column(default=0)
     deleted_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -194,6 +206,11 @@ class Comment(Base):
     replies_count: Mapped[int | None]
     #: the reply count when the replies were last read completely
     replies_read_count: Mapped[int | None]
+    #: as ``Post.comments_incomplete_*``, for the replies under this comment
+    replies_incomplete_reason: Mapped[str | None] = mapped_column(Text)
+    replies_incomplete_since: Mapped[datetime | None]
+    replies_retry_at: Mapped[datetime | None]
+    replies_retry_attempts: Mapped[int] = mapped_column(default=0)
     mentions: Mapped[list[Any]] = mapped_column(default=list)
     region: Mapped[str | None] = mapped_column(String(64))
     first_seen_at: Mapped[datetime]
@@ -252,11 +269,12 @@ class Flag(Base):
         Index("ix_flags_unit_created", "unit_id", "created_at"),
         Index("ix_flags_status_due", "status", "due_at"),
         Index("ix_flags_account_created", "account_id", "created_at"),
-        # reports: cohorts by creation time, and what changed since the rollup
-        Index("ix_flags_created", "created_at"),
+        # reports: cohorts by the comment's own time, and what changed since the rollup
+        Index("ix_flags_started", "started_at"),
         Index("ix_flags_updated", "updated_at"),
         # reports' open overdue counts, answered from the index alone
-        Index("ix_flags_open_due", "status", "due_at", "created_at", "unit_id", "account_id", "category"),
+        Index("ix_flags_open_due", "status", "due_at", "started_at", "unit_id", "account_id", "category",
+              "historical"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -272,6 +290,9 @@ class Flag(Base):
     #: consultation | complaint | help | suggestion
     category: Mapped[str] = mapped_column(String(16))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: written before the account's monitoring start: recorded, but no clock,
+    #: no ladder, outside digests' lists and coverage denominators
+    historical: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the rules that fired, each with its matched span
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     author_id: Mapped[str] = mapped_column(String(64))
@@ -374,10 +395,10 @@ def _hist_columns() -> list[Column]:
     return columns
 
 
-#: report aggregates per local month of flag creation (``month``: its first
-#: day) × owning unit (``dim`` "unit", ``ref_id`` the unit) or account (``dim``
-#: "account") × category: counts and first-reply-time histograms (count and
-#: sum of seconds per bucket).  One dimension per row keeps the rows a report
+#: report aggregates per local month of the flag's start, the comment's own
+#: time (``month``: its first day) × owning unit (``dim`` "unit", ``ref_id`` the
+#: unit) or account (``dim`` "account") × category × historical or not:
+#: counts and first-reply-time histograms (count and sum of seconds per bucket).  One dimension per row keeps the rows a report
 #: sums few.  Kept by ``huisheng.reports.rollup.refresh``, rebuilt from flags.
 flag_rollups = Table(
     "flag_rollups", Base.metadata,
@@ -385,6 +406,7 @@ flag_rollups = Table(
     Column("month", Date, primary_key=True),
     Column("ref_id", Integer, primary_key=True),
     Column("category", String(16), primary_key=True),
+    Column("historical", Boolean, primary_key=True),
     Column("flags", Integer, nullable=False),
     Column("replied", Integer, nullable=False),
     Column("on_time", Integer, nullable=False),
