@@ -61,6 +61,12 @@ class Timeout(AdapterError):
     kind = "timeout"
 
 
+class Cancelled(AdapterError):
+    """The request was abandoned: the process is stopping."""
+
+    kind = "cancelled"
+
+
 class Network(AdapterError):
     """The connection failed (refused, reset, DNS)."""
 
@@ -119,3 +125,24 @@ class ParseError(AdapterError):
         if message:
             detail += f": {message}"
         super().__init__(detail, endpoint=endpoint)
+
+
+#: what an account's ``last_error_kind`` means, for district staff (zh) and in English
+ERROR_KIND_NAMES = {
+    "error": ("读取失败", "read failed"),
+    "timeout": ("请求超时", "timed out"),
+    "cancelled": ("请求被中止", "cancelled"),
+    "network": ("网络连接失败", "network error"),
+    "server_error": ("平台服务器错误", "platform server error"),
+    "rate_limited": ("请求过于频繁，被平台限流", "rate limited"),
+    "blocked": ("被平台风控拦截", "blocked by risk control"),
+    "auth_required": ("需要登录或验证码", "login or captcha required"),
+    "not_found": ("账号或内容不存在", "not found"),
+    "parse_error": ("平台返回的数据无法识别", "unrecognised response"),
+}
+
+
+def error_kind_name(kind: str | None, lang: str = "zh") -> str:
+    """An error kind in words (an unknown kind as itself)."""
+    names = ERROR_KIND_NAMES.get(kind or "error")
+    return (names[0] if lang == "zh" else names[1]) if names else str(kind)

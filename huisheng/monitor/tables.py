@@ -1,9 +1,13 @@
-"""Plain-text tables for terminals, where a Chinese character takes two columns."""
+"""Plain-text tables for terminals, where a Chinese character takes two columns.
+Every cell goes through :func:`huisheng.monitor.textsafe.terminal`: a table
+shows citizens' text and names, which must not drive the terminal."""
 
 from __future__ import annotations
 
 import unicodedata
 from typing import Sequence
+
+from huisheng.monitor.textsafe import terminal
 
 
 def display_width(text: str) -> int:
@@ -19,6 +23,7 @@ def pad(text: str, width: int, right: bool = False) -> str:
 def text_table(rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
     """The first row is the header, underlined; columns in ``right`` are
     right-aligned below it."""
+    rows = [[terminal(cell) for cell in row] for row in rows]
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     align = list(right) + [False] * (len(widths) - len(right))
     lines = []
