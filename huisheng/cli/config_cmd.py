@@ -14,6 +14,7 @@ from huisheng.monitor.config import ConfigErrors, load_settings
 from huisheng.monitor.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
                                      platform_counts)
 from huisheng.monitor.settings import Matrix, Settings
+from huisheng.monitor.textsafe import terminal
 
 
 def hidden_password_url(url: str) -> str:
@@ -119,6 +120,7 @@ def register(main: click.Group) -> None:
         from huisheng.monitor.clock import Clock
         from huisheng.monitor.db import make_engine, session_factory
         from huisheng.monitor.matrix_sync import sync_matrix
+        from huisheng.users import sync_matrix_users
 
         settings = load_settings(config)
         matrix = _load_matrix_for(settings)
@@ -127,13 +129,14 @@ def register(main: click.Group) -> None:
         try:
             with session_factory(engine)() as session, session.begin():
                 report = sync_matrix(session, matrix, Clock().now())
+                user_changes = sync_matrix_users(session, Clock().now())
         except DBAPIError as exc:
             raise HuishengError(f"数据库错误（{hidden_password_url(settings.database_url)}）："
                                 f"{type(exc.orig).__name__}") from exc
         finally:
             engine.dispose()
-        for line in report.lines():
-            click.echo(line)
+        for line in report.lines() + user_changes:
+            click.echo(terminal(line))
 
 
 __all__ = ["register", "summary_lines", "ConfigErrors"]

@@ -441,6 +441,8 @@ _POLLING_DOCS = {
     "window_refresh_interval": "seconds between re-reads of the recent window's timeline pages",
     "max_timeline_pages": "timeline pages read at most per poll",
     "max_comment_pages": "comment pages read at most per thread and poll",
+    "thread_retry_base": "first wait before reading a thread again that came back far short of its counter, seconds",
+    "thread_retry_cap": "longest wait between such reads, seconds",
     "tick": "dispatcher tick in seconds",
     "workers": "accounts polled at once",
     "lease_seconds": "a claimed account's lease",
@@ -532,7 +534,7 @@ def register_table(name: str, table: Table) -> None:
 #: modules that declare their tables with register_table when imported; imported
 #: lazily by load_settings (they import this module, so not at the top)
 FEATURE_MODULES = ["huisheng.flags.sla", "huisheng.reports.compliance", "huisheng.notify.schedule",
-                   "huisheng.notify.mail"]
+                   "huisheng.notify.mail", "huisheng.web.config"]
 
 
 def _register_features() -> None:

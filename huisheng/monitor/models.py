@@ -132,6 +132,10 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("platform", "external_id"),
         Index("ix_posts_account_created", "account_id", "created_at"),
+        # threads to read again: only the incomplete ones are indexed
+        Index("ix_posts_comments_retry", "account_id", "comments_retry_at",
+              sqlite_where=sql_text("comments_incomplete_reason IS NOT NULL"),
+              postgresql_where=sql_text("comments_incomplete_reason IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -184,6 +188,9 @@ class Comment(Base):
         Index("ix_comments_pending", "created_at", "id",
               sqlite_where=sql_text("decided_at IS NULL"),
               postgresql_where=sql_text("decided_at IS NULL")),
+        Index("ix_comments_replies_retry", "replies_retry_at",
+              sqlite_where=sql_text("replies_incomplete_reason IS NOT NULL"),
+              postgresql_where=sql_text("replies_incomplete_reason IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -425,3 +432,67 @@ class RollupState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     watermark: Mapped[datetime | None]
     refreshed_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who signs in to the workbench: an administrator named in the
+    matrix (``source`` "matrix", kept in step by ``matrix sync``) or one added
+    with ``huisheng users add`` ("manual").  Roles: ``unit_admin`` (the flags
+    of their units and those units' subordinate units), ``auditor``
+    (everything, read-only), ``district_admin`` (everything, and users)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: lower-cased; the sign-in name and where sign-in links go
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    #: matrix | manual
+    source: Mapped[str] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: argon2 hash; None: sign-in by e-mailed link only
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_signin_at: Mapped[datetime | None]
+
+    units: Mapped[list[Unit]] = relationship(secondary="user_units", order_by="Unit.id")
+
+
+user_units = Table(
+    "user_units", Base.metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), primary_key=True),
+)
+
+
+class SigninToken(Base):
+    """A one-time sign-in link.  The link carries ``nonce`` signed with the web
+    secret key; only the nonce is stored, so a database row can never sign
+    anyone in.  Used once, then ``used_at`` is set."""
+
+    __tablename__ = "signin_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class AuthAttempt(Base):
+    """A sign-in attempt or link request, for rate limiting (by e-mail and by
+    client address)."""
+
+    __tablename__ = "auth_attempts"
+    __table_args__ = (Index("ix_auth_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: e.g. "email:a@b.org" or "ip:127.0.0.1"
+    key: Mapped[str] = mapped_column(String(400))
+    #: password | link
+    kind: Mapped[str] = mapped_column(String(10))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]

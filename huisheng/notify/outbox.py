@@ -191,11 +191,15 @@ class Sender:
     """
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, mail: MailSettings,
-                 smtp_factory: Callable[[MailSettings], smtplib.SMTP] | None = None):
+                 smtp_factory: Callable[[MailSettings], smtplib.SMTP] | None = None,
+                 finalize: Callable[[str], str] | None = None):
         self.sessions = sessions
         self.clock = clock
         self.mail = mail
         self.smtp_factory = smtp_factory or connect
+        #: turns a stored message into the one sent (fills in sign-in links,
+        #: which are never stored); the same input always gives the same output
+        self.finalize = finalize or (lambda data: data)
 
     def run(self, now: datetime | None = None) -> SendResult:
         now = now or self.clock.now()
@@ -227,7 +231,7 @@ class Sender:
                     row = session.get(OutboxMessage, item.id)
                     sender, recipient, data = self.mail.from_address, row.recipient, row.message
                 try:
-                    smtp.sendmail(sender, [recipient], data.encode("ascii"))
+                    smtp.sendmail(sender, [recipient], self.finalize(data).encode("ascii"))
                 except (OSError, smtplib.SMTPException) as exc:
                     self._record_failure(item.id, describe(exc), now, result, permanent=_permanent(exc))
                     # (SMTPException is an OSError: a socket error is one that is not)

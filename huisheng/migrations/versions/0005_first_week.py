@@ -58,12 +58,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('comments_retry_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('comments_retry_attempts', sa.Integer(), nullable=False,
                                       server_default='0'))
+        batch_op.create_index('ix_posts_comments_retry', ['account_id', 'comments_retry_at'], unique=False,
+                              sqlite_where=sa.text('comments_incomplete_reason IS NOT NULL'),
+                              postgresql_where=sa.text('comments_incomplete_reason IS NOT NULL'))
     with op.batch_alter_table('comments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('replies_incomplete_reason', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('replies_incomplete_since', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('replies_retry_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('replies_retry_attempts', sa.Integer(), nullable=False,
                                       server_default='0'))
+        batch_op.create_index('ix_comments_replies_retry', ['replies_retry_at'], unique=False,
+                              sqlite_where=sa.text('replies_incomplete_reason IS NOT NULL'),
+                              postgresql_where=sa.text('replies_incomplete_reason IS NOT NULL'))
     with op.batch_alter_table('flags', schema=None) as batch_op:
         batch_op.add_column(sa.Column('historical', sa.Boolean(), nullable=False,
                                       server_default=sa.false()))
@@ -90,10 +96,12 @@ def downgrade() -> None:
                                                     'category'], unique=False)
         batch_op.drop_column('historical')
     with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.drop_index('ix_comments_replies_retry')
         for name in ('replies_retry_attempts', 'replies_retry_at', 'replies_incomplete_since',
                      'replies_incomplete_reason'):
             batch_op.drop_column(name)
     with op.batch_alter_table('posts', schema=None) as batch_op:
+        batch_op.drop_index('ix_posts_comments_retry')
         for name in ('comments_retry_attempts', 'comments_retry_at', 'comments_incomplete_since',
                      'comments_incomplete_reason'):
             batch_op.drop_column(name)

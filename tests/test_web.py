@@ -1,0 +1,244 @@
+"""The workbench through Flask's test client, on SQLite and PostgreSQL: who
+may see and do what, sign-in and its limits, the actions, escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from huisheng.monitor.models import Flag, FlagEvent, User
+from huisheng.users.signin import MAX_FAILURES_PER_EMAIL, hash_password
+from tests.webkit import ADMIN, AUDITOR, COMMUNITY, STREET, TRANSPORT, WebKit, csrf, days
+
+
+@pytest.fixture
+def kit(db_url, tmp_path):
+    kit = WebKit(db_url, tmp_path)
+    yield kit
+    kit.close()
+
+
+def flag(kit, name: str) -> Flag:
+    with kit.sessions() as session:
+        return session.get(Flag, kit.flag[name])
+
+
+def events(kit, name: str) -> list[FlagEvent]:
+    with kit.sessions() as session:
+        return session.scalars(select(FlagEvent).where(FlagEvent.flag_id == kit.flag[name])
+                               .order_by(FlagEvent.id)).all()
+
+
+def post_action(client, kit, name: str, action: str, **form):
+    page = client.get(f"/flags/{kit.flag[name]}")
+    token = csrf(page) if page.status_code == 200 else csrf(client.get("/"))
+    return client.post(f"/flags/{kit.flag[name]}/{action}", data={"csrf_token": token, **form})
+
+
+def test_every_page_but_signin_needs_a_session(kit):
+    client = kit.app.test_client()
+    for path in ("/", f"/flags/{kit.flag['community']}"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/signin?next=")
+    assert client.get("/signin").status_code == 200
+    assert client.get("/static/style.css").status_code == 200
+    # a POST without a session (and so without a CSRF token) changes nothing
+    assert client.post(f"/flags/{kit.flag['community']}/ack").status_code in (400, 403)
+    assert flag(kit, "community").status == "open"
+
+
+def test_a_community_administrator_sees_only_their_flags(kit):
+    client = kit.client_for(COMMUNITY)
+    inbox = client.get("/").get_data(as_text=True)
+    assert "小区门口的路灯坏了" in inbox
+    assert "公交 302 路" not in inbox and "街道办几点下班" not in inbox
+    own = client.get(f"/flags/{kit.flag['community']}")
+    assert own.status_code == 200 and "小区门口的路灯坏了" in own.get_data(as_text=True)
+    for other in ("transport", "street"):
+        assert client.get(f"/flags/{kit.flag[other]}").status_code == 404
+        for action in ("ack", "dismiss", "reassign", "reply", "promise", "resolve", "close"):
+            response = post_action(client, kit, other, action, note="x", unit="东城第1社区", date="2026-11-20")
+            assert response.status_code == 404, action
+        assert flag(kit, other).status == "open"
+        assert [e.kind for e in events(kit, other)] == []
+    # filters and search do not widen the scope
+    for query in (f"?account={kit.account['1002']}", "?q=公交", "?section=overdue", "?page=2"):
+        assert "公交 302 路" not in client.get("/" + query).get_data(as_text=True)
+
+
+def test_a_street_administrator_sees_the_streets_communities(kit):
+    client = kit.client_for(STREET)
+    inbox = client.get("/").get_data(as_text=True)
+    assert "小区门口的路灯坏了" in inbox and "街道办几点下班" in inbox
+    assert "公交 302 路" not in inbox
+    assert client.get(f"/flags/{kit.flag['transport']}").status_code == 404
+
+
+def test_inbox_sections_order_and_counts(kit):
+    kit.make_flag("urgent", "1003", "S00", text="楼道里有煤气味！", created=kit.clock.now() - timedelta(hours=1),
+                  due=kit.clock.now() + timedelta(hours=1), urgent=True)
+    client = kit.client_for(STREET)
+    page = client.get("/").get_data(as_text=True)
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', page))
+    assert counts["urgent"] == "1" and counts["overdue"] == "1" and counts["all"] == "3"
+    # urgent first, then overdue, then the rest
+    assert page.index("楼道里有煤气味") < page.index("街道办几点下班") < page.index("小区门口的路灯坏了")
+    overdue = client.get("/?section=overdue").get_data(as_text=True)
+    assert "街道办几点下班" in overdue and "小区门口的路灯坏了" not in overdue
+    assert "小区门口" in client.get("/?q=路灯").get_data(as_text=True)
+    assert "小区门口" not in client.get("/?q=%25").get_data(as_text=True)  # LIKE wildcards are literal
+
+
+def test_actions_move_the_flag_and_record_the_signed_in_user(kit):
+    client = kit.client_for(COMMUNITY)
+    assert post_action(client, kit, "community", "ack").status_code == 303
+    assert flag(kit, "community").status == "acknowledged"
+    # an offline reply needs a note
+    post_action(client, kit, "community", "reply", note="")
+    assert flag(kit, "community").status == "acknowledged"
+    post_action(client, kit, "community", "reply", note="电话回复：已报修，三天内修好")
+    promised = (kit.clock.now() + days(5)).date().isoformat()
+    post_action(client, kit, "community", "promise", date=promised)
+    post_action(client, kit, "community", "resolve", note="已修好")
+    post_action(client, kit, "community", "close")
+    row = flag(kit, "community")
+    assert row.status == "closed" and row.replied_offline and row.promised_at is not None
+    steps = events(kit, "community")
+    assert [e.kind for e in steps] == ["acknowledged", "replied", "promised", "resolved", "closed"]
+    with kit.sessions() as session:
+        user = session.scalars(select(User).where(User.email == COMMUNITY)).one()
+    assert {e.actor for e in steps} == {COMMUNITY}
+    assert {e.data["user_id"] for e in steps} == {user.id}
+
+
+def test_a_promise_beyond_the_limit_needs_a_reason(kit):
+    client = kit.client_for(COMMUNITY)
+    far = (kit.clock.now() + days(60)).date().isoformat()
+    page = post_action(client, kit, "community", "promise", date=far)
+    assert page.status_code == 303 and flag(kit, "community").promised_at is None
+    post_action(client, kit, "community", "promise", date=far, extension_reason="需区财政立项")
+    assert flag(kit, "community").promised_at is not None
+
+
+def test_reassign_and_dismiss(kit):
+    client = kit.client_for(STREET)
+    page = client.get(f"/flags/{kit.flag['street']}").get_data(as_text=True)
+    assert "示范区" in page  # the parent unit is suggested
+    response = post_action(client, kit, "street", "reassign", unit="交通局", note="公交问题")
+    assert response.status_code == 303 and response.headers["Location"] == "/"  # no longer the street's
+    assert flag(kit, "street").unit_id == kit.unit_id("B03")
+    assert client.get(f"/flags/{kit.flag['street']}").status_code == 404
+    post_action(client, kit, "community", "dismiss", note="")
+    assert flag(kit, "community").status == "open"
+    post_action(client, kit, "community", "dismiss", note="广告")
+    assert flag(kit, "community").status == "dismissed"
+
+
+def test_auditors_see_everything_and_act_on_nothing(kit):
+    client = kit.client_for(AUDITOR)
+    inbox = client.get("/").get_data(as_text=True)
+    assert all(text in inbox for text in ("小区门口的路灯坏了", "公交 302 路", "街道办几点下班"))
+    page = client.get(f"/flags/{kit.flag['transport']}").get_data(as_text=True)
+    assert 'data-action="ack"' not in page
+    assert post_action(client, kit, "transport", "ack").status_code == 403
+    assert flag(kit, "transport").status == "open"
+    district = kit.client_for(ADMIN)
+    assert post_action(district, kit, "transport", "ack").status_code == 303
+    assert flag(kit, "transport").status == "acknowledged"
+
+
+def test_a_post_without_the_sessions_csrf_token_is_refused(kit):
+    client = kit.client_for(COMMUNITY)
+    response = client.post(f"/flags/{kit.flag['community']}/ack", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert flag(kit, "community").status == "open"
+
+
+def test_hostile_comment_text_is_escaped(kit):
+    kit.make_flag("evil", "1004", "S00C01", text='<script>alert(1)</script><img src=x onerror=alert(2)>\u202e',
+                  created=kit.clock.now(), due=kit.clock.now() + days(2), author="<b>坏人</b>")
+    client = kit.client_for(COMMUNITY)
+    for path in ("/", f"/flags/{kit.flag['evil']}"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>坏人" not in html
+        assert "&lt;script&gt;alert(1)" in html
+        assert "\u202e" not in html
+
+
+def test_a_link_signs_in_once_and_expires(kit):
+    client = kit.app.test_client()
+    token = kit.link(COMMUNITY)
+    page = client.get(f"/signin/link/{token}?next=/flags/{kit.flag['community']}")
+    assert page.status_code == 200  # a mail scanner fetching the link does not use it up
+    first = client.post(f"/signin/link/{token}", data={"csrf_token": csrf(page),
+                                                        "next": f"/flags/{kit.flag['community']}"})
+    assert first.status_code == 303 and first.headers["Location"] == f"/flags/{kit.flag['community']}"
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    again = kit.app.test_client()
+    page = again.get(f"/signin/link/{token}")
+    assert again.post(f"/signin/link/{token}", data={"csrf_token": csrf(page)}).headers["Location"].startswith(
+        "/signin")
+    assert again.get("/").status_code == 302
+    # forged signature, expired link
+    nonce = token.split(".")[0]
+    page = again.get("/signin")
+    assert again.post(f"/signin/link/{nonce}.AAAA", data={"csrf_token": csrf(page)}).headers[
+        "Location"].startswith("/signin")
+    old = kit.link(COMMUNITY, ttl=timedelta(minutes=5))
+    kit.clock.advance(6 * 60)
+    assert again.post(f"/signin/link/{old}", data={"csrf_token": csrf(page)}).headers["Location"].startswith(
+        "/signin")
+
+
+def test_next_never_leaves_the_site(kit):
+    client = kit.app.test_client()
+    token = kit.link(COMMUNITY)
+    page = client.get(f"/signin/link/{token}")
+    response = client.post(f"/signin/link/{token}", data={"csrf_token": csrf(page), "next": "//evil.example/x"})
+    assert response.headers["Location"] == "/"
+
+
+def test_a_disabled_user_is_signed_out_and_sessions_expire(kit):
+    client = kit.client_for(COMMUNITY)
+    assert client.get("/").status_code == 200
+    with kit.sessions.begin() as session:
+        session.scalars(select(User).where(User.email == COMMUNITY)).one().enabled = False
+    assert client.get("/").status_code == 302
+    other = kit.client_for(STREET)
+    kit.clock.advance(13 * 3600)
+    assert other.get("/").status_code == 302
+
+
+def test_password_signin_is_rate_limited(kit):
+    with kit.sessions.begin() as session:
+        session.scalars(select(User).where(User.email == AUDITOR)).one().password_hash = hash_password(
+            "correct horse battery")
+    client = kit.app.test_client()
+    token = csrf(client.get("/signin"))
+    ok = client.post("/signin/password", data={"csrf_token": token, "email": AUDITOR,
+                                               "password": "correct horse battery", "next": "/"})
+    assert ok.status_code == 303 and ok.headers["Location"] == "/"
+    client = kit.app.test_client()
+    token = csrf(client.get("/signin"))
+    for _ in range(MAX_FAILURES_PER_EMAIL):
+        bad = client.post("/signin/password", data={"csrf_token": token, "email": AUDITOR, "password": "guess"})
+        assert bad.headers["Location"].startswith("/signin")
+    refused = client.post("/signin/password", data={"csrf_token": token, "email": AUDITOR,
+                                                    "password": "correct horse battery"})
+    assert refused.headers["Location"].startswith("/signin")
+    assert client.get("/").status_code == 302
+    kit.clock.advance(16 * 60)
+    assert client.post("/signin/password", data={"csrf_token": token, "email": AUDITOR,
+                                                 "password": "correct horse battery"}).headers["Location"] == "/"
+
+
+def test_english_is_available(kit):
+    client = kit.client_for(COMMUNITY)
+    assert "我的待办" in client.get("/").get_data(as_text=True)
+    assert "My inbox" in client.get("/?lang=en").get_data(as_text=True)
+    assert "My inbox" in client.get("/").get_data(as_text=True)  # remembered in the session
