@@ -71,9 +71,22 @@ class Runtime:
         self.engine.dispose()
 
 
+def signin_links(settings: Settings) -> Callable[[str], str] | None:
+    """The sender's finishing step when mail may carry workbench sign-in links
+    (a ``[web]`` address is configured): fill them in at delivery."""
+    from huisheng.users.signin import fill_message
+    from huisheng.web.config import secret_key, web_from_settings
+
+    web = web_from_settings(settings)
+    if not (web.public_url or web.enabled):
+        return None
+    key = secret_key(web)
+    return lambda data: fill_message(data, key)
+
+
 def build_runtime(settings: Settings, clock: Clock | None = None, *,
                   session_factory_http: Callable[[], requests.Session] = requests.Session,
-                  http_timeout: float = 20.0) -> Runtime:
+                  http_timeout: float | None = None) -> Runtime:
     clock = clock or Clock()
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
@@ -86,7 +99,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None, *,
     decider = Decider(sessions, clock, load_rules(settings.rules_path), calendar, sla)
     ladder = Ladder(sessions, clock, calendar, sla)
     mail = mail_from_settings(settings)
-    sender = Sender(sessions, clock, mail)
+    sender = Sender(sessions, clock, mail, finalize=signin_links(settings))
     alerts = AlertJob(sessions, clock, settings, mail, sender=sender)
     digest = DigestJob(sessions, clock, settings)
     rollup = RollupJob(sessions, settings.timezone)

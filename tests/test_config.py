@@ -106,8 +106,9 @@ intervall = 900
 """)
     assert errors_of(path) == [
         "<tmp>/huisheng.toml:5: polling.intervall: 未知的键 \"intervall\"（此处允许的键：interval, "
-        "recent_window_days, window_refresh_interval, max_timeline_pages, max_comment_pages, tick, "
-        "workers, lease_seconds, backoff_base, backoff_cap, backoff_jitter）"]
+        "recent_window_days, window_refresh_interval, max_timeline_pages, max_comment_pages, "
+        "thread_retry_base, thread_retry_cap, tick, workers, lease_seconds, backoff_base, backoff_cap, "
+        "backoff_jitter, request_timeout, stop_grace）"]
 
 
 def test_wrong_types_each_reported_with_line(tmp_path):

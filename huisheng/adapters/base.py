@@ -7,18 +7,30 @@ drives paging and incrementality.  All HTTP goes through :class:`Http`, which
 wraps one injectable ``requests.Session``, applies the per-host politeness
 gate supplied by the monitor, counts requests, and maps transport failures to
 the typed errors of :mod:`huisheng.errors`.
+
+Every request has a *total* deadline.  ``requests``' own timeout applies to
+each socket read, so a server trickling one byte at a time would hold a request
+open forever; here a watchdog shuts the request's socket down when its deadline
+passes (or when the process stops, see :class:`Cancel`), whatever phase the
+request is in.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, ContextManager, Mapping
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from huisheng import errors
 from huisheng.records import AccountRef, Comment, Page, Post
@@ -41,42 +53,233 @@ def _no_gate(host: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
+#: a body larger than this is refused (a misbehaving or hostile server)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+class Cancel:
+    """Set once when the process must stop now: every request in flight is cut
+    and no new one starts (the pacer's waits end too).  One per process."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._watches: set[_Watch] = set()
+
+    def set(self) -> None:
+        self.event.set()
+        with self._lock:
+            watches = list(self._watches)
+        for watch in watches:
+            watch.fire()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    def _add(self, watch: _Watch) -> None:
+        with self._lock:
+            self._watches.add(watch)
+        if self.event.is_set():
+            watch.fire()
+
+    def _discard(self, watch: _Watch) -> None:
+        with self._lock:
+            self._watches.discard(watch)
+
+
+class _Watch:
+    """One request's deadline: when it passes (or the process is cancelled),
+    the sockets the request uses are shut down, which ends any blocked read."""
+
+    def __init__(self, seconds: float, cancel: Cancel | None):
+        self.deadline = time.monotonic() + seconds
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._cancel = cancel
+        self._timer = threading.Timer(seconds, self.fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        _current.watch = self
+        self._timer.start()
+        if self._cancel is not None:
+            self._cancel._add(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        if self._cancel is not None:
+            self._cancel._discard(self)
+        _current.watch = None
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shutdown(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    # the plain socket's shutdown (an SSLSocket's own would drop its TLS state
+    # under the reading thread); it wakes a blocked recv at once
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+#: the watch of the request this thread is making (urllib3 runs in the caller's thread)
+_current = threading.local()
+
+
+def _attach(sock: socket.socket | None) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(sock)
+
+
+class _WatchedMixin:
+    def _new_conn(self):  # a fresh TCP socket (connecting, then the TLS handshake)
+        sock = super()._new_conn()
+        _attach(sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any):  # a kept-alive or just-connected socket
+        _attach(self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnection(_WatchedMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections report their sockets to the watch."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if type(manager) is urllib3.ProxyManager:
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
+
+
 class Http:
     """The single HTTP seam: an injectable session plus politeness and counting.
 
-    ``request_count`` counts every request actually sent (tests and benchmarks
-    read it; the poller logs it per poll).
+    ``timeout`` is the total deadline of one request in seconds, from the
+    first byte sent to the last byte read (the wait for the pacer's slot not
+    included).  ``cancel`` (shared by a process) cuts requests in flight when
+    the process must stop.  ``request_count`` counts every request actually
+    sent (tests and benchmarks read it; the poller logs it per poll).
     """
 
     def __init__(self, session: requests.Session | None = None, *, gate: Gate | None = None,
-                 timeout: float = 20.0, user_agent: str | None = None):
+                 timeout: float = 20.0, user_agent: str | None = None, cancel: Cancel | None = None):
         self.session = session or requests.Session()
         self.gate = gate or _no_gate
         self.timeout = timeout
+        self.cancel = cancel
         self.request_count = 0
         if user_agent:
             self.session.headers["User-Agent"] = user_agent
+        for prefix in ("http://", "https://"):
+            # A session handed in with its own transport keeps it.
+            if type(self.session.get_adapter(prefix)) is requests.adapters.HTTPAdapter:
+                self.session.mount(prefix, _WatchedAdapter())
 
     def get(self, url: str, *, endpoint: str, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None,
             allow_redirects: bool = False) -> requests.Response:
-        """GET ``url``; transport failures become ``Timeout`` / ``Network``.
+        """GET ``url`` and read its whole body within the deadline; transport
+        failures and overruns become ``Timeout`` / ``Network`` (``Cancelled``
+        when the process is stopping).
 
         Redirects are not followed by default: a redirect to a login page is a
         signal the adapter must see.
         """
         host = urlsplit(url).netloc
         with self.gate(host):
+            self._check_cancel(endpoint)
             self.request_count += 1
-            try:
-                return self.session.get(url, params=params, headers=headers, timeout=self.timeout,
-                                        allow_redirects=allow_redirects)
-            except requests.Timeout as exc:
-                raise errors.Timeout(f"no answer within {self.timeout:g}s", endpoint=endpoint) from exc
-            except requests.ConnectionError as exc:
-                raise errors.Network(_describe_connection_error(exc), endpoint=endpoint) from exc
-            except requests.RequestException as exc:
-                raise errors.Network(type(exc).__name__, endpoint=endpoint) from exc
+            with _Watch(self.timeout, self.cancel) as watch:
+                try:
+                    response = self.session.get(url, params=params, headers=headers, timeout=self.timeout,
+                                                allow_redirects=allow_redirects, stream=True)
+                    try:
+                        self._read_body(response, watch, endpoint)
+                    finally:
+                        response.close()
+                except errors.AdapterError:
+                    raise
+                except Exception as exc:
+                    if watch.fired:  # whatever the cut socket made the reader raise
+                        raise self._overrun(endpoint) from exc
+                    if isinstance(exc, requests.Timeout):
+                        raise errors.Timeout(f"no answer within {self.timeout:g}s", endpoint=endpoint) from exc
+                    if isinstance(exc, requests.ConnectionError):
+                        raise errors.Network(_describe_connection_error(exc), endpoint=endpoint) from exc
+                    if isinstance(exc, requests.RequestException):
+                        raise errors.Network(type(exc).__name__, endpoint=endpoint) from exc
+                    raise
+                if watch.fired:  # a cut socket may also look like a short, complete body
+                    raise self._overrun(endpoint)
+        return response
+
+    def _read_body(self, response: requests.Response, watch: _Watch, endpoint: str) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise errors.ServerError(f"response larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+                                         endpoint=endpoint)
+            if watch.fired or watch.remaining() <= 0:
+                raise self._overrun(endpoint)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+
+    def _overrun(self, endpoint: str) -> errors.AdapterError:
+        if self.cancel is not None and self.cancel.is_set():
+            return errors.Cancelled(endpoint=endpoint)
+        return errors.Timeout(f"response not complete within {self.timeout:g}s", endpoint=endpoint)
+
+    def _check_cancel(self, endpoint: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise errors.Cancelled(endpoint=endpoint)
 
 
 def _describe_connection_error(exc: requests.ConnectionError) -> str:
@@ -155,3 +358,10 @@ class Adapter(abc.ABC):
                 cursor: str | None = None) -> Page[Comment]:
         """One page of second-level replies under ``root``."""
         return Page(items=(), cursor=None, complete=True)
+
+    def retry_cursor(self, listing: str, attempt: int) -> str | None:
+        """Where retry number ``attempt`` (1, 2, …) of a ``listing``
+        ("comments" or "replies") that ended short (``Page.incomplete``)
+        starts: a cursor into the platform's fallback endpoint where it has
+        one; None reads from the start as usual."""
+        return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.monitor.models import Account, Comment, Post, Unit
 from huisheng.monitor.tables import text_table
+from huisheng.monitor.textsafe import json_text
 
 
 def _runtime(config: Path):
@@ -57,10 +60,24 @@ def run(config: Path) -> None:
 
     rt = _runtime(config)
     dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller, jobs=rt.jobs())
+    web = _start_web(rt)
+    grace = rt.settings.polling.stop_grace
+
+    def _give_up() -> None:
+        # The last resort when something (a job, the database) outlives the
+        # grace: every unit is committed whole, so exiting now is as safe as a
+        # kill -9, and the leases left behind expire on their own.
+        click.echo(f"huisheng: still stopping after {grace:g}s (polling.stop_grace): exiting now",
+                   err=True)
+        os._exit(1)
 
     def _stop(signum, _frame):
         click.echo(f"huisheng: {signal.Signals(signum).name} received, finishing polls in flight",
                    err=True)
+        if not dispatcher.stopping.is_set():
+            deadline = threading.Timer(grace, _give_up)
+            deadline.daemon = True
+            deadline.start()
         dispatcher.stop()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -68,7 +85,23 @@ def run(config: Path) -> None:
     try:
         dispatcher.run()
     finally:
+        if web is not None:
+            web.stop()
         rt.close()
+
+
+def _start_web(rt):
+    """The workbench beside polling, when ``[web] enabled``."""
+    from huisheng.web.config import web_from_settings
+
+    settings = web_from_settings(rt.settings)
+    if not settings.enabled:
+        return None
+    from huisheng.web.serve import build_app, make_server
+
+    server = make_server(build_app(rt.settings, rt.sessions, rt.clock), settings.host, settings.port).start()
+    click.echo(f"huisheng: workbench at {server.url}", err=True)
+    return server
 
 
 @click.command()
@@ -133,7 +166,6 @@ def _fmt_time(value: datetime | None, tz) -> str:
 @fail_cleanly
 def status(failing: bool, fmt: str, config: Path) -> None:
     """A table of accounts: last success, last error, errors in a row, next check, counts."""
-    import json
     from zoneinfo import ZoneInfo
 
     from huisheng.monitor.config import load_settings
@@ -167,7 +199,7 @@ def status(failing: bool, fmt: str, config: Path) -> None:
                 "next_check_at": a.next_check_at.isoformat() if a.next_check_at else None,
                 "posts": n_posts, "comments": n_comments}
                for a, unit, n_posts, n_comments in rows]
-        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        click.echo(json_text(out, indent=1))
         return
     header = ("account", "platform", "last success", "errors", "last error", "next check", "posts",
               "comments")

@@ -9,7 +9,7 @@ from typing import Callable
 import requests
 
 from huisheng import adapters
-from huisheng.adapters.base import Adapter, Http
+from huisheng.adapters.base import Adapter, Cancel, Http
 from huisheng.monitor.clock import Clock
 from huisheng.monitor.pace import HostPacer
 from huisheng.monitor.settings import Settings
@@ -22,12 +22,14 @@ class AdapterFactory:
 
     def __init__(self, settings: Settings, pacer: HostPacer, clock: Clock, *,
                  session_factory: Callable[[], requests.Session] = requests.Session,
-                 timeout: float = 20.0):
+                 timeout: float | None = None):
         self.settings = settings
         self.pacer = pacer
         self.clock = clock
         self.session_factory = session_factory
-        self.timeout = timeout
+        self.timeout = settings.polling.request_timeout if timeout is None else timeout
+        #: set when the process must stop now: cuts every request of every poll
+        self.cancel = Cancel()
         self._local = threading.local()
         self._classes: dict[str, type[Adapter]] = {}
 
@@ -46,9 +48,9 @@ class AdapterFactory:
         pace = platform_settings.pace
 
         def gate(host: str):
-            return self.pacer.gate(host, pace)
+            return self.pacer.gate(host, pace, self.cancel)
 
-        http = Http(self._session(), gate=gate, timeout=self.timeout)
+        http = Http(self._session(), gate=gate, timeout=self.timeout, cancel=self.cancel)
         return cls(http, platform_settings.options, now=self.clock.now)
 
     def slow_down(self, adapter: Adapter, seconds: float) -> None:

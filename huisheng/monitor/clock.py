@@ -21,6 +21,10 @@ class Clock:
         if seconds > 0:
             time.sleep(seconds)
 
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Sleep ``seconds`` unless ``event`` is set first; whether it is set."""
+        return event.wait(seconds) if seconds > 0 else event.is_set()
+
 
 class FakeClock(Clock):
     """Time that moves only when told to (``advance``) or when slept on.
@@ -50,3 +54,8 @@ class FakeClock(Clock):
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if not event.is_set():
+            self.sleep(seconds)
+        return event.is_set()

@@ -30,6 +30,10 @@ from huisheng.monitor.settings import Settings
 
 log = logging.getLogger("huisheng.dispatcher")
 
+#: share of the stop grace given to polls to finish the unit they are in; then
+#: their requests are cut (the unit is read again at the next start)
+CUT_SHARE = 0.75
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -67,6 +71,9 @@ class Dispatcher:
         self._refill = False
         self._active = 0
         self._tick_lock = threading.Lock()
+        #: cuts every request of this process's polls (None: no poller, tests)
+        self.cancel = poller.factory.cancel if poller is not None else None
+        self._cut: threading.Timer | None = None
 
     # -- claiming ---------------------------------------------------------------------
 
@@ -224,9 +231,22 @@ class Dispatcher:
             self.close()
 
     def stop(self) -> None:
+        if self.stopping.is_set():
+            return
         self.stopping.set()
+        if self.cancel is not None:
+            # A unit can be long (a thread of 50 pages, a host paused by a 418):
+            # past this share of the grace whatever still runs is cut.  The
+            # grace is a real-time budget (systemd's stop timeout), so the
+            # timer runs on real time, not on the injected clock.
+            self._cut = threading.Timer(self.settings.polling.stop_grace * CUT_SHARE, self.cancel.set)
+            self._cut.daemon = True
+            self._cut.start()
 
     def close(self) -> None:
-        """Let in-flight polls finish (each commits its own units), then stop."""
+        """Let in-flight polls finish the unit they are in (each commits its
+        own units), cut them late in the stop grace, then stop."""
         self._pool.shutdown(wait=True)
+        if self._cut is not None:
+            self._cut.cancel()
         log.info("dispatcher stopped owner=%s", self.owner)

@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
-from huisheng.adapters.base import Pace
+from huisheng import errors
+from huisheng.adapters.base import Cancel, Pace
 from huisheng.monitor.clock import Clock
 
 
@@ -40,11 +41,14 @@ class HostPacer:
         return state
 
     @contextlib.contextmanager
-    def gate(self, host: str, pace: Pace) -> Iterator[None]:
-        """Hold while one request to ``host`` is in flight."""
+    def gate(self, host: str, pace: Pace, cancel: Cancel | None = None) -> Iterator[None]:
+        """Hold while one request to ``host`` is in flight.  A set ``cancel``
+        (the process is stopping) ends the wait with ``Cancelled``."""
         with self._cond:
             state = self._state(host, pace)
             while state.in_flight >= max(1, state.pace.concurrency):
+                if cancel is not None and cancel.is_set():
+                    raise errors.Cancelled(f"stopped waiting for {host}")
                 # Woken by the request that finishes; the timeout only guards
                 # against a missed notify.
                 self._cond.wait(timeout=1.0)
@@ -53,7 +57,12 @@ class HostPacer:
             state.next_start = start + state.pace.min_interval
             state.requests += 1
         try:
-            self.clock.sleep(start - self.clock.monotonic())
+            delay = start - self.clock.monotonic()
+            if cancel is None:
+                self.clock.sleep(delay)
+            elif self.clock.wait(cancel.event, delay):
+                # a host paused for minutes (Weibo's 418) must not hold up a stop
+                raise errors.Cancelled(f"stopped waiting for {host}")
             yield
         finally:
             with self._cond:

@@ -13,6 +13,11 @@ scale-out worker.  What it fetches is decided here, incrementally:
 * A post's comment thread is re-read only when the post's comment count
   differs from the count at the last complete read; a top-level comment's
   replies only when its reply counter changed.
+* A thread read the adapter declares short of its counter (``Page.incomplete``:
+  Weibo answers "还没有人评论" for a post counting 10,000 comments) is stored
+  as far as it went, concludes nothing (no tombstones, the read marker stays)
+  and is read again on its own backoff, through the platform's fallback
+  endpoint where it has one, whatever the counter does, until a read is whole.
 * Each timeline page (posts + adapter state) and each thread (comments + the
   thread's read marker) is stored in its own transaction: a crash loses at most
   the unit in flight, never leaves a marker ahead of the items.
@@ -37,9 +42,16 @@ from huisheng.monitor.clock import Clock
 from huisheng.monitor.models import Account
 from huisheng.monitor.pace import backoff_delay
 from huisheng.monitor.settings import Settings
-from huisheng.records import AccountRef, Comment, Post
+from huisheng.records import AccountRef, Comment, Post, Shortfall
 
 log = logging.getLogger("huisheng.poll")
+
+#: ``last_error_kind`` of an exception outside the adapters' error tree (a bug)
+CRASH_KIND = "crash"
+
+
+def _describe_crash(exc: BaseException) -> str:
+    return f"internal error {type(exc).__name__}: {exc}"[:500]
 
 
 @dataclass
@@ -51,6 +63,8 @@ class PollResult:
     requests: int = 0
     timeline_pages: int = 0
     threads_read: int = 0
+    #: thread or reply reads that came back far short of their counter
+    incomplete: int = 0
     new_posts: int = 0
     new_comments: int = 0
     edited: int = 0
@@ -64,6 +78,8 @@ class PollResult:
                  f"outcome={self.outcome}", f"requests={self.requests}",
                  f"new_posts={self.new_posts}", f"new_comments={self.new_comments}",
                  f"edited={self.edited}", f"tombstoned={self.tombstoned}"]
+        if self.incomplete:
+            parts.append(f"incomplete={self.incomplete}")
         if self.error_kind:
             parts.append(f"error={self.error_kind}")
             parts.append(f"message={self.error_message!r}")
@@ -72,12 +88,16 @@ class PollResult:
 
 class Poller:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
-                 factory: AdapterFactory, *, rng: random.Random | None = None):
+                 factory: AdapterFactory, *, rng: random.Random | None = None,
+                 history_start: Callable[[datetime], datetime] | None = None):
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
         self.factory = factory
         self.rng = rng or random.Random()
+        #: an account's first successful poll → its monitoring start (what was
+        #: written before is history); the wiring passes the configured grace
+        self.history_start = history_start or (lambda first_success: first_success)
 
     # -- the unit of work ------------------------------------------------------------
 
@@ -102,7 +122,7 @@ class Poller:
         try:
             run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop)
             run.execute(window_checked_at=window_checked_at, backfill_days=backfill_days)
-        except _Interrupted:
+        except (_Interrupted, errors.Cancelled):
             result.outcome = "interrupted"
             self._record_interrupted(account_id, lease_owner)
         except errors.AdapterError as exc:
@@ -113,6 +133,14 @@ class Poller:
             if exc.slows_platform:
                 self.factory.slow_down(adapter, retry_after or self.settings.polling.backoff_base)
             self._record_failure(account_id, exc, consecutive_errors + 1, retry_after, lease_owner)
+        except Exception as exc:
+            # A bug or a payload no parser foresaw: a failure like any other
+            # (shown, backed off), never a silent crash of this account's polls.
+            log.exception("account=%s platform=%s outcome=crash", ref.name, ref.platform)
+            result.outcome = "error"
+            result.error_kind = CRASH_KIND
+            result.error_message = _describe_crash(exc)
+            self._record_failure(account_id, exc, consecutive_errors + 1, None, lease_owner)
         else:
             self._record_success(account_id, interval, lease_owner)
         finally:
@@ -125,13 +153,17 @@ class Poller:
         with self.sessions.begin() as session:
             account = session.get(Account, account_id)
             account.last_success_at = now
+            if account.first_success_at is None:
+                account.first_success_at = now
+                if account.monitoring_start is None:  # else the matrix set it
+                    account.monitoring_start = self.history_start(now)
             account.consecutive_errors = 0
             account.failing_since = None
             if account.next_check_at is None or account.next_check_at < now:
                 account.next_check_at = now + timedelta(seconds=interval)
             _release(account, lease_owner)
 
-    def _record_failure(self, account_id: int, exc: errors.AdapterError, consecutive: int,
+    def _record_failure(self, account_id: int, exc: Exception, consecutive: int,
                         retry_after: float | None, lease_owner: str | None) -> None:
         now = self.clock.now()
         polling = self.settings.polling
@@ -144,8 +176,12 @@ class Poller:
         with self.sessions.begin() as session:
             account = session.get(Account, account_id)
             account.consecutive_errors = consecutive
-            account.last_error_kind = exc.kind
-            account.last_error_message = str(exc)[:500]
+            if isinstance(exc, errors.AdapterError):
+                account.last_error_kind = exc.kind
+                account.last_error_message = str(exc)[:500]
+            else:
+                account.last_error_kind = CRASH_KIND
+                account.last_error_message = _describe_crash(exc)
             account.last_error_at = now
             if account.failing_since is None:
                 account.failing_since = now
@@ -181,6 +217,24 @@ def _replies_changed(top: Comment, state: store.CommentState | None) -> bool:
     if reported == 0 and top.has_more_replies:
         return True
     return state is None or state.replies_read_count != reported
+
+
+def _post_of(row, account_uid: str) -> Post:
+    """A stored post as the record an adapter reads its thread with."""
+    return Post(platform=row.platform, external_id=row.external_id, account_uid=account_uid,
+                author_id=row.author_id, author_name=row.author_name, created_at=row.created_at,
+                created_at_approx=row.created_at_approx, text=row.text, short_id=row.short_id,
+                url=row.url, is_pinned=row.is_pinned, comments_count=row.comments_count,
+                raw=row.raw or {})
+
+
+def _comment_of(row, post_external_id: str) -> Comment:
+    """A stored top-level comment as the record an adapter reads its replies with."""
+    return Comment(platform=row.platform, external_id=row.external_id, post_id=post_external_id,
+                   author_id=row.author_id, author_name=row.author_name, created_at=row.created_at,
+                   created_at_approx=row.created_at_approx, text=row.text,
+                   is_from_owner=row.is_from_owner, replies_count=row.replies_count,
+                   raw=row.raw or {})
 
 
 class _Interrupted(Exception):
@@ -220,6 +274,7 @@ class _AccountRun:
             if self.should_stop():
                 raise _Interrupted()
             self._maybe_read_thread(post, states[post.external_id])
+        self._read_due_retries()
         if refresh and covered is not None:
             self._detect_deleted_posts(posts, covered)
             with self.poller.sessions.begin() as session:
@@ -279,8 +334,9 @@ class _AccountRun:
             if post.author_id == self.ref.uid and not post.is_pinned:
                 if post.created_at is not None and (oldest is None or post.created_at < oldest):
                     oldest = post.created_at
-                if state is not None and state.comments_read_count is not None:
-                    known_hit = True
+                if state is not None and (state.comments_read_count is not None
+                                          or state.comments_incomplete_reason is not None):
+                    known_hit = True  # an incomplete thread is on its own retry schedule
         with sessions.begin() as session:
             upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
                                           account_uid=self.ref.uid, now=self.now,
@@ -297,6 +353,11 @@ class _AccountRun:
         if state.deleted_at is not None:
             return
         count = post.comments_count or 0
+        if state.comments_incomplete_reason is not None:
+            # on its own backoff, whether or not the counter moved
+            if state.comments_retry_at is None or state.comments_retry_at <= self.now:
+                self._read_thread(post, state.id, count, retry=state.comments_retry_attempts)
+            return
         if state.comments_read_count is not None and state.comments_read_count == count:
             return
         if count == 0 and state.comments_read_count is None:
@@ -305,10 +366,12 @@ class _AccountRun:
             return
         self._read_thread(post, state.id, count)
 
-    def _read_thread(self, post: Post, post_row_id: int, count: int) -> None:
+    def _read_thread(self, post: Post, post_row_id: int, count: int, *, retry: int = 0) -> None:
+        """Read the post's thread (``retry``: the short reads before this one)."""
         comments: dict[str, Comment] = {}
-        cursor: str | None = None
+        cursor = self.adapter.retry_cursor("comments", retry) if retry else None
         complete = False
+        shortfall: Shortfall | None = None
         total: int | None = None
         for _ in range(self.polling.max_comment_pages):
             page = self.adapter.comments(post, self.ref, cursor)
@@ -316,20 +379,26 @@ class _AccountRun:
             comments.update((c.external_id, c) for c in page.items)
             if page.cursor is None:
                 complete = page.complete
+                shortfall = page.incomplete
                 break
             cursor = page.cursor
         _settle_roots(comments)
         tops = [c for c in comments.values() if c.root_id is None]
         with self.poller.sessions.begin() as session:
             known = store.existing_comments(session, self.ref.platform, [c.external_id for c in tops])
-        reply_reads: dict[str, bool] = {}
+        reply_reads: dict[str, tuple[bool, Shortfall | None]] = {}
         for top in tops:
             state = known.get(top.external_id)
+            if state is not None and state.replies_incomplete_reason is not None:
+                if state.replies_retry_at is None or state.replies_retry_at <= self.now:
+                    reply_reads[top.external_id] = self._read_replies(
+                        post, top, comments, retry=state.replies_retry_attempts)
+                continue
             if not _replies_changed(top, state):
                 continue
             inline = sum(1 for c in comments.values() if c.root_id == top.external_id)
             if inline >= (top.replies_count or 0) and not top.has_more_replies:
-                reply_reads[top.external_id] = True  # the inline replies are all of them
+                reply_reads[top.external_id] = (True, None)  # the inline replies are all of them
             else:
                 reply_reads[top.external_id] = self._read_replies(post, top, comments)
         with self.poller.sessions.begin() as session:
@@ -351,29 +420,90 @@ class _AccountRun:
                         # Weibo hides the replies of a deleted comment with it.
                         gone.append(row_id)
                         gone += store.live_comment_ids(session, post_row_id, root_external_id=ext).values()
-            for root_ext, replies_complete in reply_reads.items():
-                root_row = upserted.ids[root_ext]
-                if replies_complete:
-                    live = store.live_comment_ids(session, post_row_id, root_external_id=root_ext)
-                    gone += [row_id for ext, row_id in live.items() if ext not in comments]
-                store.mark_replies_read(session, root_row, comments[root_ext].replies_count or 0)
+            for root_ext, outcome in reply_reads.items():
+                state = known.get(root_ext)
+                gone += self._settle_replies(session, post_row_id, comments[root_ext], upserted.ids[root_ext],
+                                             outcome, comments, state.replies_retry_attempts if state else 0)
             if gone:
                 self.result.tombstoned += len(store.tombstone(
                     session, "comment", gone, "absent from a complete thread read", self.now))
-            store.mark_thread_read(session, post_row_id, count, self.now)
+            if shortfall is not None:
+                store.mark_thread_incomplete(session, post_row_id, shortfall.reason, self.now,
+                                             self._retry_at(retry + 1))
+                self.result.incomplete += 1
+            else:
+                store.mark_thread_read(session, post_row_id, count, self.now)
         self.result.threads_read += 1
 
-    def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment]) -> bool:
-        """Read every reply page under ``top`` into ``comments``; True when the
-        platform said the listing ended."""
-        cursor: str | None = None
+    def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment], *,
+                      retry: int = 0) -> tuple[bool, Shortfall | None]:
+        """Read every reply page under ``top`` into ``comments``; (whether the
+        platform said the listing ended, the adapter's shortfall if it fell
+        short of the counter)."""
+        cursor = self.adapter.retry_cursor("replies", retry) if retry else None
         for _ in range(self.polling.max_comment_pages):
             page = self.adapter.replies(post, top, self.ref, cursor)
             comments.update((r.external_id, r) for r in page.items)
             if page.cursor is None:
-                return page.complete
+                return page.complete, page.incomplete
             cursor = page.cursor
-        return False
+        return False, None
+
+    def _settle_replies(self, session: Session, post_row_id: int, root: Comment, root_row: int,
+                        outcome: tuple[bool, Shortfall | None], comments: dict[str, Comment],
+                        attempts: int) -> list[int]:
+        """Record one root's replies read (``attempts``: its short reads
+        before); returns the rows it proves gone (none from a short read)."""
+        complete, shortfall = outcome
+        if shortfall is not None:
+            store.mark_replies_incomplete(session, root_row, shortfall.reason, self.now,
+                                          self._retry_at(attempts + 1))
+            self.result.incomplete += 1
+            return []
+        gone: list[int] = []
+        if complete:
+            live = store.live_comment_ids(session, post_row_id, root_external_id=root.external_id)
+            gone = [row_id for ext, row_id in live.items() if ext not in comments]
+        store.mark_replies_read(session, root_row, root.replies_count or 0)
+        return gone
+
+    def _retry_at(self, attempts: int) -> datetime:
+        """When to read again a listing that came back short ``attempts`` times in a row."""
+        polling = self.polling
+        delay = backoff_delay(attempts, base=polling.thread_retry_base, cap=polling.thread_retry_cap,
+                              jitter=polling.backoff_jitter, rng=self.poller.rng)
+        return self.now + timedelta(seconds=delay)
+
+    def _read_due_retries(self) -> None:
+        """Threads and replies that came back short before and are due again,
+        whether or not this poll's timeline pages showed their post (an old
+        post's counter may never move again).  Those read above are no longer due."""
+        with self.poller.sessions.begin() as session:
+            due_posts = store.due_thread_retries(session, self.account_id, self.now)
+        for row in due_posts:
+            if self.should_stop():
+                raise _Interrupted()
+            self._read_thread(_post_of(row, self.ref.uid), row.id, row.comments_count or 0,
+                              retry=row.comments_retry_attempts)
+        with self.poller.sessions.begin() as session:
+            due_roots = store.due_reply_retries(session, self.account_id, self.now)
+        for root_row, post_row in due_roots:
+            if self.should_stop():
+                raise _Interrupted()
+            post, root = _post_of(post_row, self.ref.uid), _comment_of(root_row, post_row.external_id)
+            comments: dict[str, Comment] = {}
+            outcome = self._read_replies(post, root, comments, retry=root_row.replies_retry_attempts)
+            with self.poller.sessions.begin() as session:
+                upserted = store.upsert_comments(session, list(comments.values()),
+                                                 post_row_ids={post.external_id: post_row.id}, now=self.now)
+                self.result.new_comments += len(upserted.inserted)
+                self.result.new_comment_ids.extend(upserted.inserted)
+                self.result.edited += len(upserted.edited)
+                gone = self._settle_replies(session, post_row.id, root, root_row.id, outcome, comments,
+                                            root_row.replies_retry_attempts)
+                if gone:
+                    self.result.tombstoned += len(store.tombstone(
+                        session, "comment", gone, "absent from a complete thread read", self.now))
 
     # -- deletions ------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ Durations are seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,6 +26,10 @@ class PollingSettings:
     max_timeline_pages: int = 5
     #: comment pages read at most per thread and poll
     max_comment_pages: int = 50
+    #: a thread read that fell far short of its counter is read again after
+    #: this, doubling per short read up to the cap (however its counter moves)
+    thread_retry_base: float = 3600.0
+    thread_retry_cap: float = 86400.0
     #: dispatcher tick (seconds) and the number of accounts polled at once
     tick: float = 5.0
     workers: int = 4
@@ -33,6 +38,11 @@ class PollingSettings:
     backoff_base: float = 60.0
     backoff_cap: float = 6 * 3600.0
     backoff_jitter: float = 0.2
+    #: the whole of one HTTP request (connecting to the last byte of the body)
+    request_timeout: float = 20.0
+    #: seconds a stop (SIGTERM) may take: polls finish the unit in flight, and
+    #: whatever still runs near the end is cut (the unit is read again later)
+    stop_grace: float = 45.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,9 @@ class AccountSpec:
     poll_interval: int | None = None
     admins: tuple[str, ...] = ()
     enabled: bool = True
+    #: what was written before is history (a date: local midnight; a datetime
+    #: without offset: local time); None: the first successful poll minus the grace
+    monitoring_start: date | datetime | None = None
 
 
 @dataclass(frozen=True)
