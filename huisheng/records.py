@@ -2,8 +2,9 @@
 
 Frozen dataclasses, no behaviour beyond small derived values.  Times are
 timezone-aware UTC ``datetime`` or ``None``; ``created_at_approx`` is true when
-the platform only gave a relative time ("5分钟前") that was resolved against the
-fetch time.  ``raw`` is the platform's own JSON object for the item, kept so the
+the platform only gave a relative or date-only time ("5分钟前", "06-14") that
+had to be resolved against the fetch time (an adapter that can recover the
+exact time, e.g. from the item's id, does so and leaves it false).  ``raw`` is the platform's own JSON object for the item, kept so the
 store can save it verbatim.
 """
 
@@ -96,6 +97,24 @@ T = TypeVar("T", Post, Comment)
 
 
 @dataclass(frozen=True)
+class Shortfall:
+    """A listing that ended with far fewer items than the platform's counter
+    for it claims (Weibo answers a post counting 10,456 comments with "还没有人
+    评论").  The adapter declares it, as it alone knows its platform's counters;
+    nothing missing from such a read may be concluded gone, and the listing is
+    read again later."""
+
+    #: items the read accounted for (listed, or counted under a listed comment)
+    got: int
+    claimed: int
+
+    @property
+    def reason(self) -> str:
+        """The stored form: ``empty 0/10456`` (nothing at all) or ``short 31/10456``."""
+        return f"{'empty' if self.got == 0 else 'short'} {self.got}/{self.claimed}"
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a paged listing.
 
@@ -113,6 +132,9 @@ class Page(Generic[T]):
     complete: bool = False
     total: int | None = None
     state: Mapping[str, Any] | None = None
+    #: set by the adapter on the last page of a listing that ended far short
+    #: of what the platform's own counter claims; such a page is never complete
+    incomplete: Shortfall | None = None
 
 
 @dataclass(frozen=True)

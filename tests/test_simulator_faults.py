@@ -93,7 +93,7 @@ def test_renamed_field_removes_ids(sim, world):
     server.set_faults([FaultRule(fault="renamed_field", endpoint="timeline")])
     text = timeline(base, uid).text
     body = json.loads(text)
-    assert body["ok"] == 1 and '"idx"' in text and '"mid"' not in text and '"id": "4' not in text
+    assert body["ok"] == 1 and '"idx"' in text and '"mid"' not in text and '"id": "5' not in text
     post = world.timeline(uid, server.clock.now())[0]
     server.set_faults([FaultRule(fault="renamed_field")])
     shown = requests.get(base + "/statuses/show", params={"id": post.id}, timeout=10).json()
@@ -166,6 +166,26 @@ def test_endpoint_matching_uses_the_post_owner(sim, world):
     assert server.stats()["by_account"][post.account.uid]["comments"] == 1
 
 
+def test_empty_answers_a_thread_with_nothing(sim, world):
+    server, base = sim
+    now = server.clock.now()
+    root = next(c for c in world.comments.values()
+                if c.root is None and c.alive(now) and len(c.live_children(now)) > 2 and c.post.alive(now))
+    post = root.post
+    server.set_faults([FaultRule(fault="empty", account=post.account.uid)])
+    hot = requests.get(base + "/comments/hotflow", params={"id": post.id, "mid": post.id}, timeout=10)
+    assert hot.status_code == 200 and hot.json() == {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}
+    old = requests.get(base + "/api/comments/show", params={"id": post.id, "page": 1}, timeout=10)
+    assert old.json() == {"ok": 0, "msg": "还没有人评论哦~快来抢沙发！"}
+    child = requests.get(base + "/comments/hotFlowChild", params={"cid": root.id, "max_id": 0}, timeout=10)
+    assert child.status_code == 200 and "text/html" in child.headers["Content-Type"] and "暂无数据" in child.text
+    assert timeline(base, post.account.uid).json() == {"ok": 0, "msg": "这里还没有内容"}
+    assert server.stats()["faults"] == {"empty": 4}
+    server.set_faults([])
+    assert requests.get(base + "/comments/hotflow", params={"id": post.id, "mid": post.id},
+                        timeout=10).json()["ok"] == 1
+
+
 def test_post_faults_over_http(sim, world):
     server, base = sim
     uid = uids(world)[0]
@@ -209,5 +229,5 @@ def test_shipped_example_fault_file_loads():
 
     path = files("huisheng.simulator") / "data" / "faults.example.toml"
     rules = load_faults(path)
-    assert [r.fault for r in rules] == ["429", "403", "timeout"]
-    assert rules[0].count == 3 and rules[0].retry_after == 120.0 and rules[2].probability == 0.02
+    assert [r.fault for r in rules] == ["429", "403", "empty", "timeout"]
+    assert rules[0].count == 3 and rules[0].retry_after == 120.0 and rules[3].probability == 0.02

@@ -7,6 +7,7 @@ import json
 import socket
 import struct
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from huisheng import errors
 from huisheng.adapters.base import Http
 from huisheng.adapters.weibo import WeiboAdapter
-from huisheng.records import AccountRef, Comment, Post
+from huisheng.records import AccountRef, Comment, Post, Shortfall
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
 UID = "7301234567"
@@ -233,12 +234,17 @@ def test_hotflow_403_falls_back_to_comments_show(weibo):
     assert [c.external_id for c in second.items] == ["4459100000000390"]
 
 
-def test_no_comments_is_an_empty_complete_page(weibo):
+def test_no_comments_is_complete_only_when_the_counter_agrees(weibo):
     adapter = make(weibo)
     post = _post(adapter, weibo)
     weibo.route("/comments/hotflow", ok(fixture("comments", "no_comments")))
+    page = adapter.comments(replace(post, comments_count=0), ACCOUNT)
+    assert page.items == () and page.complete and page.incomplete is None
+    # the same answer for a post whose counter says 86: an empty answer, not an empty thread
     page = adapter.comments(post, ACCOUNT)
-    assert page.items == () and page.complete
+    assert post.comments_count == 86
+    assert page.items == () and not page.complete
+    assert page.incomplete == Shortfall(got=0, claimed=86) and page.incomplete.reason == "empty 0/86"
 
 
 def test_replies_via_hotflowchild(weibo):
@@ -262,7 +268,10 @@ def test_hotflowchild_error_page_is_empty(weibo):
     weibo.route("/comments/hotFlowChild", ok(fixture("child_comments", "error_page"),
                                              headers={"Content-Type": "text/html"}))
     page = adapter.replies(post, root, ACCOUNT)
-    assert page.items == () and page.complete
+    assert root.replies_count == 3
+    assert page.items == () and not page.complete and page.incomplete == Shortfall(got=0, claimed=3)
+    page = adapter.replies(post, replace(root, replies_count=0), ACCOUNT)
+    assert page.items == () and page.complete and page.incomplete is None
 
 
 # --- expand and status --------------------------------------------------------------

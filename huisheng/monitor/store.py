@@ -59,6 +59,10 @@ class PostState:
     created_at: datetime | None
     #: the platform's own edit counter as last stored
     edit_count: int = 0
+    #: the last thread read fell short of the counter (see :func:`mark_thread_incomplete`)
+    comments_incomplete_reason: str | None = None
+    comments_retry_at: datetime | None = None
+    comments_retry_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class CommentState:
     replies_count: int | None
     replies_read_count: int | None
     deleted_at: datetime | None
+    #: the last read of its replies fell short (see :func:`mark_replies_incomplete`)
+    replies_incomplete_reason: str | None = None
+    replies_retry_at: datetime | None = None
+    replies_retry_attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,13 +206,15 @@ _POST_STATE_COLS = (
     POSTS.c.preview_hash, POSTS.c.is_truncated, POSTS.c.is_pinned, POSTS.c.comments_count,
     POSTS.c.reposts_count, POSTS.c.likes_count, POSTS.c.comments_open, POSTS.c.edit_count,
     POSTS.c.comments_read_count, POSTS.c.deleted_at, POSTS.c.created_at,
-    POSTS.c.created_at_approx,
+    POSTS.c.created_at_approx, POSTS.c.comments_incomplete_reason, POSTS.c.comments_retry_at,
+    POSTS.c.comments_retry_attempts,
 )
 _COMMENT_STATE_COLS = (
     COMMENTS.c.external_id, COMMENTS.c.id, COMMENTS.c.post_id, COMMENTS.c.content_hash,
     COMMENTS.c.root_external_id, COMMENTS.c.parent_external_id, COMMENTS.c.is_from_owner,
     COMMENTS.c.like_count, COMMENTS.c.replies_count, COMMENTS.c.replies_read_count,
     COMMENTS.c.deleted_at, COMMENTS.c.created_at, COMMENTS.c.created_at_approx,
+    COMMENTS.c.replies_incomplete_reason, COMMENTS.c.replies_retry_at, COMMENTS.c.replies_retry_attempts,
 )
 
 
@@ -225,7 +235,10 @@ def existing_posts(db: Db, platform: str, external_ids: Iterable[str]) -> dict[s
                            preview_hash=r.preview_hash, is_truncated=r.is_truncated,
                            is_pinned=r.is_pinned, comments_count=r.comments_count,
                            comments_read_count=r.comments_read_count, deleted_at=r.deleted_at,
-                           created_at=r.created_at, edit_count=r.edit_count)
+                           created_at=r.created_at, edit_count=r.edit_count,
+                           comments_incomplete_reason=r.comments_incomplete_reason,
+                           comments_retry_at=r.comments_retry_at,
+                           comments_retry_attempts=r.comments_retry_attempts)
             for ext, r in rows.items()}
 
 
@@ -236,7 +249,10 @@ def existing_comments(db: Db, platform: str, external_ids: Iterable[str]) -> dic
     return {ext: CommentState(id=r.id, post_id=r.post_id, content_hash=r.content_hash,
                               root_external_id=r.root_external_id,
                               replies_count=r.replies_count,
-                              replies_read_count=r.replies_read_count, deleted_at=r.deleted_at)
+                              replies_read_count=r.replies_read_count, deleted_at=r.deleted_at,
+                              replies_incomplete_reason=r.replies_incomplete_reason,
+                              replies_retry_at=r.replies_retry_at,
+                              replies_retry_attempts=r.replies_retry_attempts)
             for ext, r in rows.items()}
 
 
@@ -551,15 +567,68 @@ def upsert_comments(db: Db, comments: Sequence[records.Comment], *,
 
 
 def mark_thread_read(db: Db, post_row_id: int, count: int | None, now: datetime) -> None:
-    """The post's thread was read completely when it had ``count`` comments."""
+    """The post's thread was read completely when it had ``count`` comments
+    (which ends an incomplete state)."""
     _conn(db).execute(update(POSTS).where(POSTS.c.id == post_row_id)
-                      .values(comments_read_count=count, comments_read_at=now))
+                      .values(comments_read_count=count, comments_read_at=now,
+                              comments_incomplete_reason=None, comments_incomplete_since=None,
+                              comments_retry_at=None, comments_retry_attempts=0))
 
 
 def mark_replies_read(db: Db, comment_row_id: int, count: int | None) -> None:
-    """The comment's replies were read completely when it had ``count``."""
+    """The comment's replies were read completely when it had ``count``
+    (which ends an incomplete state)."""
     _conn(db).execute(update(COMMENTS).where(COMMENTS.c.id == comment_row_id)
-                      .values(replies_read_count=count))
+                      .values(replies_read_count=count, replies_incomplete_reason=None,
+                              replies_incomplete_since=None, replies_retry_at=None,
+                              replies_retry_attempts=0))
+
+
+def mark_thread_incomplete(db: Db, post_row_id: int, reason: str, now: datetime,
+                           retry_at: datetime) -> None:
+    """The post's thread read fell short of its counter (``reason``, see
+    ``records.Shortfall``): its read marker stays where it was, and it is read
+    again at ``retry_at`` whatever the counter does."""
+    _conn(db).execute(update(POSTS).where(POSTS.c.id == post_row_id).values(
+        comments_incomplete_reason=reason,
+        comments_incomplete_since=func.coalesce(POSTS.c.comments_incomplete_since, now),
+        comments_retry_at=retry_at, comments_retry_attempts=POSTS.c.comments_retry_attempts + 1))
+
+
+def mark_replies_incomplete(db: Db, comment_row_id: int, reason: str, now: datetime,
+                            retry_at: datetime) -> None:
+    """As :func:`mark_thread_incomplete`, for the replies under one comment."""
+    _conn(db).execute(update(COMMENTS).where(COMMENTS.c.id == comment_row_id).values(
+        replies_incomplete_reason=reason,
+        replies_incomplete_since=func.coalesce(COMMENTS.c.replies_incomplete_since, now),
+        replies_retry_at=retry_at, replies_retry_attempts=COMMENTS.c.replies_retry_attempts + 1))
+
+
+def due_thread_retries(db: Db, account_id: int, now: datetime) -> list[Row]:
+    """The account's live posts whose incomplete thread is due to be read again."""
+    stmt = (select(POSTS).where(POSTS.c.account_id == account_id,
+                                POSTS.c.comments_incomplete_reason.is_not(None),
+                                POSTS.c.comments_retry_at <= now, POSTS.c.deleted_at.is_(None))
+            .order_by(POSTS.c.comments_retry_at, POSTS.c.id))
+    return list(_conn(db).execute(stmt))
+
+
+def due_reply_retries(db: Db, account_id: int, now: datetime) -> list[tuple[Row, Row]]:
+    """(comment, its post) for the live comments under the account's live
+    posts whose incomplete replies are due to be read again."""
+    stmt = (select(COMMENTS.c.id).join(POSTS, POSTS.c.id == COMMENTS.c.post_id)
+            .where(POSTS.c.account_id == account_id, POSTS.c.deleted_at.is_(None),
+                   COMMENTS.c.replies_incomplete_reason.is_not(None),
+                   COMMENTS.c.replies_retry_at <= now, COMMENTS.c.deleted_at.is_(None))
+            .order_by(COMMENTS.c.replies_retry_at, COMMENTS.c.id))
+    conn = _conn(db)
+    ids = [row_id for (row_id,) in conn.execute(stmt)]
+    if not ids:
+        return []
+    comments = {r.id: r for r in conn.execute(select(COMMENTS).where(_among(conn, COMMENTS.c.id, ids)))}
+    posts = {r.id: r for r in conn.execute(
+        select(POSTS).where(_among(conn, POSTS.c.id, list({c.post_id for c in comments.values()}))))}
+    return [(comments[i], posts[comments[i].post_id]) for i in ids]
 
 
 def tombstone(db: Db, kind: ItemKind, row_ids: Iterable[int], reason: str,

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 from huisheng.errors import ConfigError
 
 KINDS = frozenset({"timeout", "reset", "500", "502", "503", "418", "432", "403", "429", "captcha",
-                   "login_wall", "redirect_login", "truncated_json", "renamed_field"})
+                   "login_wall", "redirect_login", "truncated_json", "renamed_field", "empty"})
 #: endpoint names, as ``huisheng parse --endpoint`` names them (plus profile, ajax_status and ajax_longtext)
 ENDPOINTS = frozenset({"profile", "timeline", "longtext", "status", "comments", "child_comments",
                        "comments_old", "ajax_timeline", "ajax_status", "ajax_longtext", "ajax_comments"})
@@ -25,7 +25,10 @@ class FaultRule:
     """``fault`` for requests of ``account`` (a uid or ``*``) on ``endpoint`` (or ``*``):
     the first ``count`` matching requests (every one when None), each with ``probability``.
     ``retry_after`` (seconds) goes into a Retry-After header; ``hold`` is how long a
-    ``timeout`` keeps the connection open before closing it without an answer."""
+    ``timeout`` keeps the connection open before closing it without an answer.
+    ``empty`` answers as Weibo does for a thread it claims is large: "还没有人评论" on
+    the comment listings, the "暂无数据" HTML page on ``child_comments``, "这里还没有内容"
+    elsewhere."""
 
     fault: str
     account: str = "*"

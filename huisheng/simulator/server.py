@@ -26,6 +26,9 @@ LOGIN_WALL = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sina Vi
 LOGIN_REDIRECT = ("https://passport.weibo.com/visitor/visitor?entry=miniblog&a=enter"
                   "&url=https%3A%2F%2Fm.weibo.cn%2F&domain=weibo.com")
 CAPTCHA = {"ok": -100, "url": "https://passport.weibo.cn/api/geetest/verify?entry=mweibo&r=https%3A%2F%2Fm.weibo.cn%2F"}
+#: the ``empty`` fault's answer per endpoint (weibo-api.md, "Empty is not complete")
+EMPTY_ANSWERS: dict[str, Any] = {"comments": render.NO_COMMENTS, "comments_old": render.NO_COMMENTS,
+                                 "ajax_comments": render.NO_COMMENTS, "child_comments": render.ERROR_PAGE}
 STATUS_TEXT = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable",
                "418": "I'm a teapot", "432": "", "403": "Forbidden", "429": "Too Many Requests"}
 
@@ -301,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         now = self.sim.clock.now()
         if rule is not None:
             self.sim.record_fault(rule.fault)
-            self._fault(rule, answer, now)
+            self._fault(rule, endpoint, answer, now)
             return
         if first:
             self.sim.record_poll(account, now)
@@ -340,7 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"ok": 0, "msg": "unknown control path"})
 
-    def _fault(self, rule: FaultRule, answer: Callable[[datetime], render.Response], now: datetime) -> None:
+    def _fault(self, rule: FaultRule, endpoint: str, answer: Callable[[datetime], render.Response],
+               now: datetime) -> None:
         kind = rule.fault
         retry = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
         if kind == "timeout":
@@ -368,6 +372,8 @@ class _Handler(BaseHTTPRequestHandler):
             _, payload = answer(now)
             text = json.dumps(payload, ensure_ascii=False)
             self._send(200, text[: len(text) // 2].encode("utf-8"), "application/json; charset=utf-8")
+        elif kind == "empty":
+            self._body(200, EMPTY_ANSWERS.get(endpoint, render.NO_CONTENT))
         elif kind == "renamed_field":
             status, payload = answer(now)
             self._body(status, rename_field(payload) if not isinstance(payload, str) else payload)

@@ -24,7 +24,8 @@ from huisheng.monitor.settings import AccountSpec, Matrix
 from huisheng.simulator import texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-ID_BASE = 4_000_000_000_000_000
+#: Weibo's ids carry their time: ``(id >> 22) + ID_EPOCH_OFFSET`` is the Unix second
+ID_EPOCH_OFFSET = 515483463
 LEVEL_RANK = {"district": 0, "department": 1, "street": 2, "community": 3}
 REGIONS = ("北京", "广东", "上海", "河北", "山东", "江苏", "浙江", "四川")
 
@@ -318,8 +319,9 @@ class World:
 
     def _alloc_id(self, t: datetime) -> str:
         ts = int(t.timestamp())
-        # Time-ordered like Weibo's ids; the low digits vary so ids don't all end in 000.
-        n = ID_BASE + ts * 1000 + (ts * 7919) % 997
+        # Weibo's layout: the second above the low 22 bits, which vary so
+        # ids don't look alike (a collision takes the next free one).
+        n = ((ts - ID_EPOCH_OFFSET) << 22) + (ts * 7919) % 997 * 4096
         while n in self._used_ids:
             n += 1
         self._used_ids.add(n)

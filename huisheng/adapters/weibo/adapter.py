@@ -17,7 +17,7 @@ import requests
 from huisheng import errors
 from huisheng.adapters.base import Adapter, Http, Pace, parse_retry_after
 from huisheng.adapters.weibo import parse as wparse
-from huisheng.records import AccountRef, Comment, Page, Post
+from huisheng.records import AccountRef, Comment, Page, Post, Shortfall
 
 MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
              "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
@@ -32,6 +32,13 @@ SEEN_LIMIT = 200
 #: redirects to these (or their subdomains) mean the visitor/login wall
 LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "login.sina.com.cn")
 MODES = ("auto", "mobile", "ajax")
+#: a thread listing that ends having accounted for less than this share of
+#: what its counter claims is short (Weibo answers "还没有人评论" for posts
+#: counting 10,000 comments, and "暂无数据" for comments counting 500 replies)…
+SHORT_SHARE = 0.1
+#: …once the counter claims this many (counters include hidden comments);
+#: nothing at all against any counter above 0 is short too
+SHORT_MIN_CLAIMED = 50
 
 
 class _Forbidden(Exception):
@@ -89,6 +96,25 @@ class WeiboAdapter(Adapter):
 
     def comments(self, post: Post, account: AccountRef, cursor: str | None = None) -> Page[Comment]:
         state = _load(cursor)
+        return _tallied(self._comments_page(post, account, state), state, post.comments_count)
+
+    def replies(self, post: Post, root: Comment, account: AccountRef,
+                cursor: str | None = None) -> Page[Comment]:
+        state = _load(cursor)
+        return _tallied(self._replies_page(post, root, account, state), state, root.replies_count)
+
+    def retry_cursor(self, listing: str, attempt: int) -> str | None:
+        # Odd retries go through the fallback, even ones through the primary
+        # endpoint again: either may be the one answering short.
+        if attempt % 2 == 0:
+            return None
+        if listing == "comments":
+            return _dump({"mode": "old", "page": 1})
+        if listing == "replies" and self.cookie:
+            return _dump({"mode": "ajax"})
+        return None
+
+    def _comments_page(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
         if state.get("mode") == "ajax" or self._mode(account) == "ajax":
             return self._comments_ajax(post, account, state)
         if state.get("mode") == "old":
@@ -100,9 +126,7 @@ class WeiboAdapter(Adapter):
             # hotflow refuses older posts; the old flat endpoint still serves them
             return self._comments_old(post, account, {"mode": "old", "page": 1})
 
-    def replies(self, post: Post, root: Comment, account: AccountRef,
-                cursor: str | None = None) -> Page[Comment]:
-        state = _load(cursor)
+    def _replies_page(self, post: Post, root: Comment, account: AccountRef, state: dict) -> Page[Comment]:
         if state.get("mode") == "ajax" or self._mode(account) == "ajax":
             return self._replies_ajax(post, root, account, state)
         return self._either(account, self._replies_mobile, self._replies_ajax_from,
@@ -242,7 +266,7 @@ class WeiboAdapter(Adapter):
             out["mode"] = state["mode"]
         if pages_read is not None:
             out["n"] = pages_read + 1
-        return replace(page, cursor=json.dumps(out, sort_keys=True, separators=(",", ":")))
+        return replace(page, cursor=_dump(out))
 
     # --- HTTP --------------------------------------------------------------------------
 
@@ -304,6 +328,39 @@ def _raise_for_status(endpoint: str, response: requests.Response, *, forbidden_o
     if status >= 500:
         raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
     raise errors.AdapterError(f"unexpected HTTP {status}", endpoint=endpoint)
+
+
+def _dump(state: Mapping[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+def _accounted(items: tuple[Comment, ...]) -> int:
+    """The comments of a counter a page accounts for: each listed, plus the
+    replies a listed top-level comment counts beyond those listed with it
+    (a post's counter includes every reply)."""
+    inline: dict[str, int] = {}
+    for c in items:
+        if c.root_id is not None:
+            inline[c.root_id] = inline.get(c.root_id, 0) + 1
+    return len(items) + sum(max(0, (c.replies_count or 0) - inline.get(c.external_id, 0))
+                            for c in items if c.root_id is None)
+
+
+def _tallied(page: Page[Comment], state: Mapping[str, Any], counter: int | None) -> Page[Comment]:
+    """A thread page with the running tally (items accounted for, the largest
+    claim seen) carried in its cursor; on the last page, whether the listing
+    as a whole fell short of its counter (see ``SHORT_SHARE``)."""
+    got = _int(state.get("got")) + _accounted(page.items)
+    claimed = max(counter or 0, page.total or 0, _int(state.get("claimed")))
+    if page.cursor is not None:
+        return replace(page, cursor=_dump({**json.loads(page.cursor), "got": got, "claimed": claimed}))
+    if claimed > 0 and (got == 0 or (claimed >= SHORT_MIN_CLAIMED and got < claimed * SHORT_SHARE)):
+        return replace(page, complete=False, incomplete=Shortfall(got=got, claimed=claimed))
+    return page
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _load(cursor: str | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ by the adapter and by ``huisheng parse``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
@@ -20,6 +21,13 @@ from huisheng.adapters.weibo import text as wtext
 from huisheng.records import Comment, Page, Post
 
 PLATFORM = "weibo"
+
+#: widths of the store's columns (``huisheng.monitor.models``): ids, short
+#: ids, names, regions; a longer id is not Weibo's, a longer name is cut
+ID_WIDTH = 64
+SHORT_ID_WIDTH = 32
+NAME_WIDTH = 200
+REGION_WIDTH = 64
 
 #: ``ok:0`` messages that mean "nothing here" rather than failure
 EMPTY_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无数据", "微博-出错了")
@@ -72,9 +80,29 @@ class At:
 
     def ident(self, key: str, *alternatives: str) -> str:
         found = self.req(key, *alternatives)
-        if isinstance(found, bool) or not isinstance(found, (str, int)) or str(found) == "":
+        return self._ident(key, found)
+
+    def opt_ident(self, key: str, *alternatives: str) -> str | None:
+        """The id under the first present of ``key`` and ``alternatives``, None when absent."""
+        for name in (key, *alternatives):
+            found = self.get(name)
+            if found is not None:
+                return self._ident(name, found)
+        return None
+
+    def _ident(self, key: str, found: Any) -> str:
+        text = str(found) if isinstance(found, (str, int)) and not isinstance(found, bool) else ""
+        # ids are stored in 64-character columns and sent back as parameters
+        if text == "" or len(text) > ID_WIDTH or not text.isprintable() or text.strip() != text:
             raise self.fail(key, "expected an id")
-        return str(found)
+        return text
+
+    def name(self, key: str, width: int = NAME_WIDTH) -> str:
+        """A display string (a user's name …): "" when absent, cut to ``width``."""
+        found = self.get(key, "")
+        if isinstance(found, bool) or not isinstance(found, (str, int)):
+            raise self.fail(key, "expected a string")
+        return _clean(str(found))[:width]
 
     def string(self, key: str, *alternatives: str) -> str:
         found = self.req(key, *alternatives)
@@ -108,10 +136,12 @@ class At:
                     raise self.fail(name, str(exc)) from None
         return None
 
-    def time(self, key: str, now: datetime) -> tuple[datetime, bool]:
+    def time(self, key: str, now: datetime, item_id: str) -> tuple[datetime, bool]:
+        """The item's time; a relative or date-only one is taken from ``item_id``
+        when the id's time fits it (see :func:`wtext.parse_time`)."""
         raw = self.string(key)
         try:
-            return wtext.parse_time(raw, now)
+            return wtext.parse_time(raw, now, item_id)
         except ValueError as exc:
             raise self.fail(key, str(exc)) from None
 
@@ -151,9 +181,16 @@ def _text_of(item: At) -> tuple[str, tuple[str, ...]]:
     if html is not None:
         if not isinstance(html, str):
             raise item.fail("text", "expected a string")
-        return wtext.html_to_text(html)
-    plain = item.string("text", "text_raw", "raw_text")
-    return plain.strip(), wtext.plain_mentions(plain)
+        text, mentions = wtext.html_to_text(html)
+    else:
+        text = item.string("text", "text_raw", "raw_text").strip()
+        mentions = wtext.plain_mentions(text)
+    return _clean(text), tuple(_clean(m)[:NAME_WIDTH] for m in mentions)
+
+
+def _clean(text: str) -> str:
+    # PostgreSQL cannot store NUL in text; it carries nothing a reader sees
+    return text.replace("\x00", "")
 
 
 def _is_pinned(m: At) -> bool:
@@ -184,35 +221,45 @@ def _region(value: Any, prefixes: Iterable[str]) -> str | None:
     for prefix in prefixes:
         if value.startswith(prefix):
             value = value[len(prefix):].strip()
-    return value or None
+    return _clean(value)[:REGION_WIDTH] or None
 
 
-def _post(m: At, *, account_uid: str, now: datetime) -> list[Post]:
+def _short_id(m: At) -> str | None:
+    key = "bid" if m.get("bid") else "mblogid"
+    short_id = m.opt_ident(key) if m.get(key) else None
+    if short_id is not None and (len(short_id) > SHORT_ID_WIDTH or "/" in short_id):
+        raise m.fail(key, "expected a short id")
+    return short_id
+
+
+def _post(m: At, *, account_uid: str, now: datetime, nested: bool = False) -> list[Post]:
     """The post, followed by the post it reposts (its own record) if any."""
     external_id = m.ident("id", "idstr", "mid")
     user = m.obj("user")
     author_id = user.ident("id")
-    created_at, approx = m.time("created_at", now)
+    created_at, approx = m.time("created_at", now, external_id)
     text, mentions = _text_of(m)
-    short_id = m.get("bid") or m.get("mblogid")
+    short_id = _short_id(m)
     repost_of: str | None = None
     original: list[Post] = []
     retweeted = m.opt_obj("retweeted_status")
     if retweeted is not None:
         repost_of = retweeted.ident("id", "idstr", "mid")
-        # a deleted original comes back without its user: nothing to store for it
-        if retweeted.has("user"):
-            original = _post(retweeted, account_uid=account_uid, now=now)
+        # a deleted original comes back without its user: nothing to store for
+        # it; Weibo names the root original of a repost chain, so an original's
+        # own original (a payload nested without end) is not followed
+        if retweeted.has("user") and not nested:
+            original = _post(retweeted, account_uid=account_uid, now=now, nested=True)
     post = Post(
         platform=PLATFORM,
         external_id=external_id,
         account_uid=account_uid,
         author_id=author_id,
-        author_name=str(user.get("screen_name", "")),
+        author_name=user.name("screen_name"),
         created_at=created_at,
         created_at_approx=approx,
         text=text,
-        short_id=str(short_id) if short_id else None,
+        short_id=short_id,
         url=f"https://weibo.com/{author_id}/{short_id}" if short_id else None,
         is_pinned=_is_pinned(m),
         is_truncated=bool(m.get("isLongText")),
@@ -255,9 +302,9 @@ def parse_timeline(payload: Any, *, account_uid: str = "", now: datetime, post_i
     info = data.opt_obj("cardlistInfo")
     cursor = None
     if info is not None and info.get("since_id") not in (None, "", 0, "0"):
-        cursor = _cursor(since_id=info.get("since_id"))
+        cursor = _cursor(since_id=_token(info, "since_id"))
     elif info is not None and info.get("page") not in (None, "", 0, "0"):
-        cursor = _cursor(page=int(info.get("page")))
+        cursor = _cursor(page=_page_number(info, "page"))
     total = info.count("total") if info is not None else None
     return Page(items=_dedup(posts), cursor=cursor, complete=cursor is None, total=total)
 
@@ -311,10 +358,10 @@ def _comment(c: At, *, account_uid: str, now: datetime, post_id: str) -> Comment
     external_id = c.ident("id", "idstr")
     user = c.obj("user")
     author_id = user.ident("id")
-    created_at, approx = c.time("created_at", now)
+    created_at, approx = c.time("created_at", now, external_id)
     text, mentions = _text_of(c)
-    rootid = c.get("rootid") or c.get("rootidstr")
-    root_id = str(rootid) if rootid is not None and str(rootid) != external_id else None
+    rootid = _root_ref(c)
+    root_id = rootid if rootid is not None and rootid != external_id else None
     inline = c.get("comments")
     if inline is not None and not isinstance(inline, (list, bool)):
         raise c.fail("comments", "expected a list or false")
@@ -327,7 +374,7 @@ def _comment(c: At, *, account_uid: str, now: datetime, post_id: str) -> Comment
         external_id=external_id,
         post_id=post_id,
         author_id=author_id,
-        author_name=str(user.get("screen_name", "")),
+        author_name=user.name("screen_name"),
         created_at=created_at,
         created_at_approx=approx,
         text=text,
@@ -344,6 +391,12 @@ def _comment(c: At, *, account_uid: str, now: datetime, post_id: str) -> Comment
     )
 
 
+def _root_ref(c: At) -> str | None:
+    """``rootid`` (or ``rootidstr`` when it is 0 or absent), None when neither says."""
+    key = "rootid" if c.get("rootid") else "rootidstr"
+    return c.opt_ident(key) if c.get(key) else None
+
+
 def _with_links(comment: Comment, root_id: str | None, parent_id: str | None) -> Comment:
     return replace(comment, root_id=root_id, parent_id=parent_id)
 
@@ -358,7 +411,7 @@ def _link_siblings(children: list[tuple[Comment, At]], root_id: str) -> list[Com
         parent = root_id
         reply = node.get("reply_comment")
         if isinstance(reply, dict) and reply.get("id") is not None:
-            parent = str(reply["id"])
+            parent = node.obj("reply_comment").ident("id")
         elif child.reply_to_name:
             named = [c for c, _ in children
                      if c.author_name == child.reply_to_name and c.external_id != child.external_id]
@@ -392,10 +445,26 @@ def _ctx(account_uid: str, now: datetime, post_id: str) -> dict[str, Any]:
 
 
 def _max_id(at: At) -> Any:
-    value = at.req("max_id")
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise at.fail("max_id", "expected a number")
+    at.req("max_id")
+    return _token(at, "max_id")
+
+
+def _token(at: At, key: str, default: Any = None) -> Any:
+    """A paging cursor as received (a number or a numeric string), to send back."""
+    value = at.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or len(str(value)) > ID_WIDTH:
+        raise at.fail(key, "expected a number")
     return value
+
+
+def _page_number(at: At, key: str) -> int:
+    try:
+        number = wtext.parse_count(at.get(key))
+    except ValueError:
+        number = None
+    if number is None or number < 1:
+        raise at.fail(key, "expected a page number")
+    return number
 
 
 def _ended(max_id: Any) -> bool:
@@ -411,7 +480,7 @@ def parse_hotflow(payload: Any, *, account_uid: str = "", now: datetime, post_id
     data = root.obj("data")
     items = _thread(data.items("data"), _ctx(account_uid, now, post_id))
     max_id = _max_id(data)
-    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=data.get("max_id_type", 0))
+    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=_token(data, "max_id_type", 0))
     return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
                 total=data.count("total_number"))
 
@@ -426,7 +495,7 @@ def parse_comments_show(payload: Any, *, account_uid: str = "", now: datetime, p
     ctx = _ctx(account_uid, now, post_id)
     nodes = data.items("data") + data.items("hot_data", required=False)
     parsed = [(_comment(node, **ctx), node) for node in nodes]
-    parent_of = {c.external_id: str(n.get("reply_id")) for c, n in parsed if n.has("reply_id")}
+    parent_of = {c.external_id: n.ident("reply_id") for c, n in parsed if n.has("reply_id")}
     items = []
     for comment, node in parsed:
         parent = parent_of.get(comment.external_id)
@@ -460,7 +529,7 @@ def parse_child_comments(payload: Any, *, account_uid: str = "", now: datetime, 
         raise children[0][1].fail("rootid", "missing")
     items = _link_siblings(children, root_id) if children else []
     max_id = _max_id(root)
-    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=root.get("max_id_type", 0))
+    cursor = None if _ended(max_id) else _cursor(max_id=max_id, max_id_type=_token(root, "max_id_type", 0))
     return Page(items=_dedup(items), cursor=cursor, complete=cursor is None,
                 total=root.count("total_number"))
 
@@ -490,8 +559,8 @@ def parse_ajax_comments(payload: Any, *, account_uid: str = "", now: datetime, p
 
 
 def _is_top_level(node: At) -> bool:
-    rootid = node.get("rootid") or node.get("rootidstr")
-    return rootid is None or str(rootid) == str(node.get("id") or node.get("idstr"))
+    rootid = _root_ref(node)
+    return rootid is None or rootid == node.opt_ident("id", "idstr")
 
 
 # --- profile ---------------------------------------------------------------------
@@ -546,9 +615,22 @@ def decode_body(endpoint: str, body: str) -> Any:
         raise errors.AuthRequired("login wall (HTML page instead of data): a cookie is needed",
                                   endpoint=endpoint)
     try:
-        return json.loads(stripped)
-    except ValueError:
-        raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+        return json.loads(stripped, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
+    except ValueError as exc:  # also a number of thousands of digits, NaN, 1e400
+        raise errors.ParseError(endpoint, "<body>", f"not valid JSON ({str(exc)[:60]})") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
 
 
 def parse_body(endpoint: str, body: str, **context: Any) -> Any:
