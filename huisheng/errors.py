@@ -139,6 +139,7 @@ ERROR_KIND_NAMES = {
     "auth_required": ("需要登录或验证码", "login or captcha required"),
     "not_found": ("账号或内容不存在", "not found"),
     "parse_error": ("平台返回的数据无法识别", "unrecognised response"),
+    "crash": ("程序内部错误", "internal error"),
 }
 
 

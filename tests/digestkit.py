@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from huisheng import migrations
 from huisheng.monitor.db import make_engine, session_factory
@@ -52,6 +52,10 @@ class DigestKit:
         self.sessions = session_factory(self.engine)
         with self.sessions.begin() as session:
             sync_matrix(session, MATRIX, T0)
+            # every account has been read since T0 (an unread one is never judged silent), so
+            # nothing here is history
+            session.execute(update(Account).values(first_success_at=T0, last_success_at=T0,
+                                                   monitoring_start=T0))
         with self.sessions() as session:
             self.unit = {u.code: u.id for u in session.scalars(select(Unit))}
             self.account = {a.uid: a.id for a in session.scalars(select(Account))}

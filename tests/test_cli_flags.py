@@ -50,7 +50,7 @@ def test_list_formats_and_filters(setup):
     complaints = json.loads(run(config, "list", "--category", "complaint", "--format", "json").output)
     assert len(complaints) == 1 and complaints[0]["status"] == "open"
     csv_out = run(config, "list", "--format", "csv").output
-    assert csv_out.startswith("\ufeffid,status,category")
+    assert csv_out.startswith("\ufeff编号,状态,类别")
     table = run(config, "list").output
     assert "待回复" in table and "3 条" in table
 

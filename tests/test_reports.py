@@ -18,8 +18,8 @@ from flagkit import Kit
 from huisheng.cli import main
 from huisheng.monitor.db import make_engine
 from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Base, Flag, Post
-from huisheng.reports.compliance import ComplianceSettings, compliance, inactive_accounts
+from huisheng.monitor.models import Account, Base, Flag, Post
+from huisheng.reports.compliance import ComplianceSettings, compliance
 from huisheng.reports.coverage import coverage
 from huisheng.reports.rollup import RollupJob
 from huisheng.reports.stats import Hist
@@ -35,25 +35,33 @@ def local(*args) -> datetime:
 
 def make_flag(kit: Kit, post: int, uid: str, unit: str, category: str, started: datetime, due: datetime, *,
               created: datetime | None = None, reply: datetime | None = None, status: str | None = None,
-              offline: bool = False) -> int:
-    comment_id, _ = kit.comment(post, started, "请问这个问题什么时候能解决？")
+              offline: bool = False, historical: bool = False, text: str = "请问这个问题什么时候能解决？",
+              author: str = "张三") -> int:
+    comment_id, _ = kit.comment(post, started, text, author=("9001", author))
     account, owner = kit.account(uid), kit.unit(unit)
     with kit.sessions.begin() as session:
         flag = Flag(comment_id=comment_id, post_id=post, account_id=account.id, unit_id=owner.id, routing="account",
-                    routing_reason="账号", category=category, author_id="9001", author_name="张三",
+                    routing_reason="账号", category=category, author_id="9001", author_name=author,
                     status=status or ("replied" if reply else "open"), started_at=started,
                     created_at=created or started, due_at=due, first_reply_at=reply, replied_offline=offline,
                     reply_seconds=(reply - started).total_seconds() if reply else None,
                     reply_working_seconds=kit.calendar.working_seconds(started, reply) if reply else None,
-                    updated_at=created or started)
+                    updated_at=created or started, historical=historical)
         session.add(flag)
         session.flush()
         return flag.id
 
 
+def read_since(kit: Kit, at: datetime) -> None:
+    """Every account read successfully since ``at`` (a never-read account is not judged)."""
+    with kit.sessions.begin() as session:
+        session.execute(update(Account).values(first_success_at=at, last_success_at=at))
+
+
 @pytest.fixture
 def scenario(db_url, tmp_path):
     kit = Kit(db_url)
+    read_since(kit, local(2026, 1, 1))
     p1 = kit.post(A1, local(2026, 9, 1, 9))
     p2 = kit.post(A2, local(2026, 9, 1, 9))
     ids = {
@@ -126,7 +134,7 @@ def test_coverage_by_unit_hand_computed(scenario):
                    "on_time": 1, "on_time_coverage": pytest.approx(1 / 3),
                    "frt_median_hours": 108.5, "frt_p90_hours": 175.3,
                    "frt_median_working_hours": 32.0, "frt_p90_working_hours": 49.6,
-                   "overdue_open": 0, "dismissed": 0, "offline": 1}
+                   "overdue_open": 0, "dismissed": 0, "offline": 1, "historical": 0}
     b01 = by_unit["B01"]  # F5 dismissed: outside the denominator
     assert (b01["flags"], b01["replied"], b01["coverage"], b01["on_time_coverage"], b01["overdue_open"],
             b01["dismissed"], b01["frt_median_hours"]) == (1, 0, 0.0, 0.0, 1, 1, None)
@@ -162,7 +170,9 @@ def test_grouping_by_level_account_category_month(scenario):
     assert (level["department"]["flags"], level["department"]["replied"], level["department"]["overdue_open"],
             level["department"]["label"]) == (4, 2, 1, "部门")
     account = rows(config, "--by", "account", *OCTOBER)
-    assert {k: r["flags"] for k, r in account.items()} == {f"weibo:{A1}": 3, f"weibo:{A2}": 2}
+    # every enabled account is listed, those nobody wrote to included
+    assert {k: r["flags"] for k, r in account.items() if r["flags"]} == {f"weibo:{A1}": 3, f"weibo:{A2}": 2}
+    assert len(account) == 12 and account["weibo:1000000004"]["coverage"] is None
     assert account[f"weibo:{A1}"]["label"] == "示范区区政府办公室"
     category = rows(config, "--by", "category", *OCTOBER)
     assert {k: (r["flags"], r["replied"], r["on_time"]) for k, r in category.items()} == {
@@ -179,19 +189,28 @@ def test_json_keys_and_csv_for_excel(scenario):
     for key in ("key", "flags", "replied", "coverage", "on_time", "on_time_coverage", "frt_median_hours",
                 "frt_p90_hours", "frt_median_working_hours", "overdue_open"):
         assert all(key in r for r in listed)
+    assert listed[0]["coverage"] == pytest.approx(2 / 3)  # a fraction in JSON
     out = report(config, "coverage", "--by", "unit", *OCTOBER, "--format", "csv")
     assert out.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(out.removeprefix("\ufeff"))))
-    assert table[0][:5] == ["键", "名称", "需回复", "已回复", "回复率"]
-    assert table[1][:5] == ["B00", "区政府办公室", "3", "2", "0.6667"]
+    # the CSV says its period; rates are percentages
+    assert table[0][:7] == ["统计起始日", "统计截止日", "键", "名称", "需回复", "已回复", "回复率"]
+    assert table[1][:7] == ["2026-10-01", "2026-10-31", "B00", "区政府办公室", "3", "2", "66.7%"]
     english = report(config, "coverage", "--by", "unit", *OCTOBER, "--format", "csv", lang="en")
-    assert english.startswith("\ufeffkey,name,flags,replied,coverage")
+    assert english.startswith("\ufeffperiod from,period to,key,name,flags,replied,coverage")
     overdue = list(csv.reader(io.StringIO(report(config, "overdue", "--format", "csv").removeprefix("\ufeff"))))
-    assert overdue[0][0] == "编号"
-    # ISO dates, local time: F4 (due Oct 21 18:00) first, then F8 (due Nov 3 18:00)
-    assert [r[6] for r in overdue[1:]] == ["2026-10-21 18:00:00", "2026-11-03 18:00:00"]
+    assert overdue[0][:2] == ["统计时间", "编号"] and overdue[1][0] == "2026-11-05 12:00:00+08:00"
+    # ISO dates, local time with its offset: F4 (due Oct 21 18:00) first, then F8 (due Nov 3 18:00)
+    assert [r[7] for r in overdue[1:]] == ["2026-10-21 18:00:00+08:00", "2026-11-03 18:00:00+08:00"]
+    assert [r[9] for r in overdue[1:]] == ["超期", "超期"]  # values in the chosen language
     table_out = report(config, "coverage", "--by", "unit", *OCTOBER)
-    assert "区政府办公室" in table_out and "66.7%" in table_out
+    assert "区政府办公室" in table_out and "66.7%" in table_out and "2026-10-01 至 2026-10-31（UTC+08:00）" in table_out
+    assert "2026-10-21 18:00+08:00" in report(config, "overdue")
+    assert json.loads(report(config, "overdue", "--format", "json"))[0]["due_at"] == "2026-10-21T18:00:00+08:00"
+    # a word key (a category, a level) shows as its name only in tables and CSV
+    by_category = list(csv.reader(io.StringIO(report(config, "coverage", "--by", "category", *OCTOBER,
+                                                     "--format", "csv").removeprefix("\ufeff"))))
+    assert by_category[0][2] == "名称" and [r[2] for r in by_category[1:]] == ["投诉", "咨询", "求助", "建议"]
 
 
 def test_overdue_and_ranking(scenario):
@@ -203,10 +222,37 @@ def test_overdue_and_ranking(scenario):
     assert [(r["flag_id"], r["step"]) for r in listed] == [(ids["F4"], "escalated"), (ids["F8"], "overdue")]
     # F8 due Nov 3 18:00; now Nov 5 12:00: Nov 4 (9 h) + Nov 5 09–12 (3 h) = 12 h = 1.33 working days
     assert listed[1]["overdue_working_days"] == 1.33
-    ranked = json.loads(report(config, "ranking", "--period", "month", "--month", "2026-10", "--format", "json"))
-    # B00 on-time 1/3 first; B01 and S00 both 0 with no reply: tied at rank 2
-    assert [(r["rank"], r["key"]) for r in ranked] == [(1, "B00"), (2, "B01"), (2, "S00")]
+    ranked = json.loads(report(config, "ranking", "--period", "month", "--month", "2026-10", "--min-flags", "1",
+                               "--format", "json"))
+    # within each level: B00 (on-time 1/3) before B01 (0); S00 alone among streets
+    assert [(r["level"], r["rank"], r["key"]) for r in ranked] == [("部门", 1, "B00"), ("部门", 2, "B01"),
+                                                                    ("街镇", 1, "S00")]
+    assert ranked[0]["on_time_coverage"] == pytest.approx(1 / 3) and ranked[0]["note"] is None
     assert "考评排名" in report(config, "ranking", "--month", "2026-10")
+
+
+def test_ranking_within_one_level_with_a_minimum_of_flags(scenario):
+    kit, config, _ = scenario
+    p1 = kit.post(A1, local(2026, 10, 1, 9))
+    for day in range(1, 3):  # B00: 3 + 2 = 5 flags in October, B01: 1, S00: 1
+        make_flag(kit, p1, A1, "B00", "consultation", local(2026, 10, day, 10), local(2026, 10, day + 2, 10),
+                  reply=local(2026, 10, day, 11))
+    ranked = json.loads(report(config, "ranking", "--month", "2026-10", "--min-flags", "5", "--format", "json"))
+    assert [(r["level"], r["rank"], r["key"], r["flags"]) for r in ranked] == [
+        ("部门", 1, "B00", 5), ("部门", None, "B01", 1), ("街镇", None, "S00", 1)]
+    assert ranked[1]["note"] == "需回复少于 5 条，不排名"
+    # the default minimum is 10: nobody is ranked, everybody is listed
+    default = json.loads(report(config, "ranking", "--month", "2026-10", "--format", "json"))
+    assert [(r["rank"], r["key"]) for r in default] == [(None, "B00"), (None, "B01"), (None, "S00")]
+    streets = json.loads(report(config, "ranking", "--month", "2026-10", "--level", "street", "--min-flags", "1",
+                                "--format", "json"))
+    assert [(r["rank"], r["key"]) for r in streets] == [(1, "S00")]
+    table = list(csv.reader(io.StringIO(report(config, "ranking", "--month", "2026-10", "--min-flags", "5",
+                                               "--format", "csv").removeprefix("\ufeff"))))
+    assert table[0][:4] == ["统计起始日", "统计截止日", "层级", "名次"]
+    assert table[1][:8] == ["2026-10-01", "2026-10-31", "部门", "1", "B00", "区政府办公室", "5", "4"]
+    assert table[1][8] == "80.0%" and table[2][3] == "" and table[2][-1] == "需回复少于 5 条，不排名"
+    assert "无数据" in report(config, "ranking", "--month", "2025-10")
 
 
 def _posts(kit, uid, *times, closed=False, repost=False):
@@ -219,6 +265,7 @@ def _posts(kit, uid, *times, closed=False, repost=False):
 
 def test_compliance_across_the_14_day_boundary(db_url, tmp_path):
     kit = Kit(db_url)
+    read_since(kit, local(2026, 1, 1))
     uids = [f"10000000{n:02d}" for n in range(1, 13)]
     _posts(kit, uids[0], local(2026, 11, 7, 12))                 # 13 days before: passes, warned
     _posts(kit, uids[1], local(2026, 11, 6, 8))                  # 14 days before: still passes
@@ -232,8 +279,8 @@ def test_compliance_across_the_14_day_boundary(db_url, tmp_path):
     at = local(2026, 11, 20)
     with kit.sessions() as session:
         checked = {c.uid: c for c in compliance(session, at=at, rules=ComplianceSettings(), tz=TZ)}
-        inactive = {a.name for a in inactive_accounts(session, at=at, days=14)}
     kit.close()
+    inactive = {c.name for c in checked.values() if c.inactive}
     flags = {uid: (c.days_since_post, c.inactive, c.warning) for uid, c in checked.items()}
     assert flags[uids[0]] == (13, False, True)
     assert flags[uids[1]] == (14, False, True)
@@ -257,7 +304,10 @@ def test_compliance_command_summary_per_level(scenario):
     assert {lv["level"]: (lv["accounts"], lv["inactive"]) for lv in data["levels"]} == {"区级": (1, 1),
                                                                                          "部门": (11, 9)}
     csv_out = report(config, "compliance", "--at", "2026-09-10", "--format", "csv")
-    assert csv_out.startswith("\ufeff层级,单位,账号") and "2026-09-01 09:00:00" in csv_out
+    assert csv_out.startswith("\ufeff检查日,层级,单位,账号") and "2026-09-01 09:00:00+08:00" in csv_out
+    assert "\n2026-09-10,区级,示范区,示范区发布," in csv_out and ",是,是," in csv_out  # values in the chosen language
+    english = report(config, "compliance", "--at", "2026-09-10", "--format", "csv", lang="en")
+    assert english.startswith("\ufeffcheck day,level,unit,account") and ",yes,yes," in english
 
 
 def _snapshot(url: str) -> dict[str, tuple]:
@@ -368,3 +418,87 @@ def test_percentiles_exact_when_small_from_the_histogram_when_large(scenario, mo
         # 185 h and 192 h share a bucket: both stand for their mean, 188.5 h
         assert (large["frt_median_hours"], large["frt_p90_hours"]) == (188.5, 188.5)
         assert (large["frt_median_working_hours"], large["frt_p90_working_hours"]) == (10.0, 45.2)
+
+
+def test_cohorts_by_the_comments_own_time(scenario):
+    """A November comment first read in December (its flag made then) is November's, in the
+    figures, by month and in the rollup, which rebuilds the comment's month."""
+    kit, config, _ = scenario
+    job = RollupJob(kit.sessions, "Asia/Shanghai")
+    job.run(local(2026, 11, 30, 12))
+    post = kit.post(A2, local(2026, 11, 20, 9))
+    make_flag(kit, post, A2, "B01", "consultation", local(2026, 11, 28, 20), local(2026, 12, 1, 18),
+              created=local(2026, 12, 2, 9))
+    november = ("--from", "2026-11-01", "--to", "2026-11-30")
+    assert rows(config, "--by", "district", *november)["district"]["flags"] == 2  # F8 and the late find
+    by_month = rows(config, "--by", "month", "--from", "2026-11-01", "--to", "2026-12-31")
+    assert {k: r["flags"] for k, r in by_month.items()} == {"2026-11": 2}
+    assert job.run(local(2026, 12, 2, 10)) == [datetime(2026, 11, 1).date()]
+    with kit.sessions() as session:
+        from huisheng.reports.coverage import plan
+
+        assert plan(session, local(2026, 11, 1), local(2026, 12, 1), TZ) == ([datetime(2026, 11, 1).date()], [])
+    assert rows(config, "--by", "district", *november)["district"]["flags"] == 2  # now from the rollup
+    assert rows(config, "--by", "unit", *november)["B01"]["flags"] == 1
+
+
+def test_historical_flags_are_outside_the_denominators(scenario):
+    kit, config, ids = scenario
+    post = kit.post(A1, local(2026, 9, 1, 9))
+    # written before the account's monitoring start: one unanswered, long past its would-be deadline,
+    # one answered on time
+    old = make_flag(kit, post, A1, "B00", "complaint", local(2026, 10, 3, 9), local(2026, 10, 14, 18),
+                    historical=True)
+    make_flag(kit, post, A1, "B00", "consultation", local(2026, 10, 4, 9), local(2026, 10, 9, 18),
+              reply=local(2026, 10, 5, 9), historical=True)
+    figures = ("flags", "replied", "on_time", "overdue_open", "historical", "frt_median_hours")
+    for refreshed in (False, True):
+        if refreshed:
+            assert RollupJob(kit.sessions, "Asia/Shanghai").run(NOW)
+        b00 = rows(config, "--by", "unit", *OCTOBER)["B00"]
+        assert tuple(b00[k] for k in figures) == (3, 2, 1, 0, 2, 108.5)  # as without them, 2 apart
+        district = rows(config, "--by", "month", *OCTOBER)["2026-10"]
+        assert (district["flags"], district["historical"]) == (5, 2)
+        counted = rows(config, "--by", "unit", *OCTOBER, "--include-history")["B00"]
+        # counted in; still never overdue (no clock)
+        assert tuple(counted[k] for k in figures) == (5, 3, 2, 0, 2, 25.0)
+    table = report(config, "coverage", "--by", "unit", *OCTOBER)
+    assert "历史" in table and "不计入分母" in table
+    assert old not in [r["flag_id"] for r in json.loads(report(config, "overdue", "--format", "json"))]
+    # a historical flag unanswered for months is not stale unless history is asked for
+    stale_post = kit.post(A1, local(2026, 6, 1, 9))
+    make_flag(kit, stale_post, A1, "B00", "help", local(2026, 6, 2, 9), local(2026, 6, 9, 18), historical=True)
+    checked = json.loads(report(config, "compliance", "--at", "2026-11-05", "--format", "json"))
+    assert {a["uid"]: a["stale_flags"] for a in checked["accounts"]}[A1] == 0
+    checked = json.loads(report(config, "compliance", "--at", "2026-11-05", "--include-history", "--format", "json"))
+    assert {a["uid"]: a["stale_flags"] for a in checked["accounts"]}[A1] == 1
+
+
+def test_coverage_of_the_current_month_and_an_empty_result(scenario):
+    kit, config, _ = scenario
+    # no period: the current (local) month, November: F8 alone
+    assert rows(config, "--by", "district")["district"]["flags"] == 1
+    assert "2026-11-01 至 2026-11-30（UTC+08:00）" in report(config, "coverage")
+    table = list(csv.reader(io.StringIO(report(config, "coverage", "--format", "csv").removeprefix("\ufeff"))))
+    assert table[1][:2] == ["2026-11-01", "2026-11-30"]
+    # --from alone runs to today
+    since = rows(config, "--by", "district", "--from", "2026-10-31")["district"]
+    assert since["flags"] == 2  # F6 (Oct 31 23:30) and F8
+    empty = ("--from", "2026-01-01", "--to", "2026-01-31")
+    assert report(config, "coverage", *empty).endswith("无数据\n")
+    assert report(config, "coverage", *empty, lang="en").endswith("no data\n")
+    assert json.loads(report(config, "coverage", *empty, "--format", "json")) == []
+    for bad in (("--from", "9999-12-31"), ("--to", "0001-01-01")):
+        result = CliRunner().invoke(main, ["--config", str(config), "report", "coverage", *bad])
+        assert result.exit_code == 1 and "日期应在" in result.output and "Traceback" not in result.output
+
+
+def test_every_enabled_account_in_coverage_by_account(scenario):
+    kit, config, _ = scenario
+    with kit.sessions.begin() as session:
+        session.execute(update(Account).where(Account.uid == "1000000012").values(enabled=False))
+    listed = rows(config, "--by", "account", *OCTOBER)
+    assert len(listed) == 11 and "weibo:1000000012" not in listed
+    assert listed["weibo:1000000005"]["flags"] == 0
+    table = report(config, "coverage", "--by", "account", *OCTOBER)
+    assert table.count("weibo:") == 11

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from datetime import datetime, time, timezone
 from pathlib import Path
@@ -18,8 +15,11 @@ from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
+from huisheng.flags.rules import ROUTING_LABELS
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.monitor.tables import text_table
+from huisheng.monitor.textsafe import json_text, terminal
+from huisheng.reports.output import Column, render
 
 
 class _Context:
@@ -91,36 +91,69 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
             if category:
                 query = query.where(Flag.category == category)
             if overdue:
-                query = query.where(Flag.status.in_(("open", "acknowledged")), Flag.due_at < now)
+                query = query.where(Flag.status.in_(("open", "acknowledged")), Flag.due_at < now,
+                                    Flag.historical.is_(False))
             if urgent:
                 query = query.where(Flag.urgent.is_(True))
             rows = session.execute(query).all()
     finally:
         ctx.close()
     records = [{"id": f.id, "status": f.status, "category": f.category, "urgent": f.urgent,
-                "unit": unit, "account": account, "author": f.author_name,
+                "historical": f.historical, "unit": unit, "account": account, "author": f.author_name,
                 "started_at": f.started_at.isoformat(), "due_at": f.due_at.isoformat(),
-                "due_uncertain": f.due_uncertain, "overdue": f.status in ("open", "acknowledged") and f.due_at < now,
+                "due_uncertain": f.due_uncertain, "overdue": _overdue(f, now),
                 "first_reply_at": f.first_reply_at.isoformat() if f.first_reply_at else None,
                 "routing": f.routing, "routing_reason": f.routing_reason, "text": text}
                for f, unit, account, text in rows]
     if fmt == "json":
-        click.echo(json.dumps(records, ensure_ascii=False, indent=1))
+        click.echo(json_text(records, indent=1))
     elif fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["id"])
-        writer.writeheader()
-        writer.writerows(records)
-        sys.stdout.write("\ufeff" + out.getvalue())
+        sys.stdout.write(_flags_csv(rows, now, ctx.tz))
     else:
         table = [("编号", "状态", "类别", "单位", "期限", "留言")]
         for r, (f, *_rest) in zip(records, rows):
             mark = "⚠" if r["urgent"] else ""
             due = ctx.local(f.due_at) + (" 超期" if r["overdue"] else "") + ("?" if f.due_uncertain else "")
+            if f.historical:
+                due = HISTORICAL  # no clock: its deadline is only on record
             table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
                           r["unit"], due, _excerpt(r["text"], 30)))
         click.echo(text_table(table))
         click.echo(f"{len(records)} 条")
+
+
+#: ``flags list --format csv``: values as district staff read them, times local with their offset
+_CSV_COLUMNS = [
+    Column("id", "编号", "id", "int"), Column("status", "状态", "status"), Column("category", "类别", "category"),
+    Column("urgent", "紧急", "urgent", "bool"), Column("historical", "历史", "historical", "bool"),
+    Column("unit", "单位", "unit"), Column("account", "账号", "account"),
+    Column("author", "留言人", "author"), Column("started_at", "留言时间", "written", "datetime"),
+    Column("due_at", "期限", "due", "datetime"), Column("due_uncertain", "期限为估算", "due estimated", "bool"),
+    Column("overdue", "超期", "overdue", "bool"), Column("first_reply_at", "首次回复", "first reply", "datetime"),
+    Column("routing", "分派方式", "routed by"), Column("routing_reason", "分派依据", "routing reason"),
+    Column("text", "留言", "comment"),
+]
+
+
+_ROUTING_NAMES = {**ROUTING_LABELS, "manual": "人工改派"}
+#: what ``flags list`` shows for a historical flag's deadline
+HISTORICAL = "历史（不计时）"
+
+
+def _overdue(flag: Flag, now: datetime) -> bool:
+    """Unanswered past its deadline; a historical flag has no clock, so never."""
+    return flag.status in ("open", "acknowledged") and not flag.historical and flag.due_at < now
+
+
+def _flags_csv(rows, now: datetime, tz: ZoneInfo) -> str:
+    records = [{"id": f.id, "status": STATE_NAMES[f.status], "category": CATEGORY_NAMES[f.category],
+                "urgent": f.urgent, "historical": f.historical, "unit": unit, "account": account,
+                "author": f.author_name, "started_at": f.started_at, "due_at": f.due_at,
+                "due_uncertain": f.due_uncertain, "overdue": _overdue(f, now),
+                "first_reply_at": f.first_reply_at, "routing": _ROUTING_NAMES.get(f.routing, f.routing),
+                "routing_reason": f.routing_reason, "text": text}
+               for f, unit, account, text in rows]
+    return render(records, _CSV_COLUMNS, fmt="csv", lang="zh", tz=tz)
 
 
 def _excerpt(text: str, width: int) -> str:
@@ -153,21 +186,30 @@ def show(flag_id: int, config: Path) -> None:
     finally:
         ctx.close()
     lines = [f"需回复 #{flag.id}  {STATE_NAMES[flag.status]}  {CATEGORY_NAMES[flag.category]}"
-             + ("  【紧急】" if flag.urgent else ""),
+             + ("  【紧急】" if flag.urgent else "") + ("  【历史】" if flag.historical else ""),
              f"单位: {unit.name}    账号: {account.name}",
              f"分派: {flag.routing} — {flag.routing_reason}",
              f"留言: {comment.author_name} @ {ctx.local(comment.created_at)}",
              f"  {comment.text}",
              f"博文: {_excerpt(post.text, 60)}  {post.url or ''}",
              f"时钟: 开始 {ctx.local(flag.started_at)}，期限 {ctx.local(flag.due_at)}"
-             + ("（期限所在年份的节假日安排未录入，期限按兜底规则估算）" if flag.due_uncertain else "")]
+             + ("（期限所在年份的节假日安排未录入，期限按兜底规则估算）" if flag.due_uncertain else "")
+             + ("（紧急：按小时计，不分工作时间）" if flag.urgent and not flag.historical else "")]
+    if flag.historical:
+        lines.append(f"  历史留言：写于账号监测起始（{ctx.local(account.monitoring_start)}）之前，"
+                     "仅作记录，不计时、不催办督办、不列入摘要和超期")
     if flag.first_reply_at:
         hours = (flag.reply_seconds or 0) / 3600
         working = (flag.reply_working_seconds or 0) / 3600
         lines.append(f"  首次回复 {ctx.local(flag.first_reply_at)}（{hours:.1f} 小时，工作时间 {working:.1f} 小时）"
                      + ("，线下回复" if flag.replied_offline else ""))
-    elif flag.status in ("open", "acknowledged"):
-        lines.append("  已超期" if flag.due_at < now else f"  剩余 {ctx.calendar.working_seconds(now, flag.due_at) / 3600:.1f} 工作小时")
+    elif flag.status in ("open", "acknowledged") and not flag.historical:
+        if flag.due_at < now:
+            lines.append("  已超期")
+        elif flag.urgent:
+            lines.append(f"  剩余 {(flag.due_at - now).total_seconds() / 3600:.1f} 小时")
+        else:
+            lines.append(f"  剩余 {ctx.calendar.working_seconds(now, flag.due_at) / 3600:.1f} 工作小时")
     if flag.promised_at:
         lines.append(f"  承诺办结 {ctx.local(flag.promised_at)}")
     if flag.follow_up_of:
@@ -185,7 +227,8 @@ def show(flag_id: int, config: Path) -> None:
     lines.append("记录:")
     for e in events:
         lines.append(f"  {ctx.local(e.at)} {e.kind} by {e.actor}" + (f" — {e.note}" if e.note else ""))
-    click.echo("\n".join(lines))
+    # comment texts, names and notes are others' words: one clean line each
+    click.echo("\n".join(terminal(line) for line in lines))
 
 
 def _act(config: Path, flag_id: int, action) -> None:

@@ -11,8 +11,12 @@ A digest holds: new flags awaiting a reply since the recipient's last digest
 last 24 hours), urgent first then by category; flags due within one working
 day; overdue flags with their ladder step; flags replied since the last
 digest; reply coverage over 7 and 30 days beside the district's; and source
-health (accounts failing to poll, accounts without an original post for 10 and
-14 days).
+health (accounts failing to poll, accounts never read, accounts without an
+original post for 10 and 14 days — judged by the compliance report's own
+function, at the same check: local midnight starting today — and threads
+Weibo has not shown in full for a day or more).  Historical
+flags (written before their account's monitoring start) are in none of the
+lists.
 
 Gathering reads what every digest needs in a fixed number of queries (units,
 accounts, unanswered and recently replied flags, the last digests, coverage,
@@ -36,11 +40,13 @@ from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.clock import Clock
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, OutboxMessage, Post, Unit
 from huisheng.monitor.settings import Settings
+from huisheng.monitor.threads import STAYS_UNREADABLE, UnreadThread, unread_threads
 from huisheng.notify import outbox
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.render import labels, render
 from huisheng.notify.schedule import cron_trigger, digest_from_settings, latest_fire, start_of_day
-from huisheng.reports.compliance import inactive_accounts
+from huisheng.reports.compliance import (AccountCompliance, ComplianceSettings, check_instant, compliance,
+                                         compliance_from_settings)
 from huisheng.reports.coverage import coverage
 
 log = logging.getLogger("huisheng.digest")
@@ -53,8 +59,6 @@ FIRST_DIGEST_HOURS = 24
 ESCALATION_ITEMS = 3
 #: subordinate units whose overdue flags are listed (the others appear with their counts only)
 ESCALATION_UNITS = 10
-SILENT_WARNING_DAYS = 10
-SILENT_VETO_DAYS = 14
 
 
 # --- records -------------------------------------------------------------------
@@ -153,11 +157,19 @@ class Digest:
     failing: tuple[AccountHealth, ...]
     silent14: tuple[AccountHealth, ...]
     silent10: tuple[AccountHealth, ...]
+    #: never read successfully and not failing either (not polled yet): not judged
+    unread: tuple[AccountHealth, ...] = ()
+    #: the compliance thresholds silent14 and silent10 stand for
+    veto_days: int = 14
+    warning_days: int = 10
+    #: threads Weibo has not shown in full for a day or more (``monitor.threads``)
+    unread_threads: tuple[UnreadThread, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not (self.new_total or self.due_soon.total or self.overdue.total or self.replied.total
-                    or self.escalation_total or self.failing or self.silent14 or self.silent10)
+                    or self.escalation_total or self.failing or self.silent14 or self.silent10 or self.unread
+                    or self.unread_threads)
 
 
 @dataclass(frozen=True)
@@ -235,7 +247,11 @@ class _District:
     flags_by_unit: dict[int, list[FlagItem]] = field(default_factory=dict)
     last_digest: dict[str, datetime] = field(default_factory=dict)
     coverage: dict[str, dict[str, Rate]] = field(default_factory=dict)
-    inactive: dict[int, dict[int, object]] = field(default_factory=dict)
+    #: the compliance check of every enabled account, by account id
+    checks: dict[int, AccountCompliance] = field(default_factory=dict)
+    rules: ComplianceSettings = ComplianceSettings()
+    #: threads that stay unreadable, by account id
+    threads: dict[int, list[UnreadThread]] = field(default_factory=dict)
 
 
 def _rate(row: object | None) -> Rate:
@@ -259,8 +275,9 @@ def _coverage(session: Session, calendar: WorkCalendar, now: datetime,
 
 
 def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mapping[str, Scope] | None,
-          all_scopes: Mapping[str, Scope], units: dict[int, Unit], accounts: dict[int, Account]) -> _District:
-    district = _District(units, accounts)
+          all_scopes: Mapping[str, Scope], units: dict[int, Unit], accounts: dict[int, Account],
+          rules: ComplianceSettings) -> _District:
+    district = _District(units, accounts, rules=rules)
     chosen = all_scopes if wanted is None else wanted
     restrict = wanted is not None
     unit_ids: set[int] = set()
@@ -286,7 +303,8 @@ def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mappi
                     Flag.due_uncertain, Flag.first_reply_at, Flag.replied_offline, Flag.reminded_at,
                     Flag.escalated_at, Flag.noticed_at, Flag.stale_at)
              .join(Comment, Comment.id == Flag.comment_id).join(Post, Post.id == Flag.post_id)
-             .where(Flag.created_at <= now))
+             # history (written before the account's monitoring start) is no one's backlog
+             .where(Flag.created_at <= now, Flag.historical.is_(False)))
     wanted_flags = Flag.status.in_(UNANSWERED)
     if replied_at:
         wanted_flags = or_(wanted_flags, Flag.id.in_(
@@ -310,8 +328,11 @@ def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mappi
         district.flags_by_unit.setdefault(row.unit_id, []).append(item)
 
     district.coverage = _coverage(session, calendar, now, unit_ids if restrict else None)
-    for days in (SILENT_WARNING_DAYS, SILENT_VETO_DAYS):
-        district.inactive[days] = {row.account_id: row for row in inactive_accounts(session, at=now, days=days)}
+    # the same check as `report compliance` of today
+    at = check_instant(now.astimezone(calendar.tz).date(), calendar.tz)
+    district.checks = {c.account_id: c for c in compliance(session, at=at, rules=rules, tz=calendar.tz)}
+    for thread in unread_threads(session, incomplete_before=now - STAYS_UNREADABLE):
+        district.threads.setdefault(thread.account_id, []).append(thread)
     return district
 
 
@@ -370,15 +391,18 @@ def _digest(scope: Scope, district: _District, now: datetime, soon: datetime, li
                       if a.enabled and (a.unit_id in watched_units or a.id in scope.accounts)),
                      key=lambda a: (a.name, a.id))
 
-    def health(account: Account, inactive: object | None = None) -> AccountHealth:
+    def health(account: Account) -> AccountHealth:
+        check = district.checks.get(account.id)
         return AccountHealth(account.name, units[account.unit_id].name, account.consecutive_errors,
-                             account.last_error_kind, account.last_error_message, account.failing_since,
-                             getattr(inactive, "last_post_at", None))
+                             account.last_error_kind, account.last_error_message,
+                             account.failing_since or (check.unreadable_since if check else None),
+                             check.last_post_at if check else None)
 
     failing = tuple(health(a) for a in watched if a.consecutive_errors > 0)
-    veto, warning = district.inactive.get(SILENT_VETO_DAYS, {}), district.inactive.get(SILENT_WARNING_DAYS, {})
-    silent14 = tuple(health(a, veto[a.id]) for a in watched if a.id in veto)
-    silent10 = tuple(health(a, warning[a.id]) for a in watched if a.id in warning and a.id not in veto)
+    checks = [(a, district.checks[a.id]) for a in watched if a.id in district.checks]
+    silent14 = tuple(health(a) for a, c in checks if c.inactive)
+    silent10 = tuple(health(a) for a, c in checks if c.warning and not c.inactive)
+    unread = tuple(health(a) for a, c in checks if c.never_read and a.consecutive_errors == 0)
 
     names = tuple(units[u].name for u in sorted(scope.units, key=lambda u: (units[u].name, u)))
     names += tuple(accounts[a].name for a in sorted(scope.accounts, key=lambda a: (accounts[a].name, a)))
@@ -387,12 +411,15 @@ def _digest(scope: Scope, district: _District, now: datetime, soon: datetime, li
         due_soon=_section(due_soon, limit), overdue=_section(overdue, limit), replied=_section(replied, limit),
         escalation=tuple(escalation), escalation_total=escalation_total,
         coverage=tuple(line(units[u].name, str(u)) for u in cover_units),
-        district=line("district", "district"), failing=failing, silent14=silent14, silent10=silent10)
+        district=line("district", "district"), failing=failing, silent14=silent14, silent10=silent10,
+        unread=unread, veto_days=district.rules.inactive_days, warning_days=district.rules.warning_days,
+        unread_threads=tuple(t for a in watched for t in district.threads.get(a.id, ())))
 
 
 def gather(session: Session, *, now: datetime, calendar: WorkCalendar, recipients: Iterable[str] | None = None,
-           max_items: int = 50) -> list[Digest]:
-    """The digests of ``recipients`` (default: every administrator), by address."""
+           max_items: int = 50, rules: ComplianceSettings = ComplianceSettings()) -> list[Digest]:
+    """The digests of ``recipients`` (default: every administrator), by address;
+    ``rules``: the ``[compliance]`` thresholds of source health."""
     units = {u.id: u for u in session.scalars(select(Unit))}
     accounts = {a.id: a for a in session.scalars(select(Account))}
     all_scopes = scopes(list(units.values()), list(accounts.values()))
@@ -400,7 +427,7 @@ def gather(session: Session, *, now: datetime, calendar: WorkCalendar, recipient
     if recipients is not None:
         wanted = {r.strip().lower(): all_scopes[r.strip().lower()] for r in recipients
                   if r.strip().lower() in all_scopes}
-    district = _load(session, now, calendar, wanted, all_scopes, units, accounts)
+    district = _load(session, now, calendar, wanted, all_scopes, units, accounts, rules)
     soon = calendar.add(now, 1).at
     chosen = all_scopes if wanted is None else wanted
     return [_digest(scope, district, now, soon, max_items) for scope in chosen.values()]
@@ -469,6 +496,7 @@ class DigestJob:
         self.config = digest_from_settings(settings)
         self.calendar = calendar_from_settings(settings)
         self.mail = mail_from_settings(settings)
+        self.compliance = compliance_from_settings(settings)
         self.locale = self.config.locale or self.mail.locale
         self.trigger = cron_trigger(self.config.cron, settings.timezone)
         self._checked: datetime | None = None
@@ -508,7 +536,7 @@ class DigestJob:
             outcomes += [Outcome(r, "", "duplicate") for r in recipients if r.strip().lower() in done]
             if todo:
                 digests = gather(session, now=now, calendar=self.calendar, recipients=todo,
-                                 max_items=self.config.max_items)
+                                 max_items=self.config.max_items, rules=self.compliance)
             else:
                 digests = []
             for digest in digests:
@@ -536,5 +564,5 @@ class DigestJob:
         """The digest ``recipient`` would get at ``now``, rendered, nothing queued."""
         with self.sessions() as session:
             found = gather(session, now=now, calendar=self.calendar, recipients=[recipient],
-                           max_items=self.config.max_items)
+                           max_items=self.config.max_items, rules=self.compliance)
         return render_digest(found[0], locale=self.locale, tz=self.settings.timezone) if found else None

@@ -8,9 +8,17 @@
 - flags of the account unanswered (open/acknowledged) for more than
   ``stale_days`` (90) calendar days.
 
-"The N days before the check" is [at − N days, at): with the check at local
-midnight starting DATE, a post on DATE − N still counts, one on DATE − N − 1
-does not.
+Days are local days: the days since the last original post are counted from
+its local day to the check's local day, and an account is silent for N days
+when that is more than N.  With the check at local midnight starting DATE, a
+post on DATE − N still counts, one on DATE − N − 1 does not.  The report and
+the digest both call :func:`compliance`, so they agree.
+
+An account huisheng could not read is not judged (无法读取): one never read
+successfully (``first_success_at`` unset), or whose reads were failing at the
+check (its current run of errors began before it).  It is counted apart and is
+never vetoed, warned or marked as having no interaction: a missing post may
+only be a post huisheng could not see.
 
 ``[compliance]`` in the config sets the thresholds.
 """
@@ -18,7 +26,7 @@ does not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,16 +70,6 @@ def compliance_from_settings(settings: Settings) -> ComplianceSettings:
 
 
 @dataclass(frozen=True)
-class InactiveAccount:
-    account_id: int
-    name: str
-    unit_id: int
-    unit_name: str
-    #: the account's last original post before the check, None if none stored
-    last_post_at: datetime | None
-
-
-@dataclass(frozen=True)
 class AccountCompliance:
     account_id: int
     platform: str
@@ -81,7 +79,7 @@ class AccountCompliance:
     unit_name: str
     level: str
     last_post_at: datetime | None
-    #: whole days from the last original post's day to the check (None: never)
+    #: whole local days from the last original post's day to the check's (None: never)
     days_since_post: int | None
     inactive: bool
     warning: bool
@@ -89,6 +87,39 @@ class AccountCompliance:
     closed_posts: int
     no_interaction: bool
     stale_flags: int
+    #: not judged: never read, or reads failing at the check
+    unreadable: bool = False
+    #: since when: the failing run's start, or (never read) when the account was added
+    unreadable_since: datetime | None = None
+    #: the last error's kind (None: never read and never tried yet)
+    unreadable_error: str | None = None
+    never_read: bool = False
+    last_success_at: datetime | None = None
+
+
+def check_instant(day: date, tz: tzinfo) -> datetime:
+    """The check of ``day``: local midnight starting it, in UTC."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(timezone.utc)
+
+
+def days_since(last: datetime | None, at: datetime, tz: tzinfo) -> int | None:
+    """Whole local days from ``last``'s day to ``at``'s (None when ``last`` is)."""
+    return None if last is None else (at.astimezone(tz).date() - last.astimezone(tz).date()).days
+
+
+def silent(days: int | None, threshold: int) -> bool:
+    """No original post in the ``threshold`` days before the check's day."""
+    return days is None or days > threshold
+
+
+def unreadable(account: Account, at: datetime) -> tuple[datetime | None, str | None, bool] | None:
+    """(since, error kind, never read) when huisheng could not read ``account``
+    for a check at ``at``, else None."""
+    if account.first_success_at is None:
+        return account.created_at, account.last_error_kind, True
+    if account.failing_since is not None and account.failing_since < at:
+        return account.failing_since, account.last_error_kind, False
+    return None
 
 
 def _last_original_posts(db: Session, at: datetime) -> dict[int, datetime]:
@@ -100,18 +131,11 @@ def _last_original_posts(db: Session, at: datetime) -> dict[int, datetime]:
     return dict(db.execute(query).all())
 
 
-def inactive_accounts(db: Session, *, at: datetime, days: int) -> list[InactiveAccount]:
-    """Enabled accounts with no original post in the ``days`` days before ``at``."""
-    last = _last_original_posts(db, at)
-    cut = at - timedelta(days=days)
-    rows = db.execute(select(Account, Unit.name).join(Unit, Unit.id == Account.unit_id)
-                      .where(Account.enabled.is_(True)).order_by(Account.id))
-    return [InactiveAccount(a.id, a.name, a.unit_id, unit_name, last.get(a.id))
-            for a, unit_name in rows if last.get(a.id) is None or last[a.id] < cut]
-
-
-def compliance(db: Session, *, at: datetime, rules: ComplianceSettings, tz) -> list[AccountCompliance]:
-    """Every enabled account at ``at`` (ordered by unit level, unit, account)."""
+def compliance(db: Session, *, at: datetime, rules: ComplianceSettings, tz: tzinfo,
+               include_history: bool = False) -> list[AccountCompliance]:
+    """Every enabled account at ``at`` (ordered by unit level, unit, account).
+    Historical flags (written before monitoring began) count as stale only
+    with ``include_history``."""
     last = _last_original_posts(db, at)
     recent_from = at - timedelta(days=rules.interaction_days)
     recent: dict[int, tuple[int, int]] = {}
@@ -122,24 +146,29 @@ def compliance(db: Session, *, at: datetime, rules: ComplianceSettings, tz) -> l
         total, closed = recent.get(account_id, (0, 0))
         recent[account_id] = (total + 1, closed + (is_open is False))
     stale_before = at - timedelta(days=rules.stale_days)
-    stale = dict(db.execute(select(Flag.account_id, func.count())
-                            .where(Flag.status.in_(("open", "acknowledged")), Flag.started_at < stale_before)
-                            .group_by(Flag.account_id)).all())
-    at_day = at.astimezone(tz).date()
+    stale_query = (select(Flag.account_id, func.count())
+                   .where(Flag.status.in_(("open", "acknowledged")), Flag.started_at < stale_before)
+                   .group_by(Flag.account_id))
+    if not include_history:
+        stale_query = stale_query.where(Flag.historical.is_(False))
+    stale = dict(db.execute(stale_query).all())
     out = []
     rows = db.execute(select(Account, Unit).join(Unit, Unit.id == Account.unit_id)
                       .where(Account.enabled.is_(True)))
     for a, unit in rows:
         last_at = last.get(a.id)
-        days = (at_day - last_at.astimezone(tz).date()).days if last_at else None
+        days = days_since(last_at, at, tz)
         total, closed = recent.get(a.id, (0, 0))
+        unread = unreadable(a, at)
+        judged = unread is None
+        since, error, never = unread or (None, None, False)
         out.append(AccountCompliance(
             account_id=a.id, platform=a.platform, uid=a.uid, name=a.name, unit_id=unit.id, unit_name=unit.name,
             level=unit.level, last_post_at=last_at, days_since_post=days,
-            inactive=last_at is None or last_at < at - timedelta(days=rules.inactive_days),
-            warning=last_at is None or last_at < at - timedelta(days=rules.warning_days),
-            recent_posts=total, closed_posts=closed, no_interaction=total > 0 and closed == total,
-            stale_flags=stale.get(a.id, 0)))
+            inactive=judged and silent(days, rules.inactive_days), warning=judged and silent(days, rules.warning_days),
+            recent_posts=total, closed_posts=closed, no_interaction=judged and total > 0 and closed == total,
+            stale_flags=stale.get(a.id, 0), unreadable=not judged, unreadable_since=since, unreadable_error=error,
+            never_read=never, last_success_at=a.last_success_at))
     from huisheng.reports.coverage import LEVEL_ORDER
 
     out.sort(key=lambda c: (LEVEL_ORDER.index(c.level) if c.level in LEVEL_ORDER else 9, c.unit_name, c.name))

@@ -1,9 +1,10 @@
 """Reply coverage (design.md "Metrics"), by unit, level, account, category,
 month or the whole district.
 
-Cohorts are fixed by flag creation time (``Flag.created_at``): a flag created
-inside [start, end) belongs to the period whatever happens later, so a reply
-arriving after the period still counts for its cohort.
+Cohorts are fixed by the comment's own time (``Flag.started_at``), not by when
+huisheng found it: a comment written inside [start, end) belongs to the period
+whatever happens later (a November comment first read in December is
+November's), so a reply arriving after the period still counts for its cohort.
 
 - coverage = flags with a qualifying reply ÷ flags;
 - on-time coverage = flags whose first reply came by the deadline
@@ -15,7 +16,10 @@ arriving after the period still counts for its cohort.
 Dismissed flags (驳回: spam, not a question) are left out of every denominator
 and counted apart (``dismissed``).  A reply recorded by hand as made offline is
 an audited manual state, not a public reply: it does not count as replied and is
-counted apart (``offline``).
+counted apart (``offline``).  Historical flags (comments written before
+their account's monitoring start) are outside the figures and counted apart
+(``historical``) unless ``include_history``; open overdue never counts them
+(they have no clock).
 
 Speed: whole months come from the maintained aggregates
 (:mod:`huisheng.reports.rollup`) when they are current, the rest is counted
@@ -66,6 +70,7 @@ class CoverageRow:
     frt_p90_working_hours: float | None = None
     dismissed: int = 0
     offline: int = 0
+    historical: int = 0
     #: the group's unit id (by unit) or account id (by account), else None
     ref_id: int | None = None
 
@@ -115,7 +120,7 @@ def _raw_of_flag(by: str, tz: ZoneInfo) -> Callable[[Any], Any]:
     if column is None:
         return lambda r: None
     if column == "month":
-        return lambda r: rollup.month_of(r.created_at, tz)
+        return lambda r: rollup.month_of(r.started_at, tz)
     return lambda r: getattr(r, column)
 
 
@@ -126,8 +131,10 @@ def _sort_key(by: str, key: str):
 
 
 def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: WorkCalendar,
-             units: Iterable[int] | None = None, now: datetime) -> list[CoverageRow]:
-    """One row per group with flags created in [start, end), sorted by key."""
+             units: Iterable[int] | None = None, now: datetime, include_history: bool = False
+             ) -> list[CoverageRow]:
+    """One row per group with flags started in [start, end), sorted by key;
+    by account, every enabled account (of ``units`` when given), flags or not."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; one of {', '.join(GROUPINGS)}")
     tz = calendar.tz
@@ -138,7 +145,7 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
     def tally(raw: Any) -> Tally:
         found = tallies.get(raw)
         if found is None:
-            found = tallies[raw] = Tally()
+            found = tallies[raw] = Tally(with_history=include_history)
         return found
 
     if by == "account" and unit_set is not None:
@@ -149,24 +156,30 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
         c = flag_rollups.c
         dim, column = _ROLLUP[by]
         group = c[column] if column else literal(None)
-        query = (select(group.label("raw"), *(func.sum(c[name]).label(name) for name in COUNT_COLUMNS + HIST_COLUMNS))
+        query = (select(group.label("raw"), c.historical,
+                        *(func.sum(c[name]).label(name) for name in COUNT_COLUMNS + HIST_COLUMNS))
                  .where(c.dim == dim, c.month.in_(months)))
         if unit_set is not None:
             query = query.where(c.ref_id.in_(unit_set))
-        if column:
-            query = query.group_by(group)
+        query = query.group_by(group, c.historical) if column else query.group_by(c.historical)
         for row in db.execute(query).mappings():
-            tally(row["raw"]).add_sums(row)
+            tally(row["raw"]).add_sums(row, historical=row["historical"])
     raw_of = _raw_of_flag(by, tz)
     for a, b in live:
         for r in rollup.flag_rows(db, a, b, unit_set):
             rollup.add_flag(tally(raw_of(r)), r)
     for raw, n in _overdue_open(db, by, start, end, unit_set, now, tz):
         tally(raw).overdue_open += n
+    if by == "account":  # an account nobody wrote to is a figure too
+        enabled = select(Account.id).where(Account.enabled.is_(True))
+        if unit_set is not None:
+            enabled = enabled.where(Account.unit_id.in_(unit_set))
+        for account_id in db.scalars(enabled):
+            tally(account_id)
     if sum(t.replied for t in tallies.values()) <= EXACT_LIMIT:
         for t in tallies.values():
             t.exact = ([], [])
-        for r in _replies(db, start, end, unit_set):
+        for r in _replies(db, start, end, unit_set, include_history):
             t = tally(raw_of(r))
             t.exact = t.exact or ([], [])
             if r.reply_seconds is not None:
@@ -185,15 +198,18 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
             if by in ("unit", "account"):
                 refs[key] = raw
     return [row_of(key, label_of(key), merged[key], refs.get(key))
-            for key in sorted(merged, key=lambda k: _sort_key(by, k)) if merged[key].flags or merged[key].dismissed]
+            for key in sorted(merged, key=lambda k: _sort_key(by, k))
+            if by == "account" or merged[key].flags or merged[key].dismissed or merged[key].historical]
 
 
-def _replies(db: Session, start: datetime, end: datetime, units: set[int] | None):
-    """The qualifying replies' times of the flags created in [start, end)."""
+def _replies(db: Session, start: datetime, end: datetime, units: set[int] | None, include_history: bool):
+    """The qualifying replies' times of the flags started in [start, end)."""
     f = Flag.__table__.c
-    query = (select(f.unit_id, f.account_id, f.category, f.created_at, f.reply_seconds, f.reply_working_seconds)
-             .where(f.created_at >= start, f.created_at < end, f.first_reply_at.is_not(None),
+    query = (select(f.unit_id, f.account_id, f.category, f.started_at, f.reply_seconds, f.reply_working_seconds)
+             .where(f.started_at >= start, f.started_at < end, f.first_reply_at.is_not(None),
                     f.replied_offline.is_(False), f.status != "dismissed"))
+    if not include_history:
+        query = query.where(f.historical.is_(False))
     if units is not None:
         query = query.where(f.unit_id.in_(units))
     return db.execute(query)
@@ -202,14 +218,16 @@ def _replies(db: Session, start: datetime, end: datetime, units: set[int] | None
 def _overdue_open(db: Session, by: str, start: datetime, end: datetime, units: set[int] | None, now: datetime,
                   tz: ZoneInfo) -> Iterable[tuple[Any, int]]:
     f = Flag.__table__.c
-    where = (f.status.in_(("open", "acknowledged")), f.due_at < now, f.created_at >= start, f.created_at < end)
+    # historical flags have no clock: never overdue (as on ``report overdue`` and in digests)
+    where = (f.status.in_(("open", "acknowledged")), f.due_at < now, f.started_at >= start, f.started_at < end,
+             f.historical.is_(False))
     if units is not None:
         where += (f.unit_id.in_(units),)
     column = _COLUMN[by]
     if column == "month":
         counts: dict[date, int] = {}
-        for created in db.scalars(select(f.created_at).where(*where)):
-            month = rollup.month_of(created, tz)
+        for started in db.scalars(select(f.started_at).where(*where)):
+            month = rollup.month_of(started, tz)
             counts[month] = counts.get(month, 0) + 1
         return counts.items()
     if column is None:
@@ -218,7 +236,7 @@ def _overdue_open(db: Session, by: str, start: datetime, end: datetime, units: s
 
 
 def _merge(into: Tally, other: Tally) -> None:
-    for name in COUNT_COLUMNS + ("overdue_open",):
+    for name in COUNT_COLUMNS + ("overdue_open", "historical"):
         setattr(into, name, getattr(into, name) + getattr(other, name))
     for mine, theirs in ((into.frt, other.frt), (into.frt_working, other.frt_working)):
         mine.n = [x + y for x, y in zip(mine.n, theirs.n)]
@@ -236,4 +254,5 @@ def row_of(key: str, label: str, t: Tally, ref_id: int | None = None) -> Coverag
         on_time=t.on_time, on_time_coverage=ratio(t.on_time, t.flags),
         frt_median_hours=hours(median), frt_p90_hours=hours(p90),
         frt_median_working_hours=hours(median_working), overdue_open=t.overdue_open,
-        frt_p90_working_hours=hours(p90_working), dismissed=t.dismissed, offline=t.offline, ref_id=ref_id)
+        frt_p90_working_hours=hours(p90_working), dismissed=t.dismissed, offline=t.offline,
+        historical=t.historical, ref_id=ref_id)

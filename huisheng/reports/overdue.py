@@ -1,4 +1,5 @@
-"""Open overdue flags with their ladder step (督办)."""
+"""Open overdue flags with their ladder step (督办).  Historical flags (written
+before their account's monitoring start) have no clock and are never listed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.models import Account, Comment, Flag, Unit
 
 #: the furthest ladder step a flag has reached, with what it means on a report
+#: (the digest's words: 催办 reminder, 督办 escalation, 通报 public notice)
 STEPS = ("overdue", "reminded", "escalated", "noticed", "stale")
-STEP_NAMES = {"overdue": "已超期", "reminded": "已提醒", "escalated": "已上报", "noticed": "已通报",
+STEP_NAMES = {"overdue": "超期", "reminded": "已催办", "escalated": "已督办", "noticed": "已通报",
               "stale": "长期未回复"}
 
 
@@ -52,7 +54,7 @@ def overdue(db: Session, *, now: datetime, calendar: WorkCalendar, unit_ids: set
     query = (select(Flag, Unit.name, Account.name, Comment.text)
              .join(Unit, Unit.id == Flag.unit_id).join(Account, Account.id == Flag.account_id)
              .join(Comment, Comment.id == Flag.comment_id)
-             .where(Flag.status.in_(("open", "acknowledged")), Flag.due_at < now)
+             .where(Flag.status.in_(("open", "acknowledged")), Flag.due_at < now, Flag.historical.is_(False))
              .order_by(Flag.due_at, Flag.id))
     if unit_ids is not None:
         query = query.where(Flag.unit_id.in_(unit_ids))

@@ -1,9 +1,10 @@
 """Maintained report aggregates: ``flag_rollups``, rows per local month of
-flag creation × category × owning unit, and the same × account.
+the flag's start (the comment's own time, ``Flag.started_at``) × category ×
+historical or not × owning unit, and the same × account.
 
 Nothing in the flag code has to call this: :func:`refresh` rebuilds, from the
-flags themselves, every month holding a flag changed (``Flag.updated_at``)
-since the last refresh, and records how far it got: the watermark, the newest
+flags themselves, every month of the start of a flag changed
+(``Flag.updated_at``) since the last refresh, and records how far it got: the watermark, the newest
 change it saw but at most ``now`` − :data:`MARGIN` (so a transaction that
 stamped ``updated_at`` up to MARGIN before committing is still picked up next
 time).  A report uses a month's rollup rows only when no flag of that month
@@ -47,9 +48,9 @@ def month_start(m: date, tz: ZoneInfo) -> datetime:
 
 def flag_rows(db: Session, start: datetime, end: datetime, units: set[int] | None = None):
     f = Flag.__table__.c
-    query = (select(f.unit_id, f.account_id, f.category, f.created_at, f.status, f.first_reply_at, f.due_at,
-                    f.replied_offline, f.reply_seconds, f.reply_working_seconds)
-             .where(f.created_at >= start, f.created_at < end))
+    query = (select(f.unit_id, f.account_id, f.category, f.started_at, f.historical, f.status, f.first_reply_at,
+                    f.due_at, f.replied_offline, f.reply_seconds, f.reply_working_seconds)
+             .where(f.started_at >= start, f.started_at < end))
     if units is not None:
         query = query.where(f.unit_id.in_(units))
     return db.execute(query)
@@ -57,19 +58,19 @@ def flag_rows(db: Session, start: datetime, end: datetime, units: set[int] | Non
 
 def add_flag(tally: Tally, r) -> None:
     tally.add(status=r.status, first_reply_at=r.first_reply_at, due_at=r.due_at, offline=r.replied_offline,
-              reply_seconds=r.reply_seconds, reply_working_seconds=r.reply_working_seconds)
+              reply_seconds=r.reply_seconds, reply_working_seconds=r.reply_working_seconds, historical=r.historical)
 
 
 def changed_months(db: Session, since: datetime | None, tz: ZoneInfo, start: datetime | None = None,
                    end: datetime | None = None) -> set[date]:
-    """Local months holding a flag changed after ``since`` (all when None),
-    created in [start, end) when given."""
-    query = select(Flag.created_at)
+    """Local months of the start of a flag changed after ``since`` (all when
+    None), started in [start, end) when given."""
+    query = select(Flag.started_at)
     if since is not None:
-        # by the updated_at index alone: few rows changed, many were created in a report's range
+        # by the updated_at index alone: few rows changed, many started in a report's range
         query = query.where(Flag.updated_at > since)
-    return {month_of(created, tz) for created in db.scalars(query)
-            if start is None or start <= created < end}
+    return {month_of(started, tz) for started in db.scalars(query)
+            if start is None or start <= started < end}
 
 
 def watermark(db: Session) -> datetime | None:
@@ -80,15 +81,17 @@ def watermark(db: Session) -> datetime | None:
 def rebuild_month(session: Session, month: date, tz: ZoneInfo) -> int:
     """Replace ``month``'s rollup rows by a count of its flags; returns the rows written."""
     session.execute(delete(flag_rollups).where(flag_rollups.c.month == month))
-    cells: dict[tuple[str, int, str], Tally] = {}
+    cells: dict[tuple[str, int, str, bool], Tally] = {}
     for r in flag_rows(session, month_start(month, tz), month_start(next_month(month), tz)):
-        for key in (("unit", r.unit_id, r.category), ("account", r.account_id, r.category)):
+        for key in (("unit", r.unit_id, r.category, r.historical), ("account", r.account_id, r.category,
+                                                                    r.historical)):
             tally = cells.get(key)
             if tally is None:
-                tally = cells[key] = Tally()
+                # a historical cell holds full figures: a report adds them or not
+                tally = cells[key] = Tally(with_history=True)
             add_flag(tally, r)
-    rows = [{"dim": dim, "month": month, "ref_id": ref, "category": c, **t.columns()}
-            for (dim, ref, c), t in cells.items()]
+    rows = [{"dim": dim, "month": month, "ref_id": ref, "category": c, "historical": h, **t.columns()}
+            for (dim, ref, c, h), t in cells.items()]
     if rows:
         session.execute(insert(flag_rollups), rows)
     return len(rows)

@@ -91,7 +91,9 @@ def ratio(part: int, whole: int) -> float | None:
 class Tally:
     """One group's counts.  Dismissed flags are outside the denominators
     (counted apart); a reply made offline (recorded by hand) is audited
-    separately and is not a qualifying public reply."""
+    separately and is not a qualifying public reply.  Historical flags
+    (written before the account's monitoring start) are counted in
+    ``historical`` and, only when ``with_history``, in the figures too."""
 
     flags: int = 0
     replied: int = 0
@@ -99,6 +101,8 @@ class Tally:
     offline: int = 0
     dismissed: int = 0
     overdue_open: int = 0
+    historical: int = 0
+    with_history: bool = False
     frt: Hist = field(default_factory=Hist)
     frt_working: Hist = field(default_factory=Hist)
     #: every reply time (calendar, working) when the report read them (small reports)
@@ -111,7 +115,11 @@ class Tally:
         return self.frt.quantile(q), self.frt_working.quantile(q)
 
     def add(self, *, status: str, first_reply_at: datetime | None, due_at: datetime, offline: bool,
-            reply_seconds: float | None, reply_working_seconds: float | None) -> None:
+            reply_seconds: float | None, reply_working_seconds: float | None, historical: bool = False) -> None:
+        if historical:
+            self.historical += 1
+            if not self.with_history:
+                return
         if status == "dismissed":
             self.dismissed += 1
             return
@@ -129,8 +137,13 @@ class Tally:
         if reply_working_seconds is not None:
             self.frt_working.add(reply_working_seconds)
 
-    def add_sums(self, row: Mapping[str, Any]) -> None:
-        """Add summed rollup columns (``flags`` … and ``cn0`` … ``ws47``)."""
+    def add_sums(self, row: Mapping[str, Any], historical: bool = False) -> None:
+        """Add summed rollup columns (``flags`` … and ``cn0`` … ``ws47``) of
+        historical flags or not."""
+        if historical:
+            self.historical += int(row["flags"] or 0) + int(row["dismissed"] or 0)
+            if not self.with_history:
+                return
         for name in COUNT_COLUMNS:
             setattr(self, name, getattr(self, name) + int(row[name] or 0))
         for hist, kind in ((self.frt, "c"), (self.frt_working, "w")):
