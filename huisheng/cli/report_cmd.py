@@ -221,7 +221,7 @@ def coverage_cmd(by, start, end, fmt, include_history, now, lang, config: Path) 
     history = (("历史留言计入各项" if include_history else "历史留言（监测开始前所写）不计入分母，单列于“历史”")
                if zh else ("historical flags counted in" if include_history else
                            "historical flags (written before monitoring began) outside the denominators"))
-    click.echo(f"{period} 所写留言中的需回复，按{BY_NAMES[by][0]}统计（{history}；已驳回不计入分母，线下回复不计为"
+    click.echo(f"{period}所写留言中的需回复，按{BY_NAMES[by][0]}统计（{history}；已驳回不计入分母，线下回复不计为"
                f"回复；已回复逾 {EXACT_LIMIT} 条时首次回复用时取自直方图，误差在一个分桶内）" if zh else
                f"flags of comments written {period}, by {by} ({history}; dismissed flags are outside the "
                f"denominators, an offline reply is not a reply; over {EXACT_LIMIT} replies, first-reply times "
@@ -385,8 +385,8 @@ def ranking_cmd(period, month, level, min_flags, fmt, include_history, now, lang
     elif fmt == "csv":
         click.echo(ctx.render(records, PERIOD_COLUMNS + RANKING_COLUMNS, fmt), nl=False)
     else:
-        click.echo(f"{first.strftime('%Y-%m')}（UTC{ctx.offset}）考评排名：各层级单位分别排名，按按时回复率，其次首次回复用时"
-                   f"中位数(工作小时)；需回复少于 {min_flags} 条的单位列于其后，不排名"
+        click.echo(f"{first.strftime('%Y-%m')}（UTC{ctx.offset}）考评排名：各层级单位分别排名，先比按时回复率（高者在前），"
+                   f"再比首次回复用时中位数(工作小时)（短者在前）；需回复少于 {min_flags} 条的单位列于其后，不排名"
                    f"{'；历史留言计入' if include_history else ''}" if zh else
                    f"{first.strftime('%Y-%m')} (UTC{ctx.offset}) ranking within each level by on-time coverage, then "
                    f"median first-reply working time; units with fewer than {min_flags} flags listed after, "
