@@ -67,8 +67,13 @@ def test_poll_one_account_then_status(district):
     assert len(recent) <= by_uid[uid]["posts"] < len(live)
     assert all(by_uid[a.uid]["last_success_at"] is None for a in matrix.accounts[1:])
 
+    # the table speaks the CLI's language: Chinese headers by default, English on request
     table = run(config, "status").output
-    assert matrix.accounts[0].name in table and "3 accounts, 0 failing" in table
+    assert table.splitlines()[0].split() == ["账号", "平台", "最近成功", "连续出错", "最近错误", "下次检查",
+                                             "博文", "评论"]
+    assert matrix.accounts[0].name in table and "共 3 个账号，0 个出错" in table
+    english = run(config, "status", "--lang", "en").output
+    assert english.startswith("account") and "3 accounts, 0 failing" in english
 
 
 def test_poll_failure_exits_non_zero_and_is_shown(district):
@@ -79,7 +84,7 @@ def test_poll_failure_exits_non_zero_and_is_shown(district):
     assert result.exit_code == 1
     assert "error=blocked" in result.output
     failing = run(config, "status", "--failing").output
-    assert matrix.accounts[1].name in failing and "blocked" in failing
+    assert matrix.accounts[1].name in failing and "被平台风控拦截" in failing
 
 
 def test_backfill_reads_history_beyond_the_window(district):

@@ -16,6 +16,7 @@ from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.monitor.models import Account, Comment, Post, Unit
 from huisheng.monitor.tables import text_table
+from huisheng.monitor.threads import unread_threads
 from huisheng.monitor.textsafe import json_text
 
 
@@ -25,7 +26,7 @@ def _runtime(config: Path):
     from huisheng.app import build_runtime
 
     settings = load_settings(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.timezone)
     runtime = build_runtime(settings)
     require_schema(runtime.settings.database_url)
     return runtime
@@ -159,19 +160,41 @@ def _fmt_time(value: datetime | None, tz) -> str:
     return value.astimezone(tz).strftime("%m-%d %H:%M")
 
 
+#: ``status`` table headers and words, in the language of the rest of the CLI
+_STATUS_WORDS = {
+    "zh": {"header": ("账号", "平台", "最近成功", "连续出错", "最近错误", "下次检查", "博文", "评论"),
+           "disabled": "（已停用）", "summary": "共 {n} 个账号，{failing} 个出错",
+           "threads": "评论未能读全的帖子 {n} 个（微博返回的远少于计数；系统自动重试）：",
+           "thread_header": ("账号", "帖子", "范围", "原因", "起始", "下次重试", "连续次数"),
+           "thread_comments": "帖子的评论", "thread_replies": "{author} 的评论下的回复"},
+    "en": {"header": ("account", "platform", "last success", "errors", "last error", "next check", "posts",
+                      "comments"),
+           "disabled": " (disabled)", "summary": "{n} accounts, {failing} failing",
+           "threads": "{n} threads Weibo would not show in full (far fewer than its counter; retried "
+                      "automatically):",
+           "thread_header": ("account", "post", "what", "reason", "since", "next retry", "in a row"),
+           "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment"},
+}
+
+
 @click.command()
 @click.option("--failing", is_flag=True, help="Only accounts whose last poll failed.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--lang", type=click.Choice(tuple(_STATUS_WORDS)), default=None,
+              help="Language of the table (default: the mail locale, else zh).")
 @config_option
 @fail_cleanly
-def status(failing: bool, fmt: str, config: Path) -> None:
+def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
     """A table of accounts: last success, last error, errors in a row, next check, counts."""
     from zoneinfo import ZoneInfo
 
+    from huisheng.errors import error_kind_name
     from huisheng.monitor.config import load_settings
     from huisheng.monitor.db import make_engine, session_factory
 
     settings = load_settings(config)
+    lang = lang or (settings.extra.get("mail") or {}).get("locale") or "zh"
+    words = _STATUS_WORDS[lang]
     engine = make_engine(settings.database_url, readonly=True)
     require_schema(settings.database_url)
     tz = ZoneInfo(settings.timezone)
@@ -189,6 +212,7 @@ def status(failing: bool, fmt: str, config: Path) -> None:
         query = query.where(Account.consecutive_errors > 0)
     with session_factory(engine)() as session:
         rows = session.execute(query).all()
+        threads = unread_threads(session, account_ids=[a.id for a, *_ in rows])
     engine.dispose()
     if fmt == "json":
         out = [{"account": a.name, "uid": a.uid, "platform": a.platform, "unit": unit,
@@ -197,24 +221,36 @@ def status(failing: bool, fmt: str, config: Path) -> None:
                 "last_error_kind": a.last_error_kind, "last_error_message": a.last_error_message,
                 "consecutive_errors": a.consecutive_errors,
                 "next_check_at": a.next_check_at.isoformat() if a.next_check_at else None,
-                "posts": n_posts, "comments": n_comments}
+                "posts": n_posts, "comments": n_comments,
+                "unread_threads": [{"post": t.post_external_id, "url": t.post_url, "comment": t.comment_external_id,
+                                    "reason": t.reason, "since": t.since.isoformat(),
+                                    "retry_at": t.retry_at.isoformat() if t.retry_at else None,
+                                    "attempts": t.attempts}
+                                   for t in threads if t.account_id == a.id]}
                for a, unit, n_posts, n_comments in rows]
         click.echo(json_text(out, indent=1))
         return
-    header = ("account", "platform", "last success", "errors", "last error", "next check", "posts",
-              "comments")
-    table = [header]
+    table = [words["header"]]
     for a, _unit, n_posts, n_comments in rows:
         error = "-"
         if a.last_error_kind:
-            error = f"{a.last_error_kind}: {a.last_error_message or ''}"[:48]
-        name = a.name + ("" if a.enabled else " (disabled)")
+            error = f"{error_kind_name(a.last_error_kind, lang)}: {a.last_error_message or ''}"[:48]
+        name = a.name + ("" if a.enabled else words["disabled"])
         table.append((name, a.platform, _fmt_time(a.last_success_at, tz), str(a.consecutive_errors),
                       error if a.consecutive_errors else "-", _fmt_time(a.next_check_at, tz),
                       str(n_posts), str(n_comments)))
     click.echo(text_table(table))
     failing_n = sum(1 for a, *_ in rows if a.consecutive_errors)
-    click.echo(f"{len(rows)} accounts, {failing_n} failing")
+    click.echo(words["summary"].format(n=len(rows), failing=failing_n))
+    if threads:
+        click.echo("\n" + words["threads"].format(n=len(threads)))
+        table = [words["thread_header"]]
+        for t in threads:
+            what = (words["thread_replies"].format(author=t.comment_author) if t.kind == "replies"
+                    else words["thread_comments"])
+            table.append((t.account, t.post_url or t.post_external_id, what, t.describe(lang),
+                          _fmt_time(t.since, tz), _fmt_time(t.retry_at, tz), str(t.attempts)))
+        click.echo(text_table(table))
 
 
 def register(main: click.Group) -> None:

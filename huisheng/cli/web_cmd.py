@@ -23,7 +23,7 @@ def web(host: str | None, port: int | None, config: Path) -> None:
     from huisheng.web.serve import build_app, make_server
 
     settings = load_settings(config)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.timezone)
     require_schema(settings.database_url)
     web_settings = web_from_settings(settings)
     engine = make_engine(settings.database_url)
