@@ -118,3 +118,62 @@ def test_reassign_keeps_the_clock_and_records_why(setup):
         event = session.scalars(select(FlagEvent).where(FlagEvent.kind == "reassigned")).one()
     assert event.actor == "王科员" and event.note == "属地问题" and "late_return" in event.data
     assert run(config, "reassign", str(flag.id), "--to", "no-such-unit", "--by", "x").exit_code == 1
+
+
+def test_flag_errors_are_in_chinese(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    fid = str(flag.id)
+    missing = run(config, "ack", "999999", "--by", "x")
+    assert missing.exit_code == 1 and "没有编号为 999999 的需回复留言" in missing.output
+    assert "尚未回复" in run(config, "resolve", fid, "--by", "x").output
+    assert "只有已办结的才能销号" in run(config, "close", fid, "--by", "x").output
+    assert "驳回须说明理由" in run(config, "dismiss", fid, "--by", "x").output
+    no_note = run(config, "reply", fid, "--by", "x")
+    assert no_note.exit_code == 2 and "记录线下回复须用 --note 说明" in no_note.output
+    assert run(config, "ack", fid, "--by", "x").exit_code == 0
+    again = run(config, "ack", fid, "--by", "x")
+    assert again.exit_code == 1 and f"#{fid} 已是「已受理」" in again.output
+    consultation = next(f for f in kit.flags() if f.category == "consultation")
+    soon = (NOW + timedelta(days=3)).strftime("%Y-%m-%d")
+    assert "只有投诉、求助、建议可承诺办结时间" in run(config, "promise", str(consultation.id), "--date", soon,
+                                                  "--by", "x").output
+    for result in (missing, again):
+        assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("typed", ["{y}-{m:02d}-{d:02d}", "{y}/{m}/{d}", "{y}年{m}月{d}日", "{y}/{m}/{d} 16:30"])
+def test_promise_date_as_staff_type_it(setup, typed):
+    from zoneinfo import ZoneInfo
+
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    tz = ZoneInfo("Asia/Shanghai")
+    day = (NOW + timedelta(days=4)).astimezone(tz).date()
+    text = typed.format(y=day.year, m=day.month, d=day.day)
+    result = run(config, "promise", str(flag.id), "--date", text, "--by", "x")
+    assert result.exit_code == 0, result.output
+    (promised,) = [f.promised_at for f in kit.flags() if f.id == flag.id]
+    at = (16, 30) if "16:30" in typed else (18, 0)  # a date alone: the end of office hours
+    assert promised.astimezone(tz).replace(tzinfo=None) == datetime(day.year, day.month, day.day, *at)
+
+
+def test_promise_date_that_is_no_date_is_refused_in_chinese(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "complaint")
+    for text in ("12/20", "2026-02-30", "明天"):
+        result = run(config, "promise", str(flag.id), "--date", text, "--by", "x")
+        assert result.exit_code == 1
+        assert f"日期「{text}」无效：应为 2026-12-20、2026/12/20 或 2026年12月20日" in result.output
+
+
+def test_reassign_to_an_unknown_unit_suggests_the_closest_names(setup):
+    kit, config = setup
+    flag = next(f for f in kit.flags() if f.category == "consultation")
+    result = run(config, "reassign", str(flag.id), "--to", "交通", "--by", "x")
+    assert result.exit_code == 1
+    assert "没有单位「交通」（请给出单位编码或完整名称）；是否要找：交通局（B03）" in result.output
+    typo = run(config, "reassign", str(flag.id), "--to", "东城街", "--by", "x").output
+    assert "是否要找：东城街道（S00）" in typo
+    nothing = run(config, "reassign", str(flag.id), "--to", "zzzz", "--by", "x").output
+    assert "没有单位「zzzz」" in nothing and "是否要找" not in nothing

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,16 +49,55 @@ class _Context:
 
 def _unit(session: Session, key: str) -> Unit:
     found = session.scalars(select(Unit).where((Unit.code == key) | (Unit.name == key))).all()
-    if len(found) != 1:
-        raise HuishengError(f"no single unit {key!r} (give its code or exact name)")
-    return found[0]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        codes = "、".join(u.code for u in found)
+        raise HuishengError(f"「{key}」对应 {len(found)} 个单位（编码 {codes}）：请给出单位编码")
+    close = _closest_units(key, session.scalars(select(Unit).where(Unit.enabled.is_(True))).all())
+    hint = "；是否要找：" + "、".join(f"{u.name}（{u.code}）" for u in close) if close else ""
+    raise HuishengError(f"没有单位「{key}」（请给出单位编码或完整名称）{hint}")
+
+
+def _closest_units(key: str, units: list[Unit], n: int = 3) -> list[Unit]:
+    """The units whose name or code is most like ``key`` (a typo, a short name)."""
+    by_label: dict[str, Unit] = {}
+    for unit in units:
+        by_label.setdefault(unit.name, unit)
+        by_label.setdefault(unit.code, unit)
+    found: list[Unit] = []
+    for label in difflib.get_close_matches(key, list(by_label), n=2 * n, cutoff=0.5):
+        if by_label[label] not in found:
+            found.append(by_label[label])
+    return found[:n]
 
 
 def _flag(session: Session, flag_id: int) -> Flag:
     flag = session.get(Flag, flag_id)
     if flag is None:
-        raise HuishengError(f"no flag {flag_id}")
+        raise HuishengError(f"没有编号为 {flag_id} 的需回复留言（见 huisheng flags list）")
     return flag
+
+
+_DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                      r"(?:\s*[T ]?\s*(\d{1,2})\s*[:：]\s*(\d{2}))?")
+
+
+def _local_date(text: str) -> tuple[date, time | None]:
+    """A date as district staff type it (2026-12-20, 2026/12/20, 2026年12月20日),
+    optionally with a time (16:00)."""
+    m = _DATE_RE.fullmatch(text.strip())
+    if m:
+        year, month, day, hour, minute = (int(g) if g else None for g in m.groups())
+        try:
+            day_ = date(year, month, day)
+            at = time(hour, minute) if hour is not None else None
+            if 2000 <= year <= 2999:
+                return day_, at
+        except ValueError:
+            pass
+    raise HuishengError(f"日期「{text}」无效：应为 2026-12-20、2026/12/20 或 2026年12月20日，"
+                        f"可带时刻，如 2026-12-20 16:00")
 
 
 @click.group("flags")
@@ -268,7 +309,7 @@ def ack(flag_id, actor, note, config):
 def reply(flag_id, actor, note, config):
     """Record a reply made outside the platform (phone, visit): audited, marked offline."""
     if not note.strip():
-        raise click.UsageError("an offline reply needs --note saying how and what was answered")
+        raise click.UsageError("记录线下回复须用 --note 说明方式与答复内容")
     _act(config, flag_id, lambda ctx, session, flag, now: (
         lifecycle.mark_replied(flag, actor=actor, at=now, now=now, comment_id=None, note=note,
                                reply_seconds=(now - flag.started_at).total_seconds(),
@@ -299,15 +340,16 @@ def dismiss(flag_id, actor, note, config):
 
 @_flag_command(
     "promise",
-    click.option("--date", "promised", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
-                 help="The promised completion date (local time; a date alone means end of office hours)."),
+    click.option("--date", "promised", required=True,
+                 help="The promised completion date, local: 2026-12-20, 2026/12/20 or 2026年12月20日, "
+                      "optionally with a time (16:00); a date alone means the end of office hours."),
     click.option("--extend-reason", default="", help="Needed when the date is beyond the allowed working days."))
-def promise(flag_id, promised: datetime, extend_reason, actor, note, config):
+def promise(flag_id, promised: str, extend_reason, actor, note, config):
     """办结时间表: promise a completion date for a complaint, plea for help or suggestion."""
+    day, at_time = _local_date(promised)
+
     def action(ctx, session, flag, now):
-        local = promised
-        if local.time() == time(0, 0):
-            local = datetime.combine(local.date(), ctx.calendar.office_end)
+        local = datetime.combine(day, at_time if at_time is not None else ctx.calendar.office_end)
         at = local.replace(tzinfo=ctx.tz).astimezone(timezone.utc)
         limit = ctx.calendar.add(now, ctx.sla.promise_max).at
         return (lifecycle.promise(flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,

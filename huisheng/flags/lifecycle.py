@@ -72,9 +72,11 @@ def record(session: Session, flag: Flag, kind: str, actor: str, now: datetime, n
 
 def _advance(flag: Any, to: str, actor: str, now: datetime, note: str, **data: Any) -> Event:
     if flag.status == "dismissed":
-        raise FlagError(f"flag {flag.id} was dismissed; it cannot become {to}")
-    if ORDER.index(to) <= ORDER.index(flag.status):
-        raise FlagError(f"flag {flag.id} is already {flag.status}; it cannot become {to}")
+        raise FlagError(f"#{flag.id} 已驳回，不能再改为「{STATE_NAMES[to]}」")
+    if to == flag.status:
+        raise FlagError(f"#{flag.id} 已是「{STATE_NAMES[to]}」")
+    if ORDER.index(to) < ORDER.index(flag.status):
+        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能退回「{STATE_NAMES[to]}」")
     flag.status = to
     return event(flag, to, actor, now, note, **data)
 
@@ -102,7 +104,7 @@ def mark_replied(flag: Any, *, actor: str, at: datetime, now: datetime, reply_se
 
 def resolve(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
     if flag.status in ("open", "acknowledged"):
-        raise FlagError(f"flag {flag.id} has no reply yet; reply before resolving it")
+        raise FlagError(f"#{flag.id} 尚未回复：请先在平台上回复（或记录线下回复），再办结")
     step = _advance(flag, "resolved", actor, now, note)
     flag.resolved_at = now
     return step
@@ -110,7 +112,7 @@ def resolve(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
 
 def close(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
     if flag.status != "resolved":
-        raise FlagError(f"flag {flag.id} is {flag.status}; only a resolved flag can be closed (办结销号)")
+        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」：只有已办结的才能销号（办结销号）")
     step = _advance(flag, "closed", actor, now, note)
     flag.closed_at = now
     return step
@@ -118,9 +120,9 @@ def close(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
 
 def dismiss(flag: Any, *, actor: str, now: datetime, reason: str) -> Event:
     if not reason.strip():
-        raise FlagError("dismissing a flag needs a reason")
+        raise FlagError("驳回须说明理由")
     if flag.status not in ("open", "acknowledged", "replied"):
-        raise FlagError(f"flag {flag.id} is {flag.status}; it cannot be dismissed")
+        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能驳回")
     flag.status = "dismissed"
     flag.dismissed_reason = reason
     return event(flag, "dismissed", actor, now, reason)
@@ -131,14 +133,13 @@ def promise(flag: Any, *, actor: str, now: datetime, promised_at: datetime, limi
     """办结时间表: a date by which a 解决类 item will be done; at most ``limit``
     (``promise_max`` working days) unless extended with a reason."""
     if flag.category not in SOLVABLE:
-        raise FlagError(f"flag {flag.id} is a {flag.category}; only complaints, pleas for help and "
-                        f"suggestions carry a promised date")
+        raise FlagError(f"#{flag.id} 是{CATEGORY_NAMES[flag.category]}类留言：只有投诉、求助、建议可承诺办结时间")
     if flag.status not in ("open", "acknowledged", "replied"):
-        raise FlagError(f"flag {flag.id} is {flag.status}; a promise no longer applies")
+        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不再需要承诺办结时间")
     if promised_at <= now:
-        raise FlagError("the promised date must lie in the future")
+        raise FlagError("承诺办结时间须晚于现在")
     if promised_at > limit and not extension_reason.strip():
-        raise FlagError("the promised date is beyond the allowed working days; give --extend-reason")
+        raise FlagError("承诺办结时间超出允许的工作日数：须说明延期理由（--extend-reason）")
     previous = flag.promised_at
     flag.promised_at = promised_at
     return event(flag, "promised", actor, now, note, promised_at=promised_at.isoformat(),
@@ -150,9 +151,9 @@ def reassign(flag: Any, unit: Unit, *, actor: str, now: datetime, note: str, ret
     unchanged); the event records whether the wrong unit handed it back within
     its own deadline (``return_due``)."""
     if flag.status in ("closed", "dismissed"):
-        raise FlagError(f"flag {flag.id} is {flag.status}; it cannot be reassigned")
+        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能改派")
     if unit.id == flag.unit_id:
-        raise FlagError(f"flag {flag.id} already belongs to {unit.name}")
+        raise FlagError(f"#{flag.id} 已属于{unit.name}")
     old = flag.unit_id
     flag.unit_id = unit.id
     flag.routing = "manual"
