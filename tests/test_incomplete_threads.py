@@ -6,12 +6,17 @@ until a read is whole.  Real HTTP against the simulator's ``empty`` fault."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from harness import compare_with_truth, scenario
-from huisheng.monitor.models import Account, Comment, Post
+from huisheng.cli import main
+from huisheng.flags.sla import calendar_from_settings
+from huisheng.monitor.models import Account, Comment, Post, Unit
+from huisheng.notify.digest import gather, render_digest
 from huisheng.simulator import FaultRule
 
 BROKEN = "1000000001"  # the district account: the most comment activity
@@ -143,3 +148,95 @@ def test_an_error_page_for_replies_is_incomplete_and_read_again_later(db_url, tm
         compare_with_truth(sc.runtime, sc.server.truth())
     finally:
         sc.close()
+
+
+def test_a_thread_that_stays_unreadable_backs_off_alternates_endpoints_and_shows_in_status_and_digest(
+        db_url, tmp_path):
+    sc = scenario(db_url, tmp_path, accounts=3, thread_retry_base=RETRY_BASE, thread_retry_cap=4 * RETRY_BASE)
+    try:
+        sc.run_for(minutes=30)
+        sc.settle()
+        now = sc.sim_clock.now()
+        post = max((p for p in sc.world.account_posts(BROKEN)
+                    if p.alive(now) and not p.pinned and len(p.live_comments(now)) >= 2),
+                   key=lambda p: p.created_at)
+        row = _post(sc, post.id)
+        stored_before, read_count = _live_comments(sc, row.id), row.comments_read_count
+        reads = []  # (when, endpoint) of every thread read of the district account
+        record = sc.server.record
+
+        def recording(endpoint, account):
+            if account == BROKEN and endpoint in ("comments", "comments_old"):
+                reads.append((sc.clock.now(), endpoint))
+            record(endpoint, account)
+
+        sc.server.record = recording
+        # both comment endpoints answer nothing from now on
+        sc.server.set_faults([FaultRule(fault="empty", account=BROKEN, endpoint="comments"),
+                              FaultRule(fault="empty", account=BROKEN, endpoint="comments_old")])
+        sc.world.script_comment(post, now - timedelta(seconds=1), "请问新的办事指南什么时候发布？")
+        claimed = post.comment_count(now)
+        sc.run_for(hours=30)
+
+        row = _post(sc, post.id)
+        assert row.comments_incomplete_reason == f"empty 0/{claimed}"
+        assert row.comments_read_count == read_count  # never advanced
+        assert _live_comments(sc, row.id) == stored_before  # nothing tombstoned, however often read
+        assert row.comments_retry_attempts == len(reads)
+        assert timedelta(0) <= reads[0][0] - row.comments_incomplete_since < timedelta(minutes=1)  # the poll's start
+        # the first read on hotflow; retries through the fallback, then hotflow again, in turn
+        assert [e for _, e in reads] == [("comments", "comments_old")[i % 2] for i in range(len(reads))]
+        # exponential from the base, capped (±20% jitter; a retry waits for the account's next poll)
+        gaps = [(b - a).total_seconds() for (a, _), (b, _) in zip(reads, reads[1:])]
+        assert 0.8 * RETRY_BASE <= gaps[0] <= 1.2 * RETRY_BASE + 700
+        assert gaps[1] >= 1.3 * gaps[0] and gaps[2] >= 1.3 * gaps[1]
+        assert all(0.8 * 4 * RETRY_BASE <= gap <= 4 * RETRY_BASE + 700 for gap in gaps[3:])
+        assert 10 <= len(reads) <= 20  # never forgotten, never every cycle (180 polls in 30 hours)
+
+        config = tmp_path / "status.toml"
+        config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+        _assert_status(config, row, claimed)
+        _assert_digest(sc, row, claimed)
+
+        sc.server.set_faults([])  # Weibo serves the thread again: the next retry reads it whole
+        _until(sc, lambda: _post(sc, post.id).comments_incomplete_reason is None, hours=3)
+        assert _post(sc, post.id).comments_read_count == claimed
+        assert "评论未能读全" not in CliRunner().invoke(main, ["status", "--config", str(config)]).output
+    finally:
+        sc.close()
+
+
+def _assert_status(config, row, claimed):
+    zh = CliRunner().invoke(main, ["status", "--config", str(config)])
+    assert zh.exit_code == 0, zh.output
+    assert "评论未能读全的帖子 1 个" in zh.output and row.url in zh.output
+    assert f"微博返回空白，计数为 {claimed:,} 条" in zh.output
+    en = CliRunner().invoke(main, ["status", "--config", str(config), "--lang", "en"]).output
+    assert "Threads Weibo would not show in full (1;" in en and f"Weibo answered empty; the counter says {claimed:,}" in en
+    listed = json.loads(CliRunner().invoke(main, ["status", "--config", str(config), "--format", "json"]).output)
+    threads = {r["uid"]: r["unread_threads"] for r in listed}
+    assert [t["post"] for t in threads[BROKEN]] == [row.external_id]
+    assert threads[BROKEN][0]["reason"] == f"empty 0/{claimed}"
+    assert all(not t for uid, t in threads.items() if uid != BROKEN)
+
+
+def _assert_digest(sc, row, claimed):
+    with sc.runtime.sessions.begin() as session:
+        district = session.scalar(select(Unit).where(Unit.level == "district"))
+        district.admins = ["duty@example.org"]
+    calendar = calendar_from_settings(sc.runtime.settings)
+    with sc.runtime.sessions() as session:
+        # not yet a day: a retry may still read it, no one is told
+        early = gather(session, now=row.comments_incomplete_since + timedelta(hours=23), calendar=calendar,
+                       recipients=["duty@example.org"])[0]
+        digest = gather(session, now=sc.clock.now(), calendar=calendar, recipients=["duty@example.org"])[0]
+    assert early.unread_threads == ()
+    assert [t.post_external_id for t in digest.unread_threads] == [row.external_id]
+    assert digest.unread_threads_total == 1 and not digest.empty
+    zh = render_digest(digest)
+    assert "评论未能读全的帖子（一天以上；系统自动重试）（1）" in zh.text
+    assert f"示范区发布：帖子的评论 {row.url}；微博返回空白，计数为 {claimed:,} 条" in zh.text
+    assert f'<a href="{row.url}">帖子的评论</a>' in zh.html
+    en = render_digest(digest, locale="en")
+    assert "Threads Weibo has not shown in full for a day or more" in en.text
+    assert f"Weibo answered empty; the counter says {claimed:,}" in en.html

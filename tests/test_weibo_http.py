@@ -18,6 +18,7 @@ import pytest
 from huisheng import errors
 from huisheng.adapters.base import Http
 from huisheng.adapters.weibo import WeiboAdapter
+from huisheng.adapters.weibo.text import parse_count
 from huisheng.records import AccountRef, Comment, Post, Shortfall
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
@@ -394,3 +395,60 @@ def test_ajax_status(weibo):
     post = make(weibo, mode="ajax", cookie=COOKIE).status("5234000000000777", ACCOUNT)
     assert weibo.requests[-1][:2] == ("/ajax/statuses/show", {"id": "5234000000000777"})
     assert post.repost_of == "5233000000000009" and post.short_id == "PlR7s8T9u"
+
+
+# --- empty is not complete ------------------------------------------------------------
+
+
+def test_the_real_empty_answers_for_large_threads_are_short_reads(weibo):
+    adapter = make(weibo)
+    post = replace(_post(adapter, weibo), comments_count=None)
+    # a post counting 10,456 comments (or "100万+") answered with "还没有人评论"
+    weibo.route("/comments/hotflow", ok({"ok": 0, "msg": "还没有人评论"}))
+    for counter, claimed in ((10_456, 10_456), ("100万+", 1_000_000)):
+        shown = replace(post, comments_count=parse_count(counter))
+        page = adapter.comments(shown, ACCOUNT)
+        assert page.items == () and page.cursor is None and not page.complete
+        assert page.incomplete == Shortfall(got=0, claimed=claimed)
+    # a comment counting 513 replies answered with hotFlowChild's "暂无数据" page
+    weibo.route("/comments/hotflow", ok(fixture("comments", "hotflow_first_page")))
+    root = replace(adapter.comments(post, ACCOUNT).items[0], replies_count=513)
+    weibo.route("/comments/hotFlowChild", ok(b"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+                                             b"<title>\xe5\xbe\xae\xe5\x8d\x9a</title></head><body>"
+                                             + "<p>暂无数据</p>".encode() + b"</body></html>",
+                                             headers={"Content-Type": "text/html; charset=utf-8"}))
+    page = adapter.replies(post, root, ACCOUNT)
+    assert not page.complete and page.incomplete.reason == "empty 0/513"
+
+
+def test_a_listing_that_ends_far_short_of_its_counter_is_declared_short(weibo):
+    adapter = make(weibo)
+    post = _post(adapter, weibo)
+    weibo.route("/comments/hotflow", ok(fixture("comments", "hotflow_first_page")),
+                ok(fixture("comments", "hotflow_last_page")))
+    first = adapter.comments(replace(post, comments_count=10_456), ACCOUNT)
+    assert first.incomplete is None and first.cursor is not None
+    last = adapter.comments(replace(post, comments_count=10_456), ACCOUNT, first.cursor)
+    got = last.incomplete.got
+    # every comment listed, and the replies each top-level comment counts
+    assert 9 < got < 1_045 and last.incomplete.reason == f"short {got}/10456" and not last.complete
+    # the same two pages against the counter of 86 they were written for: complete
+    weibo.route("/comments/hotflow", ok(fixture("comments", "hotflow_first_page")),
+                ok(fixture("comments", "hotflow_last_page")))
+    first = adapter.comments(post, ACCOUNT)
+    last = adapter.comments(post, ACCOUNT, first.cursor)
+    assert last.complete and last.incomplete is None
+
+
+def test_retries_alternate_the_fallback_and_the_primary_endpoint(weibo):
+    adapter = make(weibo)
+    post = _post(adapter, weibo)
+    weibo.route("/api/comments/show", ok(fixture("comments_old", "last_page")))
+    weibo.route("/comments/hotflow", ok(fixture("comments", "hotflow_last_page")))
+    adapter.comments(post, ACCOUNT, adapter.retry_cursor("comments", 1))
+    assert weibo.paths()[-1] == "/api/comments/show"
+    assert adapter.retry_cursor("comments", 2) is None
+    assert adapter.retry_cursor("comments", 3) == adapter.retry_cursor("comments", 1)
+    # replies have a fallback only on weibo.com, which needs a cookie
+    assert adapter.retry_cursor("replies", 1) is None
+    assert json.loads(make(weibo, cookie=COOKIE).retry_cursor("replies", 1)) == {"mode": "ajax"}

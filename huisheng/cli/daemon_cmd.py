@@ -170,7 +170,7 @@ _STATUS_WORDS = {
     "en": {"header": ("account", "platform", "last success", "errors", "last error", "next check", "posts",
                       "comments"),
            "disabled": " (disabled)", "summary": "{n} accounts, {failing} failing",
-           "threads": "{n} threads Weibo would not show in full (far fewer than its counter; retried "
+           "threads": "Threads Weibo would not show in full ({n}; far fewer than their counters; retried "
                       "automatically):",
            "thread_header": ("account", "post", "what", "reason", "since", "next retry", "in a row"),
            "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment"},

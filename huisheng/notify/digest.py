@@ -16,7 +16,9 @@ original post for 10 and 14 days — judged by the compliance report's own
 function, at the same check: local midnight starting today — and threads
 Weibo has not shown in full for a day or more).  Historical
 flags (written before their account's monitoring start) are in none of the
-lists.
+lists.  Each flag shows its number, the comment's own time, a link to the
+comment itself (the platform's adapter builds it) and what to do next
+(:func:`next_step`); a list cut at ``max_items`` says how many it holds.
 
 Gathering reads what every digest needs in a fixed number of queries (units,
 accounts, unanswered and recently replied flags, the last digests, coverage,
@@ -30,11 +32,15 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from huisheng.adapters import Adapter, load as load_adapter
+from huisheng.errors import ConfigError
+from huisheng.flags.lifecycle import SOLVABLE
 from huisheng.flags.sla import calendar_from_settings
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.clock import Clock
@@ -59,6 +65,8 @@ FIRST_DIGEST_HOURS = 24
 ESCALATION_ITEMS = 3
 #: subordinate units whose overdue flags are listed (the others appear with their counts only)
 ESCALATION_UNITS = 10
+#: unreadable threads listed (the rest are counted)
+THREADS_LISTED = 10
 
 
 # --- records -------------------------------------------------------------------
@@ -88,10 +96,20 @@ class FlagItem:
     step: str | None
     #: when the reply was recorded (the "replied" event), for flags replied lately
     replied_recorded_at: datetime | None = None
+    #: when the citizen wrote the comment (the flag's clock starts there)
+    written_at: datetime | None = None
+    #: the comment's own page on the platform, when it has one (else ``url``, the post)
+    comment_url: str | None = None
+    #: the date promised for getting it done (办结时间表)
+    promised_at: datetime | None = None
 
     @property
     def on_time(self) -> bool:
         return self.first_reply_at is not None and self.first_reply_at <= self.due_at
+
+    @property
+    def action(self) -> str | None:
+        return next_step(self.status, self.category, self.promised_at)
 
 
 @dataclass(frozen=True)
@@ -162,8 +180,10 @@ class Digest:
     #: the compliance thresholds silent14 and silent10 stand for
     veto_days: int = 14
     warning_days: int = 10
-    #: threads Weibo has not shown in full for a day or more (``monitor.threads``)
+    #: threads Weibo has not shown in full for a day or more (``monitor.threads``):
+    #: the oldest few, and how many there are
     unread_threads: tuple[UnreadThread, ...] = ()
+    unread_threads_total: int = 0
 
     @property
     def empty(self) -> bool:
@@ -227,14 +247,53 @@ def ladder_step(flag: object) -> str | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def _adapter(platform: str) -> type[Adapter] | None:
+    try:
+        return load_adapter(platform)
+    except ConfigError:  # adapter uninstalled since: the flags stay listed, without links
+        return None
+
+
 def post_link(platform: str, url: str | None, author_id: str, short_id: str | None,
               external_id: str) -> str | None:
-    """The post on the platform (a comment's own page is not addressable on Weibo)."""
+    """The post on the platform: its stored URL, else the one its adapter builds."""
     if url:
         return url
-    if platform == "weibo":
-        return f"https://weibo.com/{author_id}/{short_id or external_id}"
+    adapter = _adapter(platform)
+    return adapter.post_url(author_id=author_id, external_id=external_id, short_id=short_id) if adapter else None
+
+
+def comment_link(platform: str, post_external_id: str, external_id: str,
+                 root_external_id: str | None) -> str | None:
+    """The comment's own page on the platform, when its adapter knows one."""
+    adapter = _adapter(platform)
+    if adapter is None:
+        return None
+    return adapter.comment_url(post_external_id=post_external_id, external_id=external_id,
+                               root_external_id=root_external_id)
+
+
+def next_step(status: str, category: str, promised_at: datetime | None) -> str | None:
+    """What the owner does next with a flag, a key of the labels' ``todo``:
+    reply (and, for what takes time to get done, promise a date), then record
+    it done and close it (办结销号); None when nothing is left to do."""
+    solvable = category in SOLVABLE
+    if status in ("open", "acknowledged"):
+        if not solvable:
+            return "reply"
+        return "reply_promised" if promised_at is not None else "reply_or_promise"
+    if status == "replied":
+        return "promise" if solvable and promised_at is None else "resolve"
+    if status == "resolved":
+        return "close"
     return None
+
+
+def workbench_url(settings: Settings) -> str | None:
+    """The workbench's address (``[web] public_url``): flags link to their page there."""
+    url = (settings.extra.get("web") or {}).get("public_url")
+    return url.rstrip("/") if url else None
 
 
 # --- gathering -----------------------------------------------------------------------
@@ -301,7 +360,8 @@ def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mappi
                     Flag.author_name, Comment.text, Post.platform, Post.url, Post.author_id, Post.short_id,
                     Post.external_id, Flag.routing, Flag.routing_reason, Flag.created_at, Flag.due_at,
                     Flag.due_uncertain, Flag.first_reply_at, Flag.replied_offline, Flag.reminded_at,
-                    Flag.escalated_at, Flag.noticed_at, Flag.stale_at)
+                    Flag.escalated_at, Flag.noticed_at, Flag.stale_at, Flag.started_at, Flag.promised_at,
+                    Comment.external_id.label("comment_external_id"), Comment.root_external_id)
              .join(Comment, Comment.id == Flag.comment_id).join(Post, Post.id == Flag.post_id)
              # history (written before the account's monitoring start) is no one's backlog
              .where(Flag.created_at <= now, Flag.historical.is_(False)))
@@ -324,7 +384,10 @@ def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mappi
             routing=row.routing, routing_reason=row.routing_reason, created_at=row.created_at,
             due_at=row.due_at, due_uncertain=row.due_uncertain, first_reply_at=row.first_reply_at,
             replied_offline=row.replied_offline, step=ladder_step(row),
-            replied_recorded_at=replied_at.get(row.id))
+            replied_recorded_at=replied_at.get(row.id), written_at=row.started_at,
+            comment_url=comment_link(row.platform, row.external_id, row.comment_external_id,
+                                     row.root_external_id),
+            promised_at=row.promised_at)
         district.flags_by_unit.setdefault(row.unit_id, []).append(item)
 
     district.coverage = _coverage(session, calendar, now, unit_ids if restrict else None)
@@ -403,6 +466,7 @@ def _digest(scope: Scope, district: _District, now: datetime, soon: datetime, li
     silent14 = tuple(health(a) for a, c in checks if c.inactive)
     silent10 = tuple(health(a) for a, c in checks if c.warning and not c.inactive)
     unread = tuple(health(a) for a, c in checks if c.never_read and a.consecutive_errors == 0)
+    threads = sorted((t for a in watched for t in district.threads.get(a.id, ())), key=lambda t: t.since)
 
     names = tuple(units[u].name for u in sorted(scope.units, key=lambda u: (units[u].name, u)))
     names += tuple(accounts[a].name for a in sorted(scope.accounts, key=lambda a: (accounts[a].name, a)))
@@ -413,7 +477,7 @@ def _digest(scope: Scope, district: _District, now: datetime, soon: datetime, li
         coverage=tuple(line(units[u].name, str(u)) for u in cover_units),
         district=line("district", "district"), failing=failing, silent14=silent14, silent10=silent10,
         unread=unread, veto_days=district.rules.inactive_days, warning_days=district.rules.warning_days,
-        unread_threads=tuple(t for a in watched for t in district.threads.get(a.id, ())))
+        unread_threads=tuple(threads[:THREADS_LISTED]), unread_threads_total=len(threads))
 
 
 def gather(session: Session, *, now: datetime, calendar: WorkCalendar, recipients: Iterable[str] | None = None,
@@ -461,8 +525,10 @@ def subject(digest: Digest, locale: str) -> str:
     return text
 
 
-def render_digest(digest: Digest, *, locale: str = "zh", tz: str = "Asia/Shanghai") -> RenderedDigest:
-    context = dict(d=digest, title=title(digest.names, locale), locale=locale, tz=tz)
+def render_digest(digest: Digest, *, locale: str = "zh", tz: str = "Asia/Shanghai",
+                  workbench: str | None = None) -> RenderedDigest:
+    """``workbench``: the workbench's address; each flag then links to its page there."""
+    context = dict(d=digest, title=title(digest.names, locale), locale=locale, tz=tz, workbench=workbench)
     return RenderedDigest(digest.recipient, subject(digest, locale),
                           render("mail/digest.txt.j2", **context), render("mail/digest.html.j2", **context))
 
@@ -498,6 +564,7 @@ class DigestJob:
         self.mail = mail_from_settings(settings)
         self.compliance = compliance_from_settings(settings)
         self.locale = self.config.locale or self.mail.locale
+        self.workbench = workbench_url(settings)
         self.trigger = cron_trigger(self.config.cron, settings.timezone)
         self._checked: datetime | None = None
 
@@ -543,7 +610,8 @@ class DigestJob:
                 if digest.empty and not self.config.send_empty:
                     outcomes.append(Outcome(digest.recipient, subject(digest, self.locale), "empty"))
                     continue
-                rendered = render_digest(digest, locale=self.locale, tz=self.settings.timezone)
+                rendered = render_digest(digest, locale=self.locale, tz=self.settings.timezone,
+                                         workbench=self.workbench)
                 if dry_run:
                     outcomes.append(Outcome(digest.recipient, rendered.subject, "dry-run"))
                     continue
@@ -565,4 +633,6 @@ class DigestJob:
         with self.sessions() as session:
             found = gather(session, now=now, calendar=self.calendar, recipients=[recipient],
                            max_items=self.config.max_items, rules=self.compliance)
-        return render_digest(found[0], locale=self.locale, tz=self.settings.timezone) if found else None
+        if not found:
+            return None
+        return render_digest(found[0], locale=self.locale, tz=self.settings.timezone, workbench=self.workbench)

@@ -1,0 +1,86 @@
+"""Threads the platform would not show in full: reads recorded as incomplete
+(``posts.comments_incomplete_*``, ``comments.replies_incomplete_*``) that the
+poller keeps retrying.  ``huisheng status`` lists them all; the digest's
+source health lists those that stay unreadable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huisheng.monitor.models import Account, Comment, Post
+
+#: a thread still incomplete this long after its first short read stays unreadable
+STAYS_UNREADABLE = timedelta(hours=24)
+
+_REASON = re.compile(r"^(empty|short) (\d+)/(\d+)$")
+
+#: how a reason reads, per language; {got} and {claimed} from ``records.Shortfall.reason``
+REASONS = {
+    "zh": {"empty": "微博返回空白，计数为 {claimed} 条", "short": "只读到 {got} 条，计数为 {claimed} 条"},
+    "en": {"empty": "Weibo answered empty; the counter says {claimed}",
+           "short": "only {got} read; the counter says {claimed}"},
+}
+
+
+@dataclass(frozen=True)
+class UnreadThread:
+    account_id: int
+    account: str
+    #: "comments": the post's thread; "replies": the replies under one comment
+    kind: str
+    post_external_id: str
+    post_url: str | None
+    #: for "replies": the comment they are under
+    comment_external_id: str | None
+    comment_author: str | None
+    reason: str
+    since: datetime
+    retry_at: datetime | None
+    #: short reads in a row so far
+    attempts: int
+
+    def describe(self, lang: str = "zh") -> str:
+        """The reason in words; a reason of another shape as it was stored."""
+        match = _REASON.match(self.reason)
+        if match is None:
+            return self.reason
+        words = REASONS.get(lang, REASONS["zh"])[match[1]]
+        return words.format(got=f"{int(match[2]):,}", claimed=f"{int(match[3]):,}")
+
+
+def unread_threads(session: Session, *, incomplete_before: datetime | None = None,
+                   account_ids: Iterable[int] | None = None) -> list[UnreadThread]:
+    """Threads under live posts whose last read fell short, oldest first:
+    those incomplete since ``incomplete_before`` or earlier when given, of
+    ``account_ids`` when given."""
+    threads = (select(Post, Account.name)
+               .join(Account, Account.id == Post.account_id)
+               .where(Post.comments_incomplete_reason.is_not(None), Post.deleted_at.is_(None)))
+    replies = (select(Comment, Post, Account.name)
+               .join(Post, Post.id == Comment.post_id).join(Account, Account.id == Post.account_id)
+               .where(Comment.replies_incomplete_reason.is_not(None), Comment.deleted_at.is_(None),
+                      Post.deleted_at.is_(None)))
+    if incomplete_before is not None:
+        threads = threads.where(Post.comments_incomplete_since <= incomplete_before)
+        replies = replies.where(Comment.replies_incomplete_since <= incomplete_before)
+    if account_ids is not None:
+        wanted = list(account_ids)
+        threads = threads.where(Post.account_id.in_(wanted))
+        replies = replies.where(Post.account_id.in_(wanted))
+    out = [UnreadThread(post.account_id, name, "comments", post.external_id, post.url, None, None,
+                        post.comments_incomplete_reason, post.comments_incomplete_since,
+                        post.comments_retry_at, post.comments_retry_attempts)
+           for post, name in session.execute(threads)]
+    out += [UnreadThread(post.account_id, name, "replies", post.external_id, post.url, comment.external_id,
+                         comment.author_name, comment.replies_incomplete_reason,
+                         comment.replies_incomplete_since, comment.replies_retry_at,
+                         comment.replies_retry_attempts)
+            for comment, post, name in session.execute(replies)]
+    return sorted(out, key=lambda t: (t.since, t.account, t.post_external_id, t.comment_external_id or ""))
