@@ -158,17 +158,81 @@ def test_import_gbk_and_utf8_without_bom(district, tmp_path):
         assert (imported.units, imported.accounts) == (district.units, district.accounts), encoding
 
 
-def test_import_english_headers_generates_stable_codes(tmp_path):
+def test_import_english_headers_generates_readable_codes():
     source = DATA / "csv" / "english.csv"
     expected = (DATA / "csv" / "english.expected.toml").read_text(encoding="utf-8")
     assert dump_matrix(import_csv(source)) == expected
-    # the same units get the same codes whatever the row order
+    codes = {u.name: u.code for u in import_csv(source).units}
+    # a person can read and type them: the level and a number, a community under its street's code
+    assert codes == {"示例区": "district", "交通局": "dept-01", "一号街道": "street-01",
+                     "一号社区": "street-01-01", "二号社区": "street-01-02"}
+
+
+def test_reimport_over_the_matrix_keeps_every_code_and_never_reuses_one(tmp_path):
+    source = DATA / "csv" / "english.csv"
+    out = tmp_path / "matrix"
+    runner = CliRunner()
+    assert runner.invoke(main, ["matrix", "import", str(source), "--out", str(out)]).exit_code == 0
+    first = {u.name: u.code for u in load_matrix(out).units}
+    # the next year's sheet: rows reordered, 交通局 gone, two new units
     header, *rows = source.read_text(encoding="utf-8").splitlines()
+    rows = [r for r in rows if not r.startswith("交通局")]
     random.Random(7).shuffle(rows)
-    shuffled = tmp_path / "shuffled.csv"
-    shuffled.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    codes = {u.name: u.code for u in import_csv(shuffled).units}
-    assert codes == {u.name: u.code for u in import_csv(source).units}
+    rows += ["民政局,department,,,mz@example.org,weibo,1100000009,示例民政,,",
+             "三号社区,community,一号街道,,,weibo,1100000010,三号社区,,"]
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["matrix", "import", str(later), "--out", str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    second = {u.name: u.code for u in load_matrix(out).units}
+    assert {n: c for n, c in second.items() if n in first} == {n: c for n, c in first.items() if n != "交通局"}
+    # a removed unit's code is never given to another (sync would take it for a rename)
+    assert second["民政局"] == "dept-02" and second["三号社区"] == "street-01-03"
+    # written elsewhere (no file to keep codes from), the numbering follows the sheet
+    fresh = {u.name: u.code for u in import_csv(later).units}
+    assert fresh["民政局"] == "dept-01"
+
+
+def _sheet(tmp_path: Path, *rows: str, title: str = "") -> Path:
+    path = tmp_path / "台账.csv"
+    header = "单位名称,单位级别,上级单位,平台,账号ID,账号名称,轮询间隔,启用"
+    path.write_text("\n".join(([title] if title else []) + [header, *rows]) + "\n", encoding="utf-8-sig")
+    return path
+
+
+def test_import_skips_a_title_row_above_the_header(tmp_path):
+    rows = ("示例区,区,,微博,1100000001,示例发布,,", "交通局,部门,,微博,1100000002,示例交通,,")
+    for title in ("示例区政务微博矩阵台账（2026年11月）,,,,,,,", "示例区政务微博矩阵台账"):
+        matrix = import_csv(_sheet(tmp_path, *rows, title=title))
+        assert [a.name for a in matrix.accounts] == ["示例发布", "示例交通"]
+    # two title lines, one of them blank
+    path = tmp_path / "two.csv"
+    path.write_text("示例区政务微博矩阵\n,,,\n填报日期：2026-11-30\n单位名称,单位级别,平台,账号ID,账号名称\n"
+                    "示例区,区,微博,1100000001,示例发布\n", encoding="utf-8")
+    assert [a.uid for a in import_csv(path).accounts] == ["1100000001"]
+
+
+def test_import_refuses_a_uid_in_scientific_notation_with_the_fix(tmp_path):
+    path = _sheet(tmp_path, "示例区,区,,微博,1.23457E+09,示例发布,,", "交通局,部门,,微博,5.70688e9,示例交通,,",
+                  "城管局,部门,,微博,1100000003.0,示例城管,,")
+    with pytest.raises(ConfigError) as info:
+        import_csv(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0] == (f"{path}:2: 第 E 列「账号ID」: 账号ID「1.23457E+09」是科学计数法，原来的数字已丢失"
+                        f"（Excel 把长数字当作数值）：请在 Excel 中把该列的单元格格式设为「文本」，"
+                        f"重新填入完整的账号ID后再导出")
+    assert lines[1].startswith(f"{path}:3: 第 E 列「账号ID」: 账号ID「5.70688e9」是科学计数法")
+
+
+def test_import_reads_half_an_hour_and_enabled_words(tmp_path):
+    path = _sheet(tmp_path, "示例区,区,,微博,1100000001,示例发布,半小时,启用",
+                  "交通局,部门,,微博,1100000002,示例交通,2个小时,停用",
+                  "城管局,部门,,微博,1100000003,示例城管,半个小时,禁用",
+                  "民政局,部门,,微博,1100000004,示例民政,,是")
+    accounts = {a.name: a for a in import_csv(path).accounts}
+    assert {n: (a.poll_interval, a.enabled) for n, a in accounts.items()} == {
+        "示例发布": (1800, True), "示例交通": (7200, False), "示例城管": (1800, False), "示例民政": (None, True)}
 
 
 def test_import_errors_name_row_and_column():
@@ -186,7 +250,7 @@ def test_import_rejects_unknown_and_missing_columns(tmp_path):
         import_csv(path)
     assert str(info.value).splitlines() == [
         f"{path}:1: 第 E 列: 未知的列名「账号」（可用的列：单位名称、单位编码、上级单位、单位级别、别名、"
-        f"单位管理员邮箱、平台、账号ID、账号名称、管理员邮箱、轮询间隔、启用）",
+        f"单位管理员邮箱、平台、账号ID、账号名称、管理员邮箱、轮询间隔、启用、监测起始）",
         f"{path}:1: 缺少必需的列：账号ID、账号名称",
     ]
 

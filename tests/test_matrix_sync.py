@@ -88,6 +88,17 @@ def test_second_sync_changes_nothing(sessions):
         {u: (a.id, a.next_check_at, a.enabled) for u, a in before.items()}
 
 
+def test_the_report_names_units_and_accounts_not_only_codes(sessions):
+    lines = sync(sessions, MATRIX, T0).lines()
+    assert lines == ["新增单位 4 个：示例区（d）、交通局（dept-jt）、一号街道（st-1）、一号社区（cm-1）",
+                     "新增账号 4 个：示例发布（weibo:1100000001）、示例交通（weibo:1100000002）、"
+                     "一号街道（weibo:1100000003）、一号社区（weibo:1100000004）"]
+    # gone from the matrix: named from the database
+    fewer = Matrix(units=UNITS[:3], accounts=ACCOUNTS[:3])
+    assert sync(sessions, fewer, T0 + timedelta(days=1)).lines() == [
+        "停用单位 1 个：一号社区（cm-1）", "停用账号 1 个：一号社区（weibo:1100000004）"]
+
+
 def test_removed_account_is_disabled_never_deleted_and_re_enabled_later(sessions):
     sync(sessions, MATRIX, T0)
     t1, t2 = T0 + timedelta(days=1), T0 + timedelta(days=2)
@@ -130,7 +141,7 @@ def test_owner_change_is_recorded_with_its_date(sessions):
     report = sync(sessions, moved, t1)
     assert report.owner_changes == (OwnerChange("weibo", "1100000002", "dept-jt", "st-1"),)
     assert report.accounts_updated == ("weibo:1100000002",)
-    assert "主办单位变更：weibo:1100000002 dept-jt → st-1" in report.lines()
+    assert "主办单位变更：一号街道交通（weibo:1100000002） 交通局（dept-jt） → 一号街道（st-1）" in report.lines()
     with sessions() as session:
         units = {u.code: u.id for u in session.scalars(select(Unit))}
         (change,) = session.scalars(select(AccountOwnerChange)).all()
@@ -162,7 +173,8 @@ def test_cli_sync_of_the_example_district(db_url, tmp_path):
     runner = CliRunner()
     first = runner.invoke(main, ["matrix", "sync", "--config", str(config)])
     assert first.exit_code == 0, first.output
-    assert "新增单位 169 个" in first.output and "新增账号 176 个" in first.output
+    assert "新增单位 169 个：沙坪坝区（spb）、区政府办公室（dept-gov-office）" in first.output
+    assert "新增账号 176 个：沙坪坝发布（weibo:5706878669）" in first.output
     second = runner.invoke(main, ["matrix", "sync", "--config", str(config)])
     assert second.exit_code == 0 and second.output.strip() == "矩阵与数据库一致，无变更。"
     engine = make_engine(db_url)

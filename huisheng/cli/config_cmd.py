@@ -97,16 +97,27 @@ def register(main: click.Group) -> None:
     @config_option
     @fail_cleanly
     def import_(csv_file: Path, out: Path | None, force: bool, config: Path) -> None:
-        """Convert a district's spreadsheet (CSV: UTF-8 or GBK) into a matrix file."""
-        matrix = import_csv(csv_file)
+        """Convert a district's spreadsheet (CSV: UTF-8 or GBK) into a matrix file.
+
+        Units the spreadsheet gives no code keep the code they have in the
+        matrix file being replaced (so a re-import changes nothing in the
+        database), else get a readable one (dept-03, street-07-02)."""
+        # a folder (existing or not) unless it names a .toml file
+        target = None if out is None else out if out.suffix == ".toml" and not out.is_dir() else out / "matrix.toml"
+        previous = None
+        if target is not None and target.exists():
+            if not force:
+                raise ConfigError("文件已存在；确认覆盖请加 --force", file=str(target))
+            try:
+                previous = load_matrix(target)
+            except ConfigError as exc:
+                click.echo(f"注意：无法读取现有的矩阵文件，未沿用其中的单位编码（{str(exc).splitlines()[0]}）",
+                           err=True)
+        matrix = import_csv(csv_file, previous=previous)
         text = dump_matrix(matrix, header=f"政务微博矩阵 — imported from {csv_file.name}")
-        if out is None:
+        if target is None:
             click.echo(text, nl=False)
             return
-        # a folder (existing or not) unless it names a .toml file
-        target = out if out.suffix == ".toml" and not out.is_dir() else out / "matrix.toml"
-        if target.exists() and not force:
-            raise ConfigError("文件已存在；确认覆盖请加 --force", file=str(target))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         click.echo(f"已写入 {target}：{len(matrix.units)} 个单位，{len(matrix.accounts)} 个账号。", err=True)

@@ -24,6 +24,8 @@ accepts the folder or the file)::
     poll_interval = 1800            # optional override, seconds
     admins = []                     # optional, in addition to the unit's admins
     enabled = true
+    monitoring_start = 2026-11-01   # optional: comments before it are history (default: the
+                                    # first successful poll minus [flags] history_grace_days)
 
 Errors name the file, the key path (``account[17].unit``: the 17th
 ``[[account]]`` table, counting from 1) and the line.
@@ -35,12 +37,12 @@ Errors name the file, the key path (``account[17].unit``: the 17th
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -78,6 +80,35 @@ def _check_name(name: str) -> str | None:
     return None if name.strip() else "名称不能为空"
 
 
+_START_RE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+START_HINT = "应为日期，如 2026-11-01 或 2026/11/1，可带时刻如 2026-11-01 08:00"
+
+
+def parse_monitoring_start(text: str) -> date | datetime:
+    """A matrix's ``monitoring_start``: a date (local midnight) or a date and
+    time (local, or with its UTC offset).  Raises ValueError."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    m = _START_RE.fullmatch(text)
+    if not m:
+        raise ValueError(text)
+    year, month, day, hour, minute, second = (int(g) if g else None for g in m.groups())
+    if hour is None:
+        return date(year, month, day)
+    return datetime(year, month, day, hour, minute, second or 0)
+
+
+def _check_start(text: str) -> str | None:
+    try:
+        parse_monitoring_start(text)
+    except ValueError:
+        return f"监测起始时间 \"{text}\" 无效（{START_HINT}）"
+    return None
+
+
 _UNIT_ITEMS = {
     "code": Key("str", required=True, check=_check_code, doc="stable unit code"),
     "name": Key("str", required=True, check=_check_name),
@@ -100,6 +131,8 @@ SCHEMA = Table({
         "poll_interval": Key("int", positive=True),
         "admins": Key("str_list", default=(), check=_check_emails),
         "enabled": Key("bool", default=True),
+        # a TOML date or date-time (or the same as a string)
+        "monitoring_start": Key("str", check=_check_start, doc="comments before it are history"),
     })),
 })
 
@@ -132,7 +165,7 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
     from huisheng import adapters
 
     v = Validator(file, lines, environ={})
-    values = v.table(data, SCHEMA)
+    values = v.table(_dates_as_text(data), SCHEMA)
     units: list[UnitSpec] = []
     unit_paths: list[tuple] = []
     district = values.get("district", {})
@@ -190,12 +223,26 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
             v.error(here + ("uid",), f"账号 {platform}:{uid} 重复（已见于 account[{seen[(platform, uid)]}]）")
         else:
             seen[(platform, uid)] = i
+        start = a.get("monitoring_start")
         accounts.append(AccountSpec(platform=platform, uid=uid, name=a["name"].strip(), unit=a["unit"],
                                     poll_interval=a["poll_interval"], admins=a["admins"],
-                                    enabled=a["enabled"]))
+                                    enabled=a["enabled"],
+                                    monitoring_start=parse_monitoring_start(start) if start else None))
     if v.errors:
         raise ConfigErrors(v.errors)
     return Matrix(units=tuple(units), accounts=tuple(accounts), source=file.resolve())
+
+
+def _dates_as_text(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """TOML dates and date-times of accounts' ``monitoring_start`` as ISO text,
+    which the schema's string key checks."""
+    accounts = data.get("account")
+    if not isinstance(accounts, list):
+        return data
+    converted = [{**a, "monitoring_start": a["monitoring_start"].isoformat()}
+                 if isinstance(a, dict) and isinstance(a.get("monitoring_start"), (date, datetime)) else a
+                 for a in accounts]
+    return {**data, "account": converted}
 
 
 # --- writing -----------------------------------------------------------------
@@ -243,6 +290,8 @@ def dump_matrix(matrix: Matrix, header: str = "") -> str:
             out.append(f"admins = {_toml_list(account.admins)}")
         if not account.enabled:
             out.append("enabled = false")
+        if account.monitoring_start is not None:
+            out.append(f"monitoring_start = {account.monitoring_start.isoformat()}")
         out.append("")
     return "\n".join(out)
 
@@ -263,6 +312,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "admins": ("管理员邮箱", "账号管理员邮箱", "admins", "admin_emails"),
     "poll_interval": ("轮询间隔", "轮询间隔（秒）", "poll_interval"),
     "enabled": ("启用", "是否启用", "enabled"),
+    "monitoring_start": ("监测起始", "监测起始时间", "监测开始时间", "监测起始日期", "monitoring_start"),
 }
 #: columns spreadsheets often carry that the matrix has no use for (phone
 #: numbers are personal data and deliberately dropped)
@@ -281,9 +331,17 @@ CSV_LEVELS = {
 CSV_PLATFORMS = {"微博": "weibo", "新浪微博": "weibo", "weibo": "weibo"}
 CODE_PREFIX = {"district": "district", "department": "dept", "street": "street", "community": "comm"}
 _SEPARATORS = re.compile(r"[;；,，、\s]+")
-_INTERVAL_RE = re.compile(r"(\d+)\s*(s|秒|m|min|分|分钟|h|小时)?", re.IGNORECASE)
+_INTERVAL_RE = re.compile(r"(\d+)\s*(s|秒|m|min|分|分钟|h|小时|个小时)?", re.IGNORECASE)
 _INTERVAL_UNITS = {None: 1, "s": 1, "秒": 1, "m": 60, "min": 60, "分": 60, "分钟": 60, "h": 3600,
-                   "小时": 3600}
+                   "小时": 3600, "个小时": 3600}
+_INTERVAL_WORDS = {"半小时": 1800, "半个小时": 1800}
+#: the 启用 column: yes/no as districts write it
+_ENABLED_WORDS = {"是": True, "启用": True, "true": True, "yes": True, "1": True,
+                  "否": False, "停用": False, "禁用": False, "false": False, "no": False, "0": False}
+#: a number Excel shows in scientific notation (1.23457E+09): its digits are gone
+_SCIENTIFIC_RE = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+")
+#: how many of the top rows may hold a title above the header
+HEADER_SEARCH_ROWS = 5
 
 
 def decode_csv(data: bytes) -> str:
@@ -338,8 +396,14 @@ class _CsvReader:
         if not self.rows:
             self.errors.append(ConfigError("CSV 文件为空", file=str(self.file)))
             return False
-        number, header = self.rows[0]
         lookup = {alias.lower(): canon for canon, aliases in COLUMNS.items() for alias in aliases}
+        # Sheets often carry a title (the district, a date) above the header: the
+        # header is the first top row naming at least two known columns.
+        for skip, (_, row) in enumerate(self.rows[:HEADER_SEARCH_ROWS]):
+            if sum(1 for cell in row if cell.strip().lower() in lookup) >= 2:
+                self.rows = self.rows[skip:]
+                break
+        number, header = self.rows[0]
         for index, raw in enumerate(header):
             name = raw.strip()
             canon = lookup.get(name.lower())
@@ -381,22 +445,64 @@ def _unit_key(units: Mapping[tuple, _CsvUnit], code: str | None, name: str) -> t
     return same[0] if len(same) == 1 else ("name", name)
 
 
-def _generated_code(level: str, name: str, parent_name: str | None) -> str:
-    """A code that stays the same across imports as long as the unit keeps its
-    name (and, for a community, its street)."""
-    key = f"{parent_name}/{name}" if level == "community" else name
-    return f"{CODE_PREFIX[level]}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:10]}"
+def _identity(level: str, name: str, parent_name: str | None) -> tuple:
+    """What makes a unit the same unit across imports: its name (and, for a
+    community, its street's name)."""
+    return (level, name, parent_name if level == "community" else None)
 
 
-def import_csv(path: Path) -> Matrix:
+def _generate_codes(units: dict[tuple, _CsvUnit], order: list[tuple], parents: dict[tuple, _CsvUnit | None],
+                    previous: Matrix | None) -> None:
+    """Codes for the units the spreadsheet gives none.  A unit already in
+    ``previous`` (the matrix this import replaces) keeps its code, so a re-import
+    changes nothing in the database.  Others get a code a person can read and
+    type: ``district``, ``dept-03``, ``street-07``, a community its street's code
+    and a number (``street-07-02``); numbers are taken in spreadsheet order and
+    never repeat a code ``previous`` used (a removed unit's code is not given to
+    another unit)."""
+    used = {u.code for u in units.values() if u.code}
+    blocked = set(used)
+    kept: dict[tuple, str] = {}
+    if previous is not None:
+        by_code = {u.code: u for u in previous.units}
+        blocked |= set(by_code)
+        for u in previous.units:
+            parent = by_code.get(u.parent) if u.parent else None
+            kept.setdefault(_identity(u.level, u.name, parent.name if parent else None), u.code)
+
+    def new_code(prefix: str) -> str:
+        if prefix == "district" and prefix not in blocked:
+            return prefix
+        n = 1
+        while f"{prefix}-{n:02d}" in blocked:
+            n += 1
+        return f"{prefix}-{n:02d}"
+
+    # communities last: their codes start with their street's
+    for key in sorted((k for k in order if units[k].code is None), key=lambda k: units[k].level == "community"):
+        unit, parent = units[key], parents[key]
+        code = kept.get(_identity(unit.level, unit.name, parent.name if parent else None))
+        if code is None or code in used:
+            prefix = CODE_PREFIX[unit.level]
+            if unit.level == "community" and parent is not None and parent.code and len(parent.code) <= 60:
+                prefix = parent.code
+            code = new_code(prefix)
+        unit.code = code
+        used.add(code)
+        blocked.add(code)
+
+
+def import_csv(path: Path, previous: Matrix | None = None) -> Matrix:
     """The spreadsheet at ``path`` as a validated :class:`Matrix`.
 
     One row per account, with its owner unit's columns; a row with no account
     columns declares a unit alone.  ``管理员邮箱`` on an account row lists that
     account's admins, on a unit-only row the unit's admins (also settable with
     ``单位管理员邮箱`` on any row).  ``上级单位`` is a unit's name or code; it may be
-    left empty for departments and streets (the district).  Errors name the
-    CSV row and column.
+    left empty for departments and streets (the district).  Units without a
+    code keep the one they have in ``previous`` (the matrix file being
+    replaced), else get a readable one (see :func:`_generate_codes`).  Errors
+    name the CSV row and column.
     """
     path = Path(path)
     try:
@@ -464,29 +570,41 @@ def import_csv(path: Path) -> Matrix:
         platform = CSV_PLATFORMS.get(platform_text.lower(), platform_text.lower())
         interval = None
         interval_text = reader.cell(row, "poll_interval")
-        if interval_text:
+        if interval_text in _INTERVAL_WORDS:
+            interval = _INTERVAL_WORDS[interval_text]
+        elif interval_text:
             m = _INTERVAL_RE.fullmatch(interval_text)
             if not m or int(m.group(1)) <= 0:
                 reader.error(number, "poll_interval",
-                             f"轮询间隔「{interval_text}」无效（应为正整数秒数，如 900，或 15分钟、1小时）")
+                             f"轮询间隔「{interval_text}」无效（应为正整数秒数，如 900，或 15分钟、半小时、1小时）")
                 continue
             unit_word = m.group(2).lower() if m.group(2) else None
             interval = int(m.group(1)) * _INTERVAL_UNITS[unit_word]
         enabled_text = reader.cell(row, "enabled").lower()
-        if enabled_text and enabled_text not in ("是", "否", "true", "false", "yes", "no", "1", "0"):
-            reader.error(number, "enabled", f"「{enabled_text}」无效（应为 是 或 否）")
+        if enabled_text and enabled_text not in _ENABLED_WORDS:
+            reader.error(number, "enabled", f"「{enabled_text}」无效（应为 是/否 或 启用/停用）")
             continue
-        enabled = enabled_text not in ("否", "false", "no", "0")
+        enabled = _ENABLED_WORDS.get(enabled_text, True)
+        start_text = reader.cell(row, "monitoring_start")
+        try:
+            start = parse_monitoring_start(start_text) if start_text else None
+        except ValueError:
+            reader.error(number, "monitoring_start", f"监测起始时间「{start_text}」无效（{START_HINT}）")
+            continue
         uid = account_cells["uid"]
         if re.fullmatch(r"\d+\.0", uid):  # a spreadsheet that stored the id as a number
             uid = uid[:-2]
+        if _SCIENTIFIC_RE.fullmatch(uid):
+            reader.error(number, "uid", f"账号ID「{uid}」是科学计数法，原来的数字已丢失（Excel 把长数字当作数值）："
+                                        f"请在 Excel 中把该列的单元格格式设为「文本」，重新填入完整的账号ID后再导出")
+            continue
         raw_accounts.append((number, key, dict(platform=platform, uid=uid,
                                                name=account_cells["account_name"],
                                                poll_interval=interval, admins=row_admins,
-                                               enabled=enabled)))
+                                               enabled=enabled, monitoring_start=start)))
 
     # rows with errors were skipped; check the rest too, to report everything at once
-    matrix, unit_rows = _resolve_csv(reader, units, order, raw_accounts)
+    matrix, unit_rows = _resolve_csv(reader, units, order, raw_accounts, previous)
     if not matrix.units:
         raise ConfigErrors(reader.errors)
     # the same checks as a hand-written file, reported against the CSV
@@ -506,7 +624,8 @@ _KEY_COLUMNS = {
     "unit": {"code": "unit_code", "name": "unit_name", "level": "level", "parent": "parent",
              "aliases": "aliases", "admins": "unit_admins"},
     "account": {"platform": "platform", "uid": "uid", "name": "account_name", "unit": "unit_name",
-                "poll_interval": "poll_interval", "admins": "admins", "enabled": "enabled"},
+                "poll_interval": "poll_interval", "admins": "admins", "enabled": "enabled",
+                "monitoring_start": "monitoring_start"},
 }
 
 
@@ -530,7 +649,8 @@ def _csv_error(reader: _CsvReader, error: ConfigError, unit_rows: list[int],
 
 
 def _resolve_csv(reader: _CsvReader, units: dict[tuple, _CsvUnit], order: list[tuple],
-                 raw_accounts: list[tuple[int, tuple, dict[str, Any]]]) -> tuple[Matrix, list[int]]:
+                 raw_accounts: list[tuple[int, tuple, dict[str, Any]]],
+                 previous: Matrix | None) -> tuple[Matrix, list[int]]:
     """Parents and codes resolved; also the CSV row of each unit, in matrix order."""
     districts = [k for k in order if units[k].level == "district"]
     if len(districts) != 1:
@@ -566,11 +686,7 @@ def _resolve_csv(reader: _CsvReader, units: dict[tuple, _CsvUnit], order: list[t
             reason = "重名，请改填单位编码" if by_name[unit.parent_ref] > 1 else "不存在"
             reader.error(unit.row, "parent", f"上级单位「{unit.parent_ref}」{reason}")
         parents[key] = parent
-    for key in order:
-        unit = units[key]
-        if unit.code is None:
-            parent = parents[key]
-            unit.code = _generated_code(unit.level, unit.name, parent.name if parent else None)
+    _generate_codes(units, order, parents, previous)
     keys = [districts[0]] + [k for k in order if k != districts[0]]
     specs = [UnitSpec(code=units[k].code or "", name=units[k].name, level=units[k].level,
                       parent=parents[k].code if parents[k] else None, aliases=units[k].aliases,

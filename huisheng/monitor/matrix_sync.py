@@ -6,14 +6,19 @@ deleted, so history stays attached: an account gone from the matrix (or marked
 ``enabled = false``) is disabled with ``disabled_at``; a unit gone from it is
 disabled.  An owner-unit change is recorded as an :class:`AccountOwnerChange`.
 New and re-enabled accounts are due at once (``next_check_at = now``).
+An account's ``monitoring_start`` follows the matrix when it names one; when
+it does not (or no longer does), it is the first successful poll minus the
+grace (``history_start``), or unset while the account has never been read.
 
 The caller owns the transaction: :func:`sync_matrix` flushes, never commits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +41,8 @@ class OwnerChange:
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a sync changed: unit codes and ``platform:uid`` account keys."""
+    """What a sync changed: unit codes and ``platform:uid`` account keys
+    (``names`` gives each one's name, for people)."""
 
     units_added: tuple[str, ...] = ()
     units_updated: tuple[str, ...] = ()
@@ -46,6 +52,13 @@ class SyncReport:
     accounts_disabled: tuple[str, ...] = ()
     accounts_reenabled: tuple[str, ...] = ()
     owner_changes: tuple[OwnerChange, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def _named(self, key: str | None) -> str:
+        if key is None:
+            return "（无）"
+        name = self.names.get(key)
+        return f"{name}（{key}）" if name else key
 
     @property
     def changed(self) -> bool:
@@ -63,12 +76,12 @@ class SyncReport:
                              ("更新账号", self.accounts_updated), ("停用账号", self.accounts_disabled),
                              ("重新启用账号", self.accounts_reenabled)):
             if items:
-                shown = "、".join(items[:LIST_LIMIT])
+                shown = "、".join(self._named(k) for k in items[:LIST_LIMIT])
                 more = f" 等（另 {len(items) - LIST_LIMIT} 个）" if len(items) > LIST_LIMIT else ""
                 out.append(f"{label} {len(items)} 个：{shown}{more}")
         for change in self.owner_changes:
-            out.append(f"主办单位变更：{change.platform}:{change.uid} "
-                       f"{change.old_unit or '（无）'} → {change.new_unit}")
+            out.append(f"主办单位变更：{self._named(f'{change.platform}:{change.uid}')} "
+                       f"{self._named(change.old_unit)} → {self._named(change.new_unit)}")
         return out
 
 
@@ -81,6 +94,17 @@ def _account_values(spec: AccountSpec) -> dict:
     return {"name": spec.name, "poll_interval": spec.poll_interval, "admins": list(spec.admins)}
 
 
+def monitoring_start(spec: AccountSpec, tz: ZoneInfo) -> datetime | None:
+    """The matrix's start as an aware instant: a date is local midnight, a
+    date-time without offset local time."""
+    value = spec.monitoring_start
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0))
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
 def _apply(row: object, values: dict) -> bool:
     changed = False
     for key, value in values.items():
@@ -90,8 +114,14 @@ def _apply(row: object, values: dict) -> bool:
     return changed
 
 
-def sync_matrix(session: Session, matrix: Matrix, now: datetime) -> SyncReport:
-    """Make the database's units and accounts match ``matrix`` (see module doc)."""
+def sync_matrix(session: Session, matrix: Matrix, now: datetime, *, timezone: str = "Asia/Shanghai",
+                history_start: Callable[[datetime], datetime] | None = None) -> SyncReport:
+    """Make the database's units and accounts match ``matrix`` (see module doc).
+
+    ``history_start`` turns an account's first successful poll into its
+    monitoring start (the configured grace, :meth:`huisheng.flags.sla.History.start_for`);
+    without it a start the matrix no longer names is left as it is."""
+    tz = ZoneInfo(timezone)
     added_u, updated_u, disabled_u = [], [], []
     units = {u.code: u for u in session.scalars(select(Unit).order_by(Unit.id))}
     for spec in matrix.units:
@@ -134,11 +164,19 @@ def sync_matrix(session: Session, matrix: Matrix, now: datetime) -> SyncReport:
         if row is None:
             row = Account(platform=spec.platform, uid=spec.uid, unit_id=unit.id, enabled=spec.enabled,
                           disabled_at=None if spec.enabled else now, created_at=now, next_check_at=now,
-                          consecutive_errors=0, adapter_state={}, **_account_values(spec))
+                          consecutive_errors=0, adapter_state={}, monitoring_start=monitoring_start(spec, tz),
+                          **_account_values(spec))
             session.add(row)
             added_a.append(label)
             continue
         changed = _apply(row, _account_values(spec))
+        start = monitoring_start(spec, tz)
+        if start is None and history_start is not None:
+            # the matrix names none (any more): back to the first successful poll
+            start = history_start(row.first_success_at) if row.first_success_at is not None else None
+        if (start is not None or history_start is not None) and row.monitoring_start != start:
+            row.monitoring_start = start
+            changed = True
         if row.unit_id != unit.id:
             old = next((c for c, u in units.items() if u.id == row.unit_id), None)
             session.add(AccountOwnerChange(account_id=row.id, old_unit_id=row.unit_id, new_unit_id=unit.id,
@@ -161,4 +199,7 @@ def sync_matrix(session: Session, matrix: Matrix, now: datetime) -> SyncReport:
     return SyncReport(units_added=tuple(added_u), units_updated=tuple(updated_u),
                       units_disabled=tuple(disabled_u), accounts_added=tuple(added_a),
                       accounts_updated=tuple(updated_a), accounts_disabled=tuple(disabled_a),
-                      accounts_reenabled=tuple(reenabled_a), owner_changes=tuple(owners))
+                      accounts_reenabled=tuple(reenabled_a), owner_changes=tuple(owners),
+                      names={**{code: row.name for code, row in units.items()},
+                             **{f"{row.platform}:{row.uid}": row.name for row in accounts.values()},
+                             **{f"{a.platform}:{a.uid}": a.name for a in matrix.accounts}})
