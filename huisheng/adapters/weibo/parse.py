@@ -330,7 +330,7 @@ def parse_longtext(payload: Any, *, account_uid: str = "", now: datetime | None 
         return LongText(None)
     html = root.obj("data").string("longTextContent")
     text, mentions = wtext.html_to_text(html)
-    return LongText(text, mentions)
+    return LongText(_clean(text), tuple(_clean(m)[:NAME_WIDTH] for m in mentions))
 
 
 def parse_ajax_timeline(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
