@@ -123,12 +123,12 @@ concurrency = 1.5
 """)
     assert errors_of(path) == [
         "<tmp>/huisheng.toml:1: matrix: 应为字符串（string），实际为整数",
-        "<tmp>/huisheng.toml:3: polling.interval: 应为正整数（integer），实际为字符串",
-        "<tmp>/huisheng.toml:4: polling.workers: 应为正整数（integer），实际为布尔值",
-        "<tmp>/huisheng.toml:5: polling.tick: 应为正数字（number）（大于 0），实际为 -1.0",
+        "<tmp>/huisheng.toml:3: polling.interval: 应为介于 1 到 2592000 之间的整数（integer），实际为字符串",
+        "<tmp>/huisheng.toml:4: polling.workers: 应为介于 1 到 64 之间的整数（integer），实际为布尔值",
+        "<tmp>/huisheng.toml:5: polling.tick: 应为介于 0.01 到 3600 之间的数字（number），实际为 -1",
         "<tmp>/huisheng.toml:7: platforms.weibo.mode: 应为字符串（string），取值为 \"auto\"、\"mobile\"、"
         "\"ajax\" 之一，实际为 \"desktop\"",
-        "<tmp>/huisheng.toml:8: platforms.weibo.concurrency: 应为正整数（integer），实际为小数",
+        "<tmp>/huisheng.toml:8: platforms.weibo.concurrency: 应为介于 1 到 64 之间的整数（integer），实际为小数",
     ]
 
 
@@ -226,7 +226,7 @@ polling.workers = 0
 platforms = { weibo = { min_interval = 3, concurrency = 1, colour = "red" } }
 """)
     assert errors_of(path) == [
-        "<tmp>/huisheng.toml:2: polling.workers: 应为正整数（integer）（大于 0），实际为 0",
+        "<tmp>/huisheng.toml:2: polling.workers: 应为介于 1 到 64 之间的整数（integer），实际为 0",
         "<tmp>/huisheng.toml:3: platforms.weibo.colour: 未知的键 \"colour\"（此处允许的键：min_interval, "
         "concurrency, interval, base_url, ajax_base_url, mode, cookie_env）",
     ]

@@ -108,9 +108,9 @@ workdays = ["2028-01-02", "2028-01-01"]
 holidays = []
 """)
     assert errors_of(path) == [
-        "<tmp>/huisheng.toml:2: sla.complaint: 应为正数字（number）（大于 0），实际为 0.0",
-        "<tmp>/huisheng.toml:3: sla.help: 应为正数字（number），实际为字符串",
-        "<tmp>/huisheng.toml:4: sla.stale_days: 应为正整数（integer），实际为小数",
+        "<tmp>/huisheng.toml:2: sla.complaint: 应为介于 0.01 到 250 之间的数字（number），实际为 0",
+        "<tmp>/huisheng.toml:3: sla.help: 应为介于 0.01 到 250 之间的数字（number），实际为字符串",
+        "<tmp>/huisheng.toml:4: sla.stale_days: 应为介于 1 到 3650 之间的整数（integer），实际为小数",
         "<tmp>/huisheng.toml:5: sla.colour: 未知的键 \"colour\"（此处允许的键：consultation, help, "
         "suggestion, complaint, praise, wrong_unit_return, promise_max, reminder_before, "
         "notice_after, stale_days）",

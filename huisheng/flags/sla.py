@@ -11,15 +11,20 @@ calendar days.
 :mod:`huisheng.flags.workcal`).  The time zone is the config's top-level
 ``timezone``.
 
-Importing this module declares both tables (``load_settings`` imports it).
+``[flags]``: what becomes of comments written before an account's monitoring
+start (``history``, ``history_grace_days``), and the urgent deadline in hours
+(``urgent_hours``).
+
+Importing this module declares the three tables (``load_settings`` imports it).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, time
-from typing import Any, Mapping
+from datetime import date, datetime, time
+from math import isfinite
+from typing import Any, Callable, Mapping
 
 from huisheng.flags.workcal import WorkCalendar, YearArrangement
 from huisheng.monitor.config import Key, Table, register_table
@@ -45,10 +50,38 @@ class Sla:
     notice_after: float = 5
     #: an unresolved flag is stale after this many calendar days
     stale_days: int = 90
+    #: an urgent flag is due this many hours (round the clock) after the comment
+    urgent_hours: float = 2.0
 
     def deadline_days(self, category: str) -> float | None:
         """Working days for ``category``, None when it has no deadline."""
         return self.deadlines.get(category)
+
+
+#: ``[flags] history``: comments written before an account's monitoring start are
+#: recorded as history (flags marked historical: no clock), or flagged like any other
+HISTORY_MODES = ("record", "flag")
+
+
+@dataclass(frozen=True)
+class History:
+    """What becomes of comments written before an account's monitoring start.
+
+    An account's monitoring start is set in the matrix, or else its first
+    successful poll minus ``grace_days`` working days (so the last working day's
+    comments before monitoring began are worked, not the months before)."""
+
+    #: record | flag
+    mode: str = "record"
+    grace_days: float = 1.0
+
+    @property
+    def records(self) -> bool:
+        return self.mode == "record"
+
+    def start_for(self, calendar: WorkCalendar) -> Callable[[datetime], datetime]:
+        """First successful poll → monitoring start."""
+        return lambda first_success: calendar.add(first_success, -self.grace_days).at
 
 
 # --- config schema --------------------------------------------------------------
@@ -113,19 +146,44 @@ CALENDAR_TABLE = Table({
 }, check=_check_office)
 
 _DAYS = "working days"
+#: the sane range of a span in working days (a year of them at most)
+_WORKING_DAYS = {"low": 0.01, "high": 250}
 SLA_TABLE = Table({
-    **{category: Key("float", default=days, positive=True, doc=f"{category} deadline, {_DAYS}")
+    **{category: Key("float", default=days, **_WORKING_DAYS, doc=f"{category} deadline, {_DAYS}")
        for category, days in DEFAULT_DEADLINES.items()},
-    "praise": Key("float", positive=True, doc="praise deadline, working days (default: none)"),
-    "wrong_unit_return": Key("float", default=2.0, positive=True, doc=_DAYS),
-    "promise_max": Key("float", default=15.0, positive=True, doc=_DAYS),
-    "reminder_before": Key("float", default=1.0, positive=True, doc=_DAYS),
-    "notice_after": Key("float", default=5.0, positive=True, doc=_DAYS),
-    "stale_days": Key("int", default=90, positive=True, doc="calendar days"),
+    "praise": Key("float", **_WORKING_DAYS, doc="praise deadline, working days (default: none)"),
+    "wrong_unit_return": Key("float", default=2.0, **_WORKING_DAYS, doc=_DAYS),
+    "promise_max": Key("float", default=15.0, **_WORKING_DAYS, doc=_DAYS),
+    "reminder_before": Key("float", default=1.0, **_WORKING_DAYS, doc=_DAYS),
+    "notice_after": Key("float", default=5.0, **_WORKING_DAYS, doc=_DAYS),
+    "stale_days": Key("int", default=90, low=1, high=3650, doc="calendar days"),
+})
+
+
+
+def _check_range(low: float, high: float, *, low_open: bool = False):
+    def check(value: float) -> str | None:
+        ok = isfinite(value) and (value > low if low_open else value >= low) and value <= high
+        if not ok:
+            bound = f"大于 {low:g}" if low_open else f"不小于 {low:g}"
+            return f"应{bound}且不大于 {high:g}，实际为 {value}"
+        return None
+    return check
+
+
+FLAGS_TABLE = Table({
+    "history": Key("str", default="record", choices=HISTORY_MODES,
+                   doc="comments written before an account's monitoring start: recorded as "
+                       "history (no clock), or flagged like any other"),
+    "history_grace_days": Key("float", default=1.0, check=_check_range(0, 30),
+                              doc="monitoring start = first successful poll minus this many working days"),
+    "urgent_hours": Key("float", default=2.0, check=_check_range(0, 72, low_open=True),
+                        doc="an urgent flag is due this many hours (round the clock) after the comment"),
 })
 
 register_table("calendar", CALENDAR_TABLE)
 register_table("sla", SLA_TABLE)
+register_table("flags", FLAGS_TABLE)
 
 
 # --- records from settings ------------------------------------------------------
@@ -136,9 +194,18 @@ def sla_from_settings(settings: Settings) -> Sla:
     if values is None:  # Settings built without load_settings (tests, defaults)
         return Sla()
     deadlines = {c: values[c] for c in CATEGORIES if values.get(c) is not None}
+    flags = settings.extra.get("flags") or {}
     return Sla(deadlines=deadlines, wrong_unit_return=values["wrong_unit_return"],
                promise_max=values["promise_max"], reminder_before=values["reminder_before"],
-               notice_after=values["notice_after"], stale_days=values["stale_days"])
+               notice_after=values["notice_after"], stale_days=values["stale_days"],
+               urgent_hours=flags.get("urgent_hours", Sla.urgent_hours))
+
+
+def history_from_settings(settings: Settings) -> History:
+    values = settings.extra.get("flags")
+    if values is None:
+        return History()
+    return History(mode=values["history"], grace_days=values["history_grace_days"])
 
 
 def calendar_from_settings(settings: Settings) -> WorkCalendar:

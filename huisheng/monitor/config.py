@@ -15,6 +15,7 @@ Errors are collected, not stopped at the first, and raised together as
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
 import tomllib
@@ -213,10 +214,22 @@ def _actual(value: Any) -> str:
     return type(value).__name__
 
 
+def _number(value: float) -> str:
+    if isinstance(value, int) and abs(value) >= 10**12:
+        try:
+            return f"{value:.3g}"  # a 40-digit integer reads better as 1e+40
+        except OverflowError:
+            return "小于 -1e+308 的整数" if value < 0 else "大于 1e+308 的整数"
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Key:
     """A plain value.  ``kind``: int, float, str, bool or str_list.  ``check``
-    returns an error text (Chinese, saying what was expected) or None."""
+    returns an error text (Chinese, saying what was expected) or None.
+
+    A number is always finite (NaN and infinity are refused) and, with
+    ``low``/``high``, inside that range (both ends included)."""
 
     kind: str
     default: Any = None
@@ -225,10 +238,14 @@ class Key:
     positive: bool = False
     choices: tuple[str, ...] = ()
     check: Callable[[Any], str | None] | None = None
+    low: float | None = None
+    high: float | None = None
 
     def expected(self) -> str:
         text = _TYPE_NAMES[self.kind]
-        if self.positive:
+        if self.low is not None and self.high is not None:
+            text = f"介于 {_number(self.low)} 到 {_number(self.high)} 之间的{text}"
+        elif self.positive:
             text = "正" + text
         if self.choices:
             text += "，取值为 " + "、".join(f'"{c}"' for c in self.choices) + " 之一"
@@ -247,9 +264,16 @@ class Key:
             actual = "含非字符串元素的数组" if kind == "str_list" and isinstance(value, list) else _actual(value)
             return None, f"应为{self.expected()}，实际为{actual}"
         if kind == "float":
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                value = math.inf
+            if not math.isfinite(value):  # TOML allows nan and inf; no setting means them
+                return None, f"应为{'' if self.low is not None else '有限的'}{self.expected()}，实际为 {value}"
         if kind == "str_list":
             value = tuple(value)
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            return None, f"应为{self.expected()}，实际为 {_number(value)}"
         if self.positive and value <= 0:
             return None, f"应为{self.expected()}（大于 0），实际为 {value}"
         if self.choices and value not in self.choices:
@@ -449,6 +473,29 @@ _POLLING_DOCS = {
     "backoff_base": "first backoff after an error, seconds",
     "backoff_cap": "longest backoff, seconds",
     "backoff_jitter": "random share added to each backoff (0–1)",
+    "request_timeout": "the whole of one HTTP request, seconds",
+    "stop_grace": "longest a stop (SIGTERM) takes, seconds",
+}
+
+_DAY = 86400
+#: the sane range of each polling setting (both ends allowed): beyond it a
+#: value is a typo or would break the daemon (a lease of 1e14 s overflows dates)
+_POLLING_RANGES: dict[str, tuple[float, float]] = {
+    "interval": (1, 30 * _DAY),
+    "recent_window_days": (1, 366),
+    "window_refresh_interval": (1, 30 * _DAY),
+    "max_timeline_pages": (1, 1000),
+    "max_comment_pages": (1, 1000),
+    "thread_retry_base": (1, 30 * _DAY),
+    "thread_retry_cap": (1, 30 * _DAY),
+    "tick": (0.01, 3600),
+    "workers": (1, 64),
+    "lease_seconds": (1, 7 * _DAY),
+    "backoff_base": (0.01, 7 * _DAY),
+    "backoff_cap": (0.01, 30 * _DAY),
+    "backoff_jitter": (0, 1),
+    "request_timeout": (0.1, 3600),
+    "stop_grace": (1, 3600),
 }
 
 
@@ -458,19 +505,23 @@ def _polling_table() -> Table:
     for f in fields(PollingSettings):
         value = getattr(defaults, f.name)
         kind = "float" if isinstance(value, float) else "int"
-        positive = f.name != "backoff_jitter"
-        check = None
-        if f.name == "backoff_jitter":
-            check = lambda v: None if 0 <= v <= 1 else f"应为 0 到 1 之间的数字，实际为 {v}"  # noqa: E731
-        items[f.name] = Key(kind, default=value, positive=positive, check=check,
+        low, high = _POLLING_RANGES.get(f.name, (None, None))
+        items[f.name] = Key(kind, default=value, positive=f.name != "backoff_jitter", low=low, high=high,
                             doc=_POLLING_DOCS.get(f.name, ""))
-    return Table(items, doc="polling defaults")
+    return Table(items, doc="polling defaults", check=_check_polling)
+
+
+def _check_polling(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if values["backoff_base"] > values["backoff_cap"]:
+        return [("backoff_cap", f"backoff_cap（{values['backoff_cap']:g}）不得小于 backoff_base"
+                                f"（{values['backoff_base']:g}）")]
+    return []
 
 
 _PACE_ITEMS = {
-    "min_interval": Key("float", positive=True, doc="minimum seconds between request starts per host"),
-    "concurrency": Key("int", positive=True, doc="requests in flight at once per host"),
-    "interval": Key("int", positive=True, doc="seconds between polls of one account on this platform"),
+    "min_interval": Key("float", low=0.001, high=3600, doc="minimum seconds between request starts per host"),
+    "concurrency": Key("int", low=1, high=64, doc="requests in flight at once per host"),
+    "interval": Key("int", low=1, high=30 * _DAY, doc="seconds between polls of one account on this platform"),
 }
 
 WEIBO_MODES = ("auto", "mobile", "ajax")
@@ -533,8 +584,8 @@ def register_table(name: str, table: Table) -> None:
 
 #: modules that declare their tables with register_table when imported; imported
 #: lazily by load_settings (they import this module, so not at the top)
-FEATURE_MODULES = ["huisheng.flags.sla", "huisheng.reports.compliance", "huisheng.notify.schedule",
-                   "huisheng.notify.mail", "huisheng.web.config"]
+FEATURE_MODULES = ["huisheng.flags.sla", "huisheng.flags.relearn", "huisheng.reports.compliance",
+                   "huisheng.notify.schedule", "huisheng.notify.mail", "huisheng.web.config"]
 
 
 def _register_features() -> None:

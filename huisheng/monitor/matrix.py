@@ -128,7 +128,7 @@ SCHEMA = Table({
         "uid": Key("str", required=True),
         "name": Key("str", required=True, check=_check_name),
         "unit": Key("str", required=True, doc="owner unit code"),
-        "poll_interval": Key("int", positive=True),
+        "poll_interval": Key("int", low=1, high=30 * 86400),
         "admins": Key("str_list", default=(), check=_check_emails),
         "enabled": Key("bool", default=True),
         # a TOML date or date-time (or the same as a string)

@@ -79,12 +79,15 @@ def _check_table(values) -> list[tuple[str, str]]:
         problems.append(("password_env", "配置了 password_env 时必须同时填写用户名 user"))
     if values.get("retry_base") and values.get("retry_cap") and values["retry_cap"] < values["retry_base"]:
         problems.append(("retry_cap", "retry_cap 不得小于 retry_base"))
+    if values.get("security") == "none" and values.get("user") and not values.get("allow_plaintext_login"):
+        problems.append(("security", "security = \"none\" 时登录会以明文传送密码：请改用 \"starttls\" 或 \"tls\"；"
+                                     "确需明文登录（如仅本机的中继）时写 allow_plaintext_login = true"))
     return problems
 
 
 MAIL_TABLE = Table({
     "host": Key("str", doc="SMTP server; absent: no mail is sent"),
-    "port": Key("int", positive=True, doc="default 587 (starttls), 465 (tls), 25 (none)"),
+    "port": Key("int", low=1, high=65535, doc="default 587 (starttls), 465 (tls), 25 (none)"),
     "security": Key("str", default="starttls", choices=SECURITY,
                     doc="starttls, tls (implicit TLS) or none"),
     "user": Key("str", doc="SMTP login (AUTH when set)"),
@@ -94,11 +97,14 @@ MAIL_TABLE = Table({
     "from_name": Key("str", default="回声", doc="sender name"),
     "duty_address": Key("str", check=_check_email, doc="district duty address: a copy of every urgent alert"),
     "locale": Key("str", default="zh", choices=LOCALES, doc="zh or en"),
-    "max_attempts": Key("int", default=30, positive=True, doc="attempts before a message is given up"),
-    "retry_base": Key("float", default=60.0, positive=True, doc="first retry after this many seconds"),
-    "retry_cap": Key("float", default=3600.0, positive=True, doc="longest wait between attempts, seconds"),
-    "timeout": Key("float", default=30.0, positive=True, doc="seconds per connection and command"),
+    "max_attempts": Key("int", default=30, low=1, high=1000, doc="attempts before a message is given up"),
+    "retry_base": Key("float", default=60.0, low=0.01, high=86400, doc="first retry after this many seconds"),
+    "retry_cap": Key("float", default=3600.0, low=0.01, high=30 * 86400,
+                     doc="longest wait between attempts, seconds"),
+    "timeout": Key("float", default=30.0, low=0.1, high=600, doc="seconds per connection and command"),
     "verify": Key("bool", default=True, doc="check the server's TLS certificate"),
+    "allow_plaintext_login": Key("bool", default=False,
+                                 doc="allow a login (user) over security = \"none\": the password travels in clear"),
     "ca_file": Key("str", doc="trust this CA bundle (PEM) instead of the system's"),
 }, doc="e-mail", check=_check_table)
 

@@ -96,7 +96,7 @@ DIGEST_TABLE = Table({
     "working_days_only": Key("bool", default=False, doc="skip holidays and weekends (调休 days count as working)"),
     "send_empty": Key("bool", default=False, doc="send a digest with nothing in it"),
     "locale": Key("str", choices=LOCALES, doc="zh or en (default: the [mail] locale, else zh)"),
-    "max_items": Key("int", default=50, positive=True, doc="items listed per section at most"),
+    "max_items": Key("int", default=50, low=1, high=10_000, doc="items listed per section at most"),
 })
 
 register_table("digest", DIGEST_TABLE)

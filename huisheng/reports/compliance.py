@@ -52,12 +52,12 @@ def _check(values) -> list[tuple[str, str]]:
 
 
 register_table("compliance", Table({
-    "inactive_days": Key("int", default=14, positive=True,
+    "inactive_days": Key("int", default=14, low=1, high=3650,
                          doc="days without an original post that fail the check (单项否决)"),
-    "warning_days": Key("int", default=10, positive=True, doc="days without an original post that warn"),
-    "interaction_days": Key("int", default=14, positive=True,
+    "warning_days": Key("int", default=10, low=1, high=3650, doc="days without an original post that warn"),
+    "interaction_days": Key("int", default=14, low=1, high=3650,
                             doc="recent posts looked at for closed comments (no interaction)"),
-    "stale_days": Key("int", default=90, positive=True, doc="calendar days a flag may stay unanswered"),
+    "stale_days": Key("int", default=90, low=1, high=3650, doc="calendar days a flag may stay unanswered"),
 }, check=_check))
 
 

@@ -39,7 +39,7 @@ WEB_TABLE = Table({
     "secret_key_env": EnvKey("secret_key", doc="variable holding the secret key (sessions, sign-in links)"),
     "secret_key_file": Key("str", default="web-secret.key",
                            doc="else the key is kept in this file (created on first start, mode 600)"),
-    "session_hours": Key("float", default=12.0, positive=True, doc="a sign-in lasts this long"),
+    "session_hours": Key("float", default=12.0, low=0.01, high=24 * 366, doc="a sign-in lasts this long"),
     "locale": Key("str", default="zh", choices=("zh", "en"), doc="zh or en (each user may switch)"),
     "behind_proxy": Key("bool", default=False,
                         doc="trust X-Forwarded-For/-Proto from one reverse proxy"),
