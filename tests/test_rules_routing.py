@@ -128,7 +128,7 @@ def test_default_priority_mention_over_place_over_topic(rules, directory):
 
 def test_priority_is_configurable(tmp_path, directory):
     text = DEFAULT_RULES.read_text(encoding="utf-8").replace(
-        "priority: [mention, place, topic, account]", "priority: [topic, place, mention]")
+        "priority: [mention, place, learned, topic, account]", "priority: [topic, place, mention]")
     path = tmp_path / "rules.yaml"
     path.write_text(text, encoding="utf-8")
     d = run("@沙坪坝城管 磁器口门口天天堵车，红绿灯也坏了", load_rules(path), directory, DISTRICT)

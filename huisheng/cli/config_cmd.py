@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from huisheng.errors import ConfigError, HuishengError
 from huisheng.cli._common import config_option, fail_cleanly
-from huisheng.monitor.config import ConfigErrors, load_settings
+from huisheng.monitor.config import ConfigErrors, load_settings, parse_toml
 from huisheng.monitor.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
                                      platform_counts)
 from huisheng.monitor.settings import Matrix, Settings
@@ -21,11 +22,52 @@ def hidden_password_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _no_matrix(config: Path) -> ConfigError:
+    return ConfigError("未配置矩阵：请在配置文件顶部写 matrix = \"矩阵文件夹或 matrix.toml 的路径\"",
+                       file=str(config), key="matrix")
+
+
 def _load_matrix_for(settings: Settings) -> Matrix:
     if settings.matrix_path is None:
-        raise ConfigError("未配置矩阵：请在配置文件顶部写 matrix = \"矩阵文件夹或 matrix.toml 的路径\"",
-                          file=str(settings.path), key="matrix")
+        raise _no_matrix(settings.path)
     return load_matrix(settings.matrix_path)
+
+
+def _named_paths(config: Path) -> tuple[Path | None, Path | None]:
+    """The matrix and the rules a config names, read without validating the rest
+    of it, so that ``config check`` reports their problems beside the file's own."""
+    data, _ = parse_toml(config)
+    base = config.resolve().parent
+
+    def named(key: str) -> Path | None:
+        value = data.get(key)
+        return Path(os.path.abspath(base / value)) if isinstance(value, str) and value else None
+
+    return named("matrix"), named("rules")
+
+
+def _check_database_place(settings: Settings) -> None:
+    """A SQLite file this user can create or open and write (``ExecStartPre``
+    runs the check as the service's user)."""
+    from huisheng.monitor.db import sqlite_place_problem
+
+    url = make_url(settings.database_url)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    problem = sqlite_place_problem(Path(database))
+    if problem:
+        raise ConfigError(f"数据库 {database}：{problem}", file=str(settings.path), key="database.url")
+
+
+def _warnings(settings: Settings) -> list[str]:
+    """What works but is probably not meant: said, without failing the check."""
+    from huisheng.notify.mail import mail_from_settings
+
+    if not mail_from_settings(settings).enabled:
+        return ["未配置邮件（[mail] 的 host）：不会发送任何每日摘要和紧急留言提醒；"
+                "请按示例配置填写 [mail]"]
+    return []
 
 
 def _check_adapters_load(matrix: Matrix) -> None:
@@ -64,6 +106,24 @@ def summary_lines(settings: Settings, matrix: Matrix) -> list[str]:
     return lines
 
 
+def _check_routing_model(settings) -> None:
+    """The ``[routing]`` model, if configured: a file that is not a model of
+    this version is an error; a missing one only a note (retraining makes one)."""
+    from huisheng.flags.relearn import routing_from_settings
+
+    path = routing_from_settings(settings).model
+    if path is None:
+        return
+    if not path.exists():
+        click.echo(f"路由模型：{path} 尚不存在，先按规则分派（可用 huisheng routing train 训练；"
+                   f"守护进程在有足够已办结的需回复后也会训练）")
+        return
+    from huisheng.flags.learn import read_header
+
+    meta = read_header(path)
+    click.echo(f"路由模型：{path}（训练于 {meta.get('trained_at')}，{sum(meta.get('examples', {}).values())} 条样本）")
+
+
 def register(main: click.Group) -> None:
     @main.group("config")
     def config_group() -> None:
@@ -73,16 +133,46 @@ def register(main: click.Group) -> None:
     @config_option
     @fail_cleanly
     def check(config: Path) -> None:
-        """Validate the main config, the matrix and the decision rules; print a summary."""
+        """Validate the main config, the matrix, the decision rules and the
+        database's place; print a summary.  Every problem is reported at once;
+        a warning (no [mail]: no digest is sent) does not fail the check."""
         from huisheng.flags.rules import DEFAULT_RULES, load_rules
 
-        settings = load_settings(config)
-        matrix = _load_matrix_for(settings)
-        _check_adapters_load(matrix)
-        load_rules(settings.rules_path)
+        problems: list[ConfigError] = []
+
+        def collect(step):
+            try:
+                return step()
+            except ConfigError as exc:
+                problems.extend(exc.errors if isinstance(exc, ConfigErrors) else (exc,))
+            return None
+
+        settings = collect(lambda: load_settings(config))
+        if settings is not None:
+            matrix_path, rules_path = settings.matrix_path, settings.rules_path
+        else:
+            try:
+                matrix_path, rules_path = _named_paths(config)
+            except ConfigError:  # the file cannot be read or parsed: nothing more to check
+                raise ConfigErrors(problems) from None
+        matrix = None
+        if matrix_path is None:
+            problems.append(_no_matrix(config.resolve()))
+        else:
+            matrix = collect(lambda: load_matrix(matrix_path))
+        if matrix is not None:
+            collect(lambda: _check_adapters_load(matrix))
+        collect(lambda: load_rules(rules_path))
+        if settings is not None:
+            collect(lambda: _check_database_place(settings))
+            for warning in _warnings(settings):
+                click.echo(f"警告：{warning}", err=True)
+        if problems:
+            raise ConfigErrors(problems)
         for line in summary_lines(settings, matrix):
             click.echo(line)
         click.echo(f"规则：{settings.rules_path or DEFAULT_RULES}")
+        _check_routing_model(settings)
         click.echo("配置检查通过。")
 
     @main.group("matrix")
@@ -128,6 +218,7 @@ def register(main: click.Group) -> None:
     def sync(config: Path) -> None:
         """Load the matrix into the database (idempotent; removed accounts are disabled)."""
         from huisheng import migrations
+        from huisheng.flags.sla import calendar_from_settings, history_from_settings
         from huisheng.monitor.clock import Clock
         from huisheng.monitor.db import make_engine, session_factory
         from huisheng.monitor.matrix_sync import sync_matrix
@@ -139,7 +230,9 @@ def register(main: click.Group) -> None:
         engine = make_engine(settings.database_url)
         try:
             with session_factory(engine)() as session, session.begin():
-                report = sync_matrix(session, matrix, Clock().now())
+                history_start = history_from_settings(settings).start_for(calendar_from_settings(settings))
+                report = sync_matrix(session, matrix, Clock().now(), timezone=settings.timezone,
+                                     history_start=history_start)
                 user_changes = sync_matrix_users(session, Clock().now())
         except DBAPIError as exc:
             raise HuishengError(f"数据库错误（{hidden_password_url(settings.database_url)}）："

@@ -8,6 +8,7 @@ import csv
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,17 +21,29 @@ from huisheng.monitor.config import load_settings
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.tables import pad
 
+if TYPE_CHECKING:
+    from huisheng.flags.learn import Learned
+
 KIND_LABELS = {"category": "类别", "needs_reply": "需回复", "no_reply": "无需回复", "urgent": "紧急",
                "negation": "否定", "route": "分派", "skip": "跳过"}
 CLASS_LABELS = {**CATEGORY_LABELS, NONE: "无"}
 
 
-def _load(config: Path) -> tuple[Rules, Directory]:
+def _load(config: Path, routing_model: Path | None = None) -> tuple[Rules, Directory, Learned | None]:
+    """The rules and the matrix of the config; with ``routing_model``, that
+    model in place as the config's ``[routing]`` would use it (threshold, priority)."""
     settings = load_settings(config)
     if settings.matrix_path is None:
         raise ConfigError("未配置矩阵：请在配置文件顶部写 matrix = \"矩阵文件夹或 matrix.toml 的路径\"",
                           file=str(settings.path), key="matrix")
-    return load_rules(settings.rules_path), build_directory(load_matrix(settings.matrix_path))
+    rules, learned = load_rules(settings.rules_path), None
+    if routing_model is not None:
+        from huisheng.flags.learn import Learned, load
+        from huisheng.flags.relearn import routing_from_settings, with_priority
+
+        routing = routing_from_settings(settings)
+        rules, learned = with_priority(rules, routing), Learned(load(routing_model), routing.threshold)
+    return rules, build_directory(load_matrix(settings.matrix_path)), learned
 
 
 def format_reason(reason: Reason) -> str:
@@ -79,6 +92,8 @@ def report_lines(result: Evaluation) -> list[str]:
         r = m["routing"]
         lines.append(f"分派准确率：{_pct(r['accuracy'])}（{r['correct']}/{r['judged']}；"
                      f"标注了单位 {r['labelled']} 条，其中判为需回复的参与评估）")
+        lines.append("  按分派方式：" + "；".join(
+            f"{ROUTING_LABELS.get(kind, kind)} {c['correct']}/{c['judged']}" for kind, c in r["by_routing"].items()))
     if "categories" in m:
         lines.append(f"类别准确率：{_pct(m['category_accuracy'])}")
         lines.append("")
@@ -119,11 +134,14 @@ def register(main: click.Group) -> None:
     @click.option("--author", metavar="UID", default=RESIDENT,
                   help="Author's uid (a matrix account's uid shows that its comments are never flagged).")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+    @click.option("--routing-model", type=click.Path(path_type=Path), default=None, metavar="MODEL",
+                  help="Route with this routing model in place (huisheng routing train), as [routing] would.")
     @config_option
     @fail_cleanly
-    def test(text: str, account: str | None, author: str, fmt: str, config: Path) -> None:
+    def test(text: str, account: str | None, author: str, fmt: str, routing_model: Path | None,
+             config: Path) -> None:
         """Print the decision on TEXT and its reasons."""
-        rules, directory = _load(config)
+        rules, directory, learned = _load(config, routing_model)
         uid = account or default_account(directory)
         if uid is not None and uid not in directory.account_units:
             by_name = {v: k for k, v in directory.account_names_by_uid.items()}
@@ -131,7 +149,7 @@ def register(main: click.Group) -> None:
                 raise ConfigError(f"矩阵中没有账号「{uid}」", key="--account")
             uid = by_name[uid]
         decision = decide(Subject(text=text, author_id=author, author_name="", account_uid=uid or ""),
-                          rules, directory)
+                          rules, directory, learned)
         if fmt == "json":
             click.echo(json.dumps(decision_json(decision, directory), ensure_ascii=False, indent=2))
             return
@@ -145,13 +163,15 @@ def register(main: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--predictions", type=click.Path(path_type=Path), default=None,
                   help="Also write every row with its prediction to this CSV.")
+    @click.option("--routing-model", type=click.Path(path_type=Path), default=None, metavar="MODEL",
+                  help="Route with this routing model in place (huisheng routing train), as [routing] would.")
     @config_option
     @fail_cleanly
-    def eval_(file: Path, fmt: str, predictions: Path | None, config: Path) -> None:
+    def eval_(file: Path, fmt: str, predictions: Path | None, routing_model: Path | None, config: Path) -> None:
         """Measure the rules on FILE (CSV: text and any of category, needs_reply, unit, account)."""
-        rules, directory = _load(config)
+        rules, directory, learned = _load(config, routing_model)
         rows = read_labelled(file, directory, default_account(directory))
-        result = evaluate(rows, rules, directory)
+        result = evaluate(rows, rules, directory, learned)
         if predictions is not None:
             write_predictions(predictions, result, directory)
         if fmt == "json":

@@ -24,9 +24,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from huisheng.flags.route import Directory, build_directory, fold, route
-from huisheng.flags.rules import CATEGORY_LABELS, Rules
+from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
+from huisheng.flags.scan import Hit, Scan
+
+if TYPE_CHECKING:
+    from huisheng.flags.learn import Learned
 
 _LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
 
@@ -35,7 +40,7 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _EMOTICON = re.compile(r"\[[^\[\]\s]{1,10}\]")
 #: a repost chain: what follows ``//@name:`` is other people's text
 _REPOST_CHAIN = re.compile(r"//@[^:：\s]{1,30}[:：].*", re.S)
-_REPLY_PREFIX = re.compile(r"^\s*回复\s*@[^:：\s]{1,30}\s*[:：]")
+_REPLY_PREFIX = re.compile(r"^\s*回复\s*@([^:：\s]{1,30})\s*[:：]")
 _AT_WORD = re.compile(r"@[\w\-·]{1,30}")
 _REPOST_WORDS = re.compile(r"转发微博|轉發微博|repost", re.I)
 
@@ -80,7 +85,7 @@ class Decision:
     urgent: bool
     reasons: tuple[Reason, ...]
     unit_code: str | None
-    #: account | mention | place | topic (None when no reply is needed)
+    #: account | mention | place | learned | topic (None when no reply is needed)
     routing: str | None
     #: human-readable, Chinese, e.g. "地点「磁器口」→ 磁器口街道"
     routing_reason: str
@@ -161,12 +166,57 @@ def content_of(masked: str) -> str:
     return _REPOST_WORDS.sub("", _EMOTICON.sub("", masked)).translate(_NOT_CONTENT)
 
 
+def _counted(hits: list[Hit]) -> set[int]:
+    """Which of a category's ``hits`` count: of each run of overlapping hits, the
+    heaviest one only (the longest of equal weight), so that one phrase (是不是, 能不能,
+    没人处理) scores once however many rules match it or part of it."""
+    order = sorted(range(len(hits)), key=lambda i: (hits[i][1], -hits[i][2]))
+    counted: set[int] = set()
+    best, run_end = order[0], hits[order[0]][2]
+    for i in order[1:]:
+        if hits[i][1] < run_end:  # overlaps the run
+            if hits[i][0].weight > hits[best][0].weight:
+                best = i
+            run_end = max(run_end, hits[i][2])
+        else:
+            counted.add(best)
+            best, run_end = i, hits[i][2]
+    counted.add(best)
+    return counted
+
+
+def _to_resident(text: str, subject: Subject, rules: Rules, directory: Directory, scan: Scan,
+                 mentioned: list) -> Reason | None:
+    """Why the comment speaks to another resident rather than to the government, or None:
+    it answers a resident (``回复@NAME:`` where NAME is no matrix account) or opens with a
+    cue of the rules (楼上的…), and neither @mentions a matrix account nor addresses the
+    government (the rules' ``address``: 小编, 领导 …)."""
+    m = _REPLY_PREFIX.match(text)
+    name = m.group(1) if m else (fold(subject.reply_to_name) if subject.reply_to_name else None)
+    if name is not None:
+        if name in directory.account_names:
+            return None
+        rule, who = "to_residents/reply", f"回复网友「{name}」"
+        span = Span(m.start(), m.end(), m.group(0)) if m else None
+    else:
+        cues = scan.hits(rules.to_resident_cues)
+        if not cues:
+            return None
+        matcher, start, end, matched = cues[0]
+        rule, span, who = matcher.rule, Span(start, end, matched), f"对其他网友说（「{matched.strip()}」）"
+    if mentioned or scan.hits(rules.address):
+        return None
+    cancelled = "、".join(_LABELS[c] for c in CATEGORIES if c in rules.to_resident_cancels)
+    return Reason(rule, "negation", span, f"{who}，不是对政府说的：不计{cancelled}")
+
+
 def _skip(reason: Reason, text: str) -> Decision:
     return Decision(False, None, False, (reason,), None, None, "", text)
 
 
-def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
-    """The decision on one comment or post (pure)."""
+def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learned | None = None) -> Decision:
+    """The decision on one comment or post (pure; ``learned``, the routing
+    model in use, is read-only data too)."""
     if subject.author_id in directory.account_units:
         account = directory.account_names_by_uid.get(subject.author_id, subject.author_name)
         unit = directory.unit_name(directory.account_units[subject.author_id])
@@ -221,17 +271,27 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
             return _skip(Reason("skip/spam", "skip", Span(start, end, matched),
                                 "广告/垃圾信息：" + "、".join(f"「{hit[3]}」" for hit in spam_hits)), text)
 
+    to_resident = _to_resident(text, subject, rules, directory, scan, mentioned) \
+        if rules.to_resident_cancels else None
+    if to_resident is not None:
+        reasons.append(to_resident)
     best, best_score = None, 0.0
     # categories without hits score 0, below min_score (a positive number)
     for position, hits in scan.hits_of(rules.category_matchers):  # priority order: ties go to the earlier
         category = rules.categories[position]
+        if to_resident is not None and category.name in rules.to_resident_cancels:
+            continue
+        if negations:
+            hits = [hit for hit in hits if not negated(category.name, Span(hit[1], hit[2], hit[3]))]
+        counted = _counted(hits) if len(hits) > 1 else None
         total = 0.0
-        for matcher, start, end, matched in hits:
-            span = Span(start, end, matched)
-            if negations and negated(category.name, span):
-                continue
-            total += matcher.weight
-            reasons.append(Reason(matcher.rule, "category", span, f"{category.label} +{matcher.weight:g}"))
+        for i, (matcher, start, end, matched) in enumerate(hits):
+            if counted is None or i in counted:
+                total += matcher.weight
+                detail = f"{category.label} +{matcher.weight:g}"
+            else:
+                detail = f"{category.label} 不重复计分（与已计分的命中重叠）"
+            reasons.append(Reason(matcher.rule, "category", Span(start, end, matched), detail))
         if total >= rules.min_score and (best is None or total > best_score):
             best, best_score = category, total
     category_name = best.name if best else None
@@ -257,7 +317,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory) -> Decision:
 
     if not needs:
         return Decision(False, category_name, False, tuple(reasons), None, None, "", text)
-    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory, scan)
+    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory, scan, learned)
     for rule, start, end, matched, detail in chosen.notes:
         span = Span(start, end, text[start:end]) if start is not None and end is not None else None
         reasons.append(Reason(rule, "route", span, detail))

@@ -12,11 +12,14 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Subject, decide
 from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
+
+if TYPE_CHECKING:
+    from huisheng.flags.learn import Learned
 
 NONE = "none"
 CLASSES = CATEGORIES + (NONE,)
@@ -139,9 +142,11 @@ def _f1(p: float | None, r: float | None) -> float | None:
     return round(2 * p * r / (p + r), 4)
 
 
-def evaluate(rows: list[Labelled], rules: Rules, directory: Directory) -> Evaluation:
+def evaluate(rows: list[Labelled], rules: Rules, directory: Directory, learned: Learned | None = None
+             ) -> Evaluation:
+    """Every row decided (with the routing model ``learned`` in place, if given) and measured."""
     decisions = tuple(decide(Subject(text=row.text, author_id=RESIDENT, author_name="", account_uid=row.account),
-                             rules, directory) for row in rows)
+                             rules, directory, learned) for row in rows)
     metrics: dict[str, Any] = {"rows": len(rows)}
 
     labelled_nr = [(r, d) for r, d in zip(rows, decisions) if r.needs_reply is not None]
@@ -175,8 +180,15 @@ def evaluate(rows: list[Labelled], rules: Rules, directory: Directory) -> Evalua
               if r.unit is not None and d.needs_reply and r.needs_reply is not False]
     if any(r.unit is not None for r in rows):
         correct = sum(1 for r, d in routed if d.unit_code == r.unit)
+        by: dict[str, dict[str, int]] = {}
+        for r, d in routed:
+            kind = by.setdefault(d.routing or "account", {"judged": 0, "correct": 0})
+            kind["judged"] += 1
+            kind["correct"] += d.unit_code == r.unit
         metrics["routing"] = {"accuracy": _ratio(correct, len(routed)), "correct": correct, "judged": len(routed),
-                              "labelled": sum(1 for r in rows if r.unit is not None)}
+                              "labelled": sum(1 for r in rows if r.unit is not None),
+                              # which way each judged row was routed, and how often rightly
+                              "by_routing": dict(sorted(by.items()))}
     return Evaluation(tuple(rows), decisions, metrics)
 
 

@@ -7,9 +7,20 @@ It takes the comments the store holds that were not decided yet
   (:mod:`huisheng.flags.replies`) to the open flags of its post;
 * any other comment goes through the pure decision
   (:func:`huisheng.flags.classify.decide`); one that needs a reply becomes a
-  flag owned by the routed unit, with a deadline in working time — unless the
-  same citizen already has an unanswered flag in that thread (the case is
-  already open), and linked to the earlier flag when it follows up a reply.
+  flag owned by the routed unit, with a deadline in working time (an urgent
+  one: ``urgent_hours`` round the clock) — unless the same citizen already has
+  an unanswered flag in that thread (the case is already open), and linked to
+  the earlier flag when it follows up a reply.
+
+History is not a backlog: with ``[flags] history = "record"`` (the default) a
+comment written before its account's monitoring start gets a *historical*
+flag.  Its ``due_at`` is the deadline it would have had (from its own time),
+kept for the record; nothing acts on it — no ladder, no alert, no digest list,
+not overdue anywhere.  An account that has never been read successfully has no
+monitoring start yet (it will be its first successful poll minus the grace):
+its comments older than ``now`` minus the grace are history whatever that poll
+brings, the newer ones wait undecided until the start is known, so a comment
+fetched by a first poll still running is never decided against a guess.
 
 Flags, events and the ``decided_at`` markers commit together, batch by batch,
 so re-running never duplicates a flag or resets its state, and a crash leaves
@@ -20,10 +31,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,11 +42,14 @@ from huisheng.flags import lifecycle
 from huisheng.flags.classify import Decision, Directory, Subject, build_directory, decide
 from huisheng.flags.replies import AccountComment, OpenFlag, match_reply
 from huisheng.flags.rules import Rules
-from huisheng.flags.sla import Sla
+from huisheng.flags.sla import History, Sla
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.monitor.clock import Clock
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+
+if TYPE_CHECKING:
+    from huisheng.flags.relearn import ModelHandle
 
 log = logging.getLogger("huisheng.flags")
 
@@ -106,6 +120,10 @@ class _FlagRow:
     def __setattr__(self, name: str, value: Any) -> None:
         self._values[name] = value
         self._changed.add(name)
+
+
+class _Lost(Exception):
+    """Another process decided part of this batch first (see ``run_batch``)."""
 
 
 class _Batch:
@@ -199,13 +217,17 @@ def _event_data(flag: _FlagRow, step: lifecycle.Event) -> dict[str, Any]:
 
 class Decider:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, rules: Rules,
-                 calendar: WorkCalendar, sla: Sla, *, batch_size: int = 500):
+                 calendar: WorkCalendar, sla: Sla, *, batch_size: int = 500, history: History | None = None,
+                 learned: ModelHandle | None = None):
         self.sessions = sessions
         self.clock = clock
         self.rules = rules
         self.calendar = calendar
         self.sla = sla
         self.batch_size = batch_size
+        self.history = history or History()
+        #: the routing model file, if configured (a new file is picked up at the next batch)
+        self.learned = learned
         self._directory: tuple[Directory, dict[str, int], dict[str, int], dict[int, int]] | None = None
 
     def refresh_directory(self) -> None:
@@ -225,7 +247,10 @@ class Decider:
         """Decide every pending comment, batch by batch."""
         total = DecideResult()
         while True:
-            result = self.run_batch(now)
+            try:
+                result = self.run_batch(now)
+            except _Lost:  # another process is deciding these comments: its work stands
+                return total
             total.decided += result.decided
             total.flags += result.flags
             total.urgent += result.urgent
@@ -241,13 +266,18 @@ class Decider:
         with self.sessions.begin() as session:
             directory, unit_ids, account_ids, account_units = self._dir(session)
             # Plain rows, not ORM objects: the batch only reads them.
-            rows = session.execute(
-                select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Account.uid.label("account_uid"))
-                .join(Post, Post.id == Comment.post_id)
-                .join(Account, Account.id == Post.account_id)
-                .where(Comment.decided_at.is_(None))
-                .order_by(Comment.created_at, Comment.id)
-                .limit(self.batch_size)).all()
+            query = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"),
+                            Account.uid.label("account_uid"), Account.monitoring_start.label("monitoring_start"))
+                     .join(Post, Post.id == Comment.post_id)
+                     .join(Account, Account.id == Post.account_id)
+                     .where(Comment.decided_at.is_(None))
+                     .order_by(Comment.created_at, Comment.id)
+                     .limit(self.batch_size))
+            if self.history.records:
+                # no monitoring start yet: only what is history whatever it turns out to be
+                surely_history = self.calendar.add(now, -self.history.grace_days).at
+                query = query.where(or_(Account.monitoring_start.is_not(None), Comment.created_at < surely_history))
+            rows = session.execute(query).all()
             if not rows:
                 return result
             if any(c.account_uid not in account_ids for c in rows):
@@ -255,6 +285,7 @@ class Decider:
                 self._directory = None
                 directory, unit_ids, account_ids, account_units = self._dir(session)
             batch = _Batch(session, {c.post_id for c in rows}, list(account_ids))
+            learned = self.learned.current() if self.learned is not None else None
             for comment in rows:
                 account_id, account_uid = comment.account_id, comment.account_uid
                 result.decided += 1
@@ -266,9 +297,9 @@ class Decider:
                                    batch, now, touched)
                     batch.replies.setdefault(comment.post_id, []).append(comment)
                     continue
-                decision = decide(_subject(comment, account_uid), self.rules, directory)
+                decision = decide(_subject(comment, account_uid), self.rules, directory, learned)
                 days = self.sla.deadline_days(decision.category) if decision.category else None
-                if not decision.needs_reply or days is None:
+                if not decision.needs_reply or (days is None and not decision.urgent):
                     continue  # a category with no deadline (praise) carries no duty to reply
                 if decision.unit_code not in unit_ids:
                     log.error("comment=%s: no owning unit found (%s); not flagged", comment.external_id,
@@ -278,10 +309,18 @@ class Decider:
                 if flag is not None:
                     self._link_earlier_replies(flag, batch, account_ids, account_units, now, touched)
             connection = session.connection()
+            # Claimed before anything is written: another process deciding the
+            # same comments at the same moment (`huisheng poll` beside the
+            # daemon) waits for this claim; the one that loses rolls its batch
+            # back instead of flagging a comment twice.
+            claimed = connection.execute(update(Comment).where(Comment.id.in_([c.id for c in rows]),
+                                                               Comment.decided_at.is_(None))
+                                         .values(decided_at=now)).rowcount
+            if claimed != len(rows):
+                raise _Lost()
             batch.write(connection)
-            connection.execute(update(Comment).where(Comment.id.in_([c.id for c in rows])).values(decided_at=now))
             result.flags = [f.id for f in batch.new]
-            result.urgent = [f.id for f in batch.new if f.urgent]
+            result.urgent = [f.id for f in batch.new if f.urgent and not f.historical]
             result.replied = [f.id for f in touched["replied"]]
             result.acknowledged = [f.id for f in touched["acknowledged"]]
         if result.flags or result.replied:
@@ -319,7 +358,7 @@ class Decider:
 
     # -- raising flags ------------------------------------------------------------------
 
-    def _raise(self, comment: Row, account_id: int, decision: Decision, days: float,
+    def _raise(self, comment: Row, account_id: int, decision: Decision, days: float | None,
                unit_ids: dict[str, int], batch: _Batch, now: datetime) -> _FlagRow | None:
         thread = comment.root_external_id or comment.external_id
         same_citizen = batch.cases.get((comment.post_id, comment.author_id, thread), ())
@@ -327,19 +366,27 @@ class Decider:
             return None  # the same case is still open: no second flag
         earlier = same_citizen[-1] if same_citizen else None
         started = comment.created_at or now
-        deadline = self.calendar.add(started, days)
+        if decision.urgent:  # hours, round the clock: a fire does not wait for office hours
+            due_at, uncertain, uncovered = started + timedelta(hours=self.sla.urgent_hours), False, ()
+        else:
+            deadline = self.calendar.add(started, days)
+            due_at, uncertain, uncovered = deadline.at, deadline.uncertain, deadline.uncovered_years
+        # only comments older than the grace reach here without a start (see run_batch)
+        historical = self.history.records and (comment.monitoring_start is None
+                                               or started < comment.monitoring_start)
         flag = _FlagRow(None, _new_flag_values(
             comment_id=comment.id, post_id=comment.post_id, account_id=account_id,
             unit_id=unit_ids[decision.unit_code], routing=decision.routing or "account",
             routing_reason=decision.routing_reason, category=decision.category, urgent=decision.urgent,
-            reasons=[_reason_json(r) for r in decision.reasons], author_id=comment.author_id,
-            author_name=comment.author_name, started_at=started, created_at=now, due_at=deadline.at,
-            due_uncertain=deadline.uncertain, updated_at=now,
+            historical=historical, reasons=[_reason_json(r) for r in decision.reasons],
+            author_id=comment.author_id, author_name=comment.author_name, started_at=started, created_at=now,
+            due_at=due_at, due_uncertain=uncertain, updated_at=now,
             follow_up_of=earlier.id if earlier is not None else None), thread, follow_up=earlier)
+        extra = {"historical": True, "monitoring_start": _iso(comment.monitoring_start)} if historical else {}
         batch.raise_flag(flag, lifecycle.event(
             flag, "created", RULE_ACTOR, now, decision.routing_reason, category=decision.category,
             urgent=decision.urgent, follow_up_of=earlier.id if earlier is not None else None,
-            due_uncertain=deadline.uncertain, uncovered_years=list(deadline.uncovered_years)))
+            due_uncertain=uncertain, uncovered_years=list(uncovered), **extra))
         return flag
 
     def _link_earlier_replies(self, flag: _FlagRow, batch: _Batch, account_ids: dict[str, int],
@@ -370,6 +417,10 @@ _NEW_FLAG_DEFAULTS: dict[str, Any] = {
 def _new_flag_values(**values: Any) -> dict[str, Any]:
     """The columns of a new flag, the same in every row (one bulk insert)."""
     return {**_NEW_FLAG_DEFAULTS, **values}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def _subject(comment: Row, account_uid: str) -> Subject:

@@ -1,10 +1,12 @@
 """Routing (分派): which unit owns a comment that needs a reply.
 
 Pure: the :class:`Directory` is plain data built once from the matrix.
-Candidates, in the rules' priority order (default mention > place > topic >
-account): an ``@`` of another matrix account → its owner unit; a street or
-community name or alias (on the account levels the rules allow) → that unit;
-a department's topic keywords (likewise) → that department; else the owner unit
+Candidates, in the rules' priority order (default mention > place > learned >
+topic > account): an ``@`` of another matrix account → its owner unit; a street
+or community name or alias (on the account levels the rules allow) → that unit;
+the routing model's unit (:mod:`huisheng.flags.learn`, when one is configured,
+its confidence clears the threshold and the account may route there); a
+department's topic keywords (likewise) → that department; else the owner unit
 of the account the comment was written under (谁开设、谁主办).
 """
 
@@ -14,11 +16,14 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from huisheng.flags.rules import Matcher, Rules
 from huisheng.flags.scan import Hit, Scan, WordFinder
 from huisheng.monitor.settings import Matrix, UnitSpec
+
+if TYPE_CHECKING:
+    from huisheng.flags.learn import Learned
 
 LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区村"}
 
@@ -189,12 +194,55 @@ def _pick_place(found: list[tuple[int, int, str, str]], directory: Directory) ->
     return min(found, key=lambda f: f[0])
 
 
+def may_route(code: str, own_unit: str | None, rules: Rules, directory: Directory) -> bool:
+    """Whether a comment written under an account of ``own_unit`` may go to
+    ``code`` (属地管理): streets and communities where the rules route by place,
+    departments (and the district) where they route by topic, its own unit always."""
+    if code == own_unit:
+        return True
+    level, target = directory.level(own_unit), directory.level(code)
+    if target in ("street", "community"):
+        return level in rules.place_levels
+    return target is not None and level in rules.topic_levels
+
+
+def _learned(text: str, learned: Learned, own_unit: str | None, level_name: str, rules: Rules,
+             directory: Directory, notes: list[tuple[str, int | None, int | None, str, str]]
+             ) -> tuple[str, str] | None:
+    """The routing model's unit and reason, when it may be used; a note either way."""
+    found = learned.predict(text)
+    if found is None:
+        return None
+    code, confidence = found.unit, found.confidence
+    words = "".join(f"「{term}」" for term in found.terms)
+    detail = f"置信度 {confidence:.2f}" + (f"，依据{words}" if words else "")
+    name = directory.unit_name(code)
+    chosen = None
+    if code not in directory.units:
+        reason = f"学习模型预测的单位「{code}」不在矩阵中，不采用"
+    elif confidence < learned.threshold:
+        reason = f"学习模型预测{name}（{detail}），低于阈值 {learned.threshold:g}，不采用"
+    elif not may_route(code, own_unit, rules, directory):
+        reason = f"学习模型预测{name}（{detail}），出现在{level_name}账号下，按属地管理不改派"
+    else:
+        reason = f"学习模型 → {name}（{detail}）"
+        chosen = (code, reason)
+    start = text.find(found.terms[0]) if found.terms else -1
+    if start >= 0:
+        notes.append(("route/learned", start, start + len(found.terms[0]), found.terms[0], reason))
+    else:
+        notes.append(("route/learned", None, None, "", reason))
+    return chosen
+
+
 def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account_uid: str,
-          rules: Rules, directory: Directory, scan: Scan | None = None) -> Route:
+          rules: Rules, directory: Directory, scan: Scan | None = None, learned: Learned | None = None) -> Route:
     """The owning unit of a comment that needs a reply.  ``text`` is the
     normalized text with mentions masked; ``mentions`` are matrix account names
     the comment ``@``s, with their spans in the text when known; ``scan`` is
-    ``text`` already scanned with these rules (the decide step has it)."""
+    ``text`` already scanned with these rules (the decide step has it);
+    ``learned`` the routing model in use, if any (asked only when no signal
+    before it in the priority decided)."""
     own_unit = directory.account_units.get(account_uid)
     level = directory.level(own_unit)
     level_name = LEVEL_NAMES.get(level or "", "")
@@ -241,6 +289,10 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
         notes.append(("route/topic", start, end, matched, reason))
 
     for kind in rules.routing_priority:
+        if kind == "learned" and learned is not None:
+            found = _learned(text, learned, own_unit, level_name, rules, directory, notes)
+            if found is not None:
+                candidates["learned"] = found
         if kind in candidates:
             code, reason = candidates[kind]
             return Route(code, kind, reason, tuple(notes))
@@ -251,4 +303,4 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
     return Route(None, "account", f"账号 {account_uid} 不在矩阵中，无法确定主办单位", tuple(notes))
 
 
-__all__ = ["Directory", "Route", "build_directory", "find_places", "route"]
+__all__ = ["Directory", "Route", "build_directory", "find_places", "may_route", "route"]

@@ -27,8 +27,9 @@ DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 CATEGORIES = ("consultation", "complaint", "help", "suggestion", "praise")
 CATEGORY_LABELS = {"consultation": "咨询", "complaint": "投诉", "help": "求助", "suggestion": "建议",
                    "praise": "感谢"}
-ROUTINGS = ("mention", "place", "topic", "account")
-ROUTING_LABELS = {"mention": "@提及", "place": "地点", "topic": "话题", "account": "账号主办单位"}
+ROUTINGS = ("mention", "place", "learned", "topic", "account")
+ROUTING_LABELS = {"mention": "@提及", "place": "地点", "learned": "学习模型", "topic": "话题",
+                  "account": "账号主办单位"}
 LEVELS = ("district", "department", "street", "community")
 
 YamlPath = tuple[str | int, ...]
@@ -96,6 +97,12 @@ class Rules:
     topic_levels: frozenset[str]
     topics: tuple[TopicRule, ...]
     acknowledgement_patterns: tuple[re.Pattern[str], ...]
+    #: cues (other than ``回复@a resident:``) that a comment answers another resident (楼上的…)
+    to_resident_cues: tuple[Matcher, ...] = ()
+    #: categories whose hits do not count in a comment to another resident …
+    to_resident_cancels: frozenset[str] = frozenset()
+    #: … unless it also speaks to the government (你们, 小编, 相关部门 …)
+    address: tuple[Matcher, ...] = ()
 
     #: each category's matchers, in priority order (scanned together)
     category_matchers: tuple[tuple[Matcher, ...], ...] = field(init=False, repr=False, compare=False)
@@ -109,7 +116,8 @@ class Rules:
         # Indexed when the rules are loaded, not in the daemon's first decide tick.
         categories = tuple(c.matchers for c in self.categories)
         object.__setattr__(self, "category_matchers", categories)
-        object.__setattr__(self, "scanner", Scanner([*categories, self.urgent, self.spam, self.negations]
+        object.__setattr__(self, "scanner", Scanner([*categories, self.urgent, self.spam, self.negations,
+                                                     self.to_resident_cues, self.address]
                                                     + [t.matchers for t in self.topics]))
         object.__setattr__(self, "any_chatter", combined([m.regex for m in self.chatter]))
 
@@ -218,11 +226,13 @@ class _Reader:
             self.doc.error(path, f"正则表达式无效：{exc.msg}（位置 {exc.pos}）")
             return None
 
-    def matchers(self, table: dict[str, Any], path: YamlPath, prefix: str,
-                 default_weight: float = 1.0) -> tuple[Matcher, ...]:
-        """``keywords`` and ``patterns``: each a string or ``{text|regex, weight}``."""
+    def matchers(self, table: dict[str, Any], path: YamlPath, prefix: str, default_weight: float = 1.0,
+                 keys: tuple[tuple[str, bool], ...] = (("keywords", False), ("patterns", True))
+                 ) -> tuple[Matcher, ...]:
+        """``keywords`` and ``patterns`` (or the ``keys`` given, each with whether it holds
+        regexes): each item a string or ``{text|regex, weight}``."""
         out: list[Matcher] = []
-        for key, is_regex in (("keywords", False), ("patterns", True)):
+        for key, is_regex in keys:
             items = table.get(key)
             if items is None:
                 continue
@@ -296,8 +306,8 @@ def _subset(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
     return check
 
 
-TOP = ("version", "normalize", "categories", "category_priority", "min_score", "negations", "no_reply",
-       "spam", "urgent", "routing", "replies")
+TOP = ("version", "normalize", "categories", "category_priority", "min_score", "negations", "to_residents",
+       "no_reply", "spam", "urgent", "routing", "replies")
 
 
 def parse_rules(text: str, file: str) -> Rules:
@@ -354,6 +364,12 @@ def parse_rules(text: str, file: str) -> Rules:
         if regex is not None:
             negations.append(Negation(f"negation/{pattern}", regex, frozenset(cancels), scope))
 
+    residents_path: YamlPath = ("to_residents",)
+    residents = r.table(top.get("to_residents"), residents_path, ("patterns", "cancels", "address"))
+    resident_cues = r.matchers(residents, residents_path, "to_residents", keys=(("patterns", True),))
+    to_resident_cancels = r.get(residents, residents_path, "cancels", _subset(CATEGORIES), [])
+    address = r.matchers(residents, residents_path, "address", keys=(("address", False),))
+
     nr_path: YamlPath = ("no_reply",)
     nr = r.table(top.get("no_reply"), nr_path, ("min_content_chars", "chatter"))
     min_chars = int(r.get(nr, nr_path, "min_content_chars", _number, 2))
@@ -375,6 +391,10 @@ def parse_rules(text: str, file: str) -> Rules:
     route = r.table(top.get("routing"), route_path, ("priority", "place", "topic", "topics"))
     routing_priority = r.get(route, route_path, "priority", _subset(ROUTINGS), list(ROUTINGS))
     routing_priority = list(dict.fromkeys(list(routing_priority) + ["account"]))
+    if "learned" not in routing_priority:
+        # rules written before the routing model existed: it goes where the default puts it
+        routing_priority.insert(routing_priority.index("topic" if "topic" in routing_priority else "account"),
+                                "learned")
     place = r.table(route.get("place"), route_path + ("place",), ("on_levels", "ignore", "cues_before",
                                                                  "cues_after"))
     place_levels = r.get(place, route_path + ("place",), "on_levels", _subset(LEVELS), ["district", "department"])
@@ -421,7 +441,8 @@ def parse_rules(text: str, file: str) -> Rules:
         routing_priority=tuple(routing_priority), place_levels=frozenset(place_levels),
         place_ignore=frozenset(place_ignore), place_cues_before=tuple(cues["cues_before"]),
         place_cues_after=tuple(cues["cues_after"]), topic_levels=frozenset(topic_levels), topics=tuple(topics),
-        acknowledgement_patterns=tuple(acks))
+        acknowledgement_patterns=tuple(acks), to_resident_cues=resident_cues,
+        to_resident_cancels=frozenset(to_resident_cancels), address=address)
 
 
 def load_rules(path: Path | None = None) -> Rules:

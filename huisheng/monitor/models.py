@@ -291,7 +291,7 @@ class Flag(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     #: the owning unit (routed); changes on reassignment
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    #: account | mention | place | topic | manual
+    #: account | mention | place | learned | topic | manual
     routing: Mapped[str] = mapped_column(String(16))
     routing_reason: Mapped[str] = mapped_column(Text)
     #: consultation | complaint | help | suggestion
