@@ -49,7 +49,8 @@ def test_overlapping_keywords_each_count_at_their_first_occurrence(tmp_path, dir
     assert hits(d) == [("complaint/不处理", 8, 11, "不处理"), ("complaint/没人处理", 2, 6, "没人处理"),
                        ("complaint/没人", 2, 4, "没人"), ("complaint/处理", 4, 6, "处理")]
     assert (d.needs_reply, d.category) == (True, "complaint")
-    assert d.reasons[len(hits(d))].detail == "类别「投诉」（得分 4）需回复"
+    # 没人处理 scores once (不处理 apart): overlapping hits count as one
+    assert d.reasons[len(hits(d))].detail == "类别「投诉」（得分 2）需回复"
 
 
 def test_a_keyword_seen_alone_before_the_longer_one_it_starts(tmp_path, directory):

@@ -131,6 +131,9 @@ HELP = (
     "急求帮助！孩子发烧，社区医院关门了，附近哪里还能看急诊",
     "家里失火后房子没法住了，能申请临时救助吗",
 )
+#: help texts that are urgent too (a missing person, of any age); kept in HELP so that a
+#: seed's world keeps its texts
+URGENT_IN_HELP = frozenset({"求助！家里老人走失了，穿蓝色外套，最后出现在{road}附近"})
 URGENT_HELP = (
     "{estate}3号楼楼道里煤气味很重，急！谁能帮忙联系一下",
     "{road}有人落水了，快来人！",
@@ -298,21 +301,22 @@ def resident_comment(rng: random.Random, places: Places, level: str, mention_nam
     template = rng.choice(bank)
     text, street = fill_naming(template, rng, places)
     needs = cat != "praise"
+    urgent = template in URGENT_IN_HELP
     # Place routing: a department or the district hears about a named community.
     if needs and level in ("district", "department") and places.place_units and rng.random() < 0.15:
         name, code = rng.choice(places.place_units)
         text = rng.choice(("{n}", "我是{n}的居民，", "{n}这边", "住在{n}，")).format(n=name) + text
-        return Written(text, cat, needs, routing="place", target_hint=code)
+        return Written(text, cat, needs, routing="place", target_hint=code, urgent=urgent)
     if needs and mention_names and rng.random() < 0.1:
         name = rng.choice(mention_names)
-        return Written(f"@{name} {text}", cat, needs, routing="mention", target_hint=name)
+        return Written(f"@{name} {text}", cat, needs, routing="mention", target_hint=name, urgent=urgent)
     # The district's routing policy, in its order: a named street, then the department's business.
     if needs and street is not None and level in ("district", "department") \
             and (code := places.place_unit(street)):
-        return Written(text, cat, needs, routing="place", target_hint=code)
+        return Written(text, cat, needs, routing="place", target_hint=code, urgent=urgent)
     if needs and level == "district" and template in BUSINESS and (code := places.topic_unit(BUSINESS[template])):
-        return Written(text, cat, needs, routing="topic", target_hint=code)
-    return Written(text, cat, needs)
+        return Written(text, cat, needs, routing="topic", target_hint=code, urgent=urgent)
+    return Written(text, cat, needs, urgent=urgent)
 
 
 def hostile(rng: random.Random, base: Written) -> Written:
