@@ -19,6 +19,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy import update
+
 from bench._common import emit, note
 from huisheng import migrations
 from huisheng.flags.process import Decider
@@ -61,6 +63,9 @@ def _prepare(tmp: Path, name: str, matrix, posts):
     sessions = session_factory(engine)
     with sessions.begin() as session:
         sync_matrix(session, matrix, START)
+        # monitored since before the corpus: every comment is decided as a live one, not history
+        since = START - timedelta(days=30)
+        session.execute(update(Account).values(first_success_at=since, monitoring_start=since))
     with sessions() as session:
         accounts = {a.uid: a.id for a in session.scalars(__import__("sqlalchemy").select(Account))}
     rows = {}
