@@ -61,6 +61,9 @@ def build(url: str) -> None:
     first = START - timedelta(days=DAYS)
     with sessions.begin() as session:
         sync_matrix(session, matrix, first - timedelta(days=1))
+        # monitored since the matrix was loaded: the simulated days are live, not history
+        session.execute(update(Account).values(first_success_at=first - timedelta(days=1),
+                                               monitoring_start=first - timedelta(days=1)))
     with sessions() as session:
         accounts = {a.uid: a.id for a in session.scalars(select(Account))}
     world = World(matrix, seed=7, start=START, config=WorldConfig(history_days=DAYS))

@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({totals['owner']} by the accounts themselves), {totals['tombstones']} deletions seen; "
         f"{polls} polls, {requests} requests in {time.monotonic() - began:.0f} s")
     say(f"flags (需回复): {totals['flags']} raised, {totals['replied']} replied, "
-        f"{totals['urgent']} urgent, {totals['unanswered']} still unanswered")
+        f"{totals['urgent']} urgent, {totals['unanswered']} still unanswered; {totals['historical']} of them "
+        f"history (written before the first poll's monitoring start: recorded, no clock)")
     say(f"mail: {len(sink.files())} messages (urgent alerts and digests) in {display(root / 'mail')}/ "
         f"— open the .eml files with any mail client")
     say("")
@@ -187,6 +188,8 @@ def _totals(runtime) -> dict[str, int]:
             "replied": session.scalar(select(func.count()).select_from(Flag)
                                       .where(Flag.first_reply_at.is_not(None))) or 0,
             "urgent": session.scalar(select(func.count()).select_from(Flag).where(Flag.urgent.is_(True))) or 0,
+            "historical": session.scalar(select(func.count()).select_from(Flag)
+                                         .where(Flag.historical.is_(True))) or 0,
             "unanswered": session.scalar(select(func.count()).select_from(Flag)
                                          .where(Flag.status.in_(("open", "acknowledged")))) or 0,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from itertools import count
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from huisheng import migrations
 from huisheng.flags.sla import Sla
@@ -18,6 +18,7 @@ from huisheng.records import Comment, Post
 from huisheng.simulator.sample import sample_matrix
 
 _ids = count(5_000_000_000_000_000)
+MONITORED_SINCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class Kit:
@@ -27,7 +28,10 @@ class Kit:
         self.sessions = session_factory(self.engine)
         self.matrix = sample_matrix(accounts, streets=2)
         with self.sessions.begin() as session:
-            sync_matrix(session, self.matrix, datetime(2026, 1, 1, tzinfo=timezone.utc))
+            sync_matrix(session, self.matrix, MONITORED_SINCE)
+            # every account read since the matrix was loaded: the comments of these tests are not history
+            session.execute(update(Account).values(first_success_at=MONITORED_SINCE,
+                                                   monitoring_start=MONITORED_SINCE))
         self.calendar = WorkCalendar()
         self.sla = Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7})
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from flagkit import Kit
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.models import Comment, Flag, FlagEvent
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent
 
 SH = timezone(timedelta(hours=8))
 DISTRICT_UID = "1000000001"  # 示范区发布 (district)
@@ -182,5 +182,10 @@ def test_an_account_added_while_running_is_picked_up(kit):
         sync_matrix(session, Matrix(kit.matrix.units, kit.matrix.accounts + (newcomer,)), at)
     new_post = kit.post("2000000001", at + timedelta(hours=1))
     kit.comment(new_post, at + timedelta(hours=1), "小区垃圾三天没人清运，投诉")
+    # stored by its first poll, still running: decided once its monitoring start is known
+    assert d.run().decided == 0
+    with kit.sessions.begin() as session:
+        session.execute(update(Account).where(Account.uid == "2000000001").values(
+            first_success_at=at + timedelta(hours=1), monitoring_start=at))
     result = d.run()
     assert result.decided == 1 and len(result.flags) == 1

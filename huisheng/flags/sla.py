@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from math import isfinite
 from typing import Any, Callable, Mapping
 
 from huisheng.flags.workcal import WorkCalendar, YearArrangement
@@ -159,25 +158,13 @@ SLA_TABLE = Table({
     "stale_days": Key("int", default=90, low=1, high=3650, doc="calendar days"),
 })
 
-
-
-def _check_range(low: float, high: float, *, low_open: bool = False):
-    def check(value: float) -> str | None:
-        ok = isfinite(value) and (value > low if low_open else value >= low) and value <= high
-        if not ok:
-            bound = f"大于 {low:g}" if low_open else f"不小于 {low:g}"
-            return f"应{bound}且不大于 {high:g}，实际为 {value}"
-        return None
-    return check
-
-
 FLAGS_TABLE = Table({
     "history": Key("str", default="record", choices=HISTORY_MODES,
                    doc="comments written before an account's monitoring start: recorded as "
                        "history (no clock), or flagged like any other"),
-    "history_grace_days": Key("float", default=1.0, check=_check_range(0, 30),
+    "history_grace_days": Key("float", default=1.0, low=0, high=30,
                               doc="monitoring start = first successful poll minus this many working days"),
-    "urgent_hours": Key("float", default=2.0, check=_check_range(0, 72, low_open=True),
+    "urgent_hours": Key("float", default=2.0, positive=True, low=0, high=72,
                         doc="an urgent flag is due this many hours (round the clock) after the comment"),
 })
 

@@ -155,8 +155,8 @@ class Poller:
             account.last_success_at = now
             if account.first_success_at is None:
                 account.first_success_at = now
-                if account.monitoring_start is None:  # else the matrix set it
-                    account.monitoring_start = self.history_start(now)
+            if account.monitoring_start is None:  # else the matrix set it, or an earlier poll
+                account.monitoring_start = self.history_start(account.first_success_at)
             account.consecutive_errors = 0
             account.failing_since = None
             if account.next_check_at is None or account.next_check_at < now:

@@ -34,7 +34,8 @@ class MailSettings:
     password: str | None = None
     from_address: str = "huisheng@localhost"
     from_name: str = "回声"
-    #: the district duty address, copied on every urgent alert
+    #: the district duty address, copied on every urgent alert and told of every
+    #: urgent flag still unanswered at its deadline
     duty_address: str | None = None
     locale: str = "zh"
     #: attempts before a message is given up (status failed); the defaults retry
@@ -95,7 +96,8 @@ MAIL_TABLE = Table({
                            required=lambda values: values.get("password_env") is not None),
     "from_address": Key("str", check=_check_email, doc="sender address"),
     "from_name": Key("str", default="回声", doc="sender name"),
-    "duty_address": Key("str", check=_check_email, doc="district duty address: a copy of every urgent alert"),
+    "duty_address": Key("str", check=_check_email,
+                        doc="district duty address: every urgent alert, and urgent escalations"),
     "locale": Key("str", default="zh", choices=LOCALES, doc="zh or en"),
     "max_attempts": Key("int", default=30, low=1, high=1000, doc="attempts before a message is given up"),
     "retry_base": Key("float", default=60.0, low=0.01, high=86400, doc="first retry after this many seconds"),
