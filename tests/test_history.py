@@ -316,6 +316,21 @@ def test_before_the_first_successful_poll_only_sure_history_is_decided(kit):
     assert created.data["historical"] is True
 
 
+def test_a_citizen_asking_again_once_monitored_gets_a_flag_on_the_clock(kit):
+    uid = "1000000001"
+    now = datetime(2026, 11, 4, 15, 0, tzinfo=SH)
+    with kit.sessions.begin() as session:
+        session.execute(update(Account).where(Account.uid == uid).values(monitoring_start=now - timedelta(days=1)))
+    post = kit.post(uid, now - timedelta(days=30))
+    _, first = kit.comment(post, now - timedelta(days=20), "请问这个政策什么时候实施？")
+    kit.comment(post, now - timedelta(days=19), "请问到底什么时候实施？", root=first)  # the same open case
+    kit.comment(post, now - timedelta(hours=2), "一个月了还没人回答，请问什么时候实施？", root=first)
+    Decider(kit.sessions, FakeClock(now), load_rules(), kit.calendar, kit.sla).run(now)
+    old, new = kit.flags()
+    assert old.historical and not new.historical
+    assert new.follow_up_of == old.id and new.started_at == now - timedelta(hours=2)
+
+
 def test_history_flag_mode_decides_everything_at_once(kit):
     uid = "1000000001"
     now = datetime(2026, 11, 4, 15, 0, tzinfo=SH)

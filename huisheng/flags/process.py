@@ -59,7 +59,7 @@ COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.roo
                    Comment.mentions, Comment.reply_to_name, Comment.deleted_at)
 #: what the decide step reads of a flag already stored
 FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
-                Flag.unit_id, Flag.status)
+                Flag.unit_id, Flag.status, Flag.historical)
 RULE_ACTOR = "rule:decide"
 REPLY_ACTOR = "rule:reply-detection"
 UNANSWERED = ("open", "acknowledged")
@@ -362,18 +362,20 @@ class Decider:
                unit_ids: dict[str, int], batch: _Batch, now: datetime) -> _FlagRow | None:
         thread = comment.root_external_id or comment.external_id
         same_citizen = batch.cases.get((comment.post_id, comment.author_id, thread), ())
-        if any(f.status in UNANSWERED for f in same_citizen):
-            return None  # the same case is still open: no second flag
-        earlier = same_citizen[-1] if same_citizen else None
         started = comment.created_at or now
+        # only comments older than the grace reach here without a start (see run_batch)
+        historical = self.history.records and (comment.monitoring_start is None
+                                               or started < comment.monitoring_start)
+        # the same case still open: no second flag — unless the open one is history and this
+        # is not (a citizen asking again once monitored is owed an answer on the clock)
+        if any(f.status in UNANSWERED and (historical or not f.historical) for f in same_citizen):
+            return None
+        earlier = same_citizen[-1] if same_citizen else None
         if decision.urgent:  # hours, round the clock: a fire does not wait for office hours
             due_at, uncertain, uncovered = started + timedelta(hours=self.sla.urgent_hours), False, ()
         else:
             deadline = self.calendar.add(started, days)
             due_at, uncertain, uncovered = deadline.at, deadline.uncertain, deadline.uncovered_years
-        # only comments older than the grace reach here without a start (see run_batch)
-        historical = self.history.records and (comment.monitoring_start is None
-                                               or started < comment.monitoring_start)
         flag = _FlagRow(None, _new_flag_values(
             comment_id=comment.id, post_id=comment.post_id, account_id=account_id,
             unit_id=unit_ids[decision.unit_code], routing=decision.routing or "account",
