@@ -25,6 +25,7 @@ from huisheng import migrations
 from huisheng.app import build_runtime
 from huisheng.cli import main
 from huisheng.errors import ConfigError
+from huisheng.flags.history import remark
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import History
@@ -35,7 +36,7 @@ from huisheng.monitor.db import make_engine, session_factory
 from huisheng.monitor.dispatcher import Dispatcher
 from huisheng.monitor.matrix import dump_matrix, import_csv, load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post
 from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.notify.digest import gather
 from huisheng.notify.sink import free_port
@@ -237,6 +238,18 @@ def test_a_start_set_in_the_matrix_wins_and_sync_reverts_it_when_removed(distric
     assert d.account(COMMUNITY_UID).monitoring_start == history_start(account.first_success_at)
     with d.runtime.sessions.begin() as session:
         assert not sync_matrix(session, MATRIX, d.clock.now(), history_start=history_start).changed
+    # the flags raised follow: September's and last Thursday's questions are history now
+    with d.runtime.sessions.begin() as session:
+        changed = remark(session, History(), d.clock.now())
+    assert changed == {flags[OLD_QUESTION].id: True, flags[LAST_WEEK].id: True}
+    assert {text: f.historical for text, f in d.flags().items()} == {
+        OLD_URGENT: True, OLD_QUESTION: True, LAST_WEEK: True, WEEKEND: False}
+    assert d.events(flags[LAST_WEEK].id)[-1] == "history"
+    with d.runtime.sessions.begin() as session:
+        assert remark(session, History(), d.clock.now()) == {}
+        # a district that wants its backlog worked after all
+        assert set(remark(session, History(mode="flag"), d.clock.now())) == {
+            flags[OLD_URGENT].id, flags[OLD_QUESTION].id, flags[LAST_WEEK].id}
 
 
 def test_an_account_added_later_starts_its_own_monitoring_at_its_first_poll(district):
@@ -400,14 +413,34 @@ def test_matrix_sync_command_applies_the_configured_grace(db_url, tmp_path):
         with sessions.begin() as session:
             sync_matrix(session, Matrix(UNITS, (MATRIX.accounts[0], set_start)), first)
             session.execute(update(Account).values(first_success_at=first))
+            account = session.scalars(select(Account).where(Account.uid == COMMUNITY_UID)).one()
+            written = datetime(2026, 10, 1, 10, 0, tzinfo=SH)  # after the matrix's start: on the clock
+            post = Post(platform="weibo", external_id="5000000000000001", account_id=account.id,
+                        author_id=COMMUNITY_UID, author_name="东城第1社区", created_at=written, text="通知",
+                        content_hash="h", first_seen_at=first, last_seen_at=first, raw={})
+            session.add(post)
+            session.flush()
+            comment = Comment(platform="weibo", external_id="5000000000000002", post_id=post.id,
+                              author_id="9001", author_name="张三", created_at=written, text="请问几点开门？",
+                              content_hash="c", first_seen_at=first, last_seen_at=first, raw={},
+                              decided_at=first)
+            session.add(comment)
+            session.flush()
+            session.add(Flag(comment_id=comment.id, post_id=post.id, account_id=account.id,
+                             unit_id=account.unit_id, routing="account", routing_reason="账号", category="consultation",
+                             reasons=[], author_id="9001", author_name="张三", started_at=written, created_at=first,
+                             due_at=written + timedelta(days=2), updated_at=first))
         # the matrix names no start any more: the first successful poll minus the configured grace
         result = CliRunner().invoke(main, ["--config", str(config), "matrix", "sync"])
         assert result.exit_code == 0, result.output
         with sessions() as session:
             account = session.scalars(select(Account).where(Account.uid == COMMUNITY_UID)).one()
+            flag = session.scalars(select(Flag)).one()
     finally:
         engine.dispose()
     assert account.monitoring_start == datetime(2026, 11, 3, 10, 0, tzinfo=SH)  # Tuesday, 3 working days back
+    assert flag.historical and flag.updated_at != first  # the rollups count its month again
+    assert "监测起始变更，已更新 1 条需回复：1 条记为历史（不计时），0 条恢复计时" in result.output
 
 
 def test_flags_list_and_show_say_a_flag_is_historical(kit, db_url, tmp_path):

@@ -218,6 +218,7 @@ def register(main: click.Group) -> None:
     def sync(config: Path) -> None:
         """Load the matrix into the database (idempotent; removed accounts are disabled)."""
         from huisheng import migrations
+        from huisheng.flags.history import remark
         from huisheng.flags.sla import calendar_from_settings, history_from_settings
         from huisheng.monitor.clock import Clock
         from huisheng.monitor.db import make_engine, session_factory
@@ -230,9 +231,11 @@ def register(main: click.Group) -> None:
         engine = make_engine(settings.database_url)
         try:
             with session_factory(engine)() as session, session.begin():
-                history_start = history_from_settings(settings).start_for(calendar_from_settings(settings))
+                history = history_from_settings(settings)
                 report = sync_matrix(session, matrix, Clock().now(), timezone=settings.timezone,
-                                     history_start=history_start)
+                                     history_start=history.start_for(calendar_from_settings(settings)))
+                # flags already raised follow a monitoring start the matrix set, moved or removed
+                remarked = remark(session, history, Clock().now())
                 user_changes = sync_matrix_users(session, Clock().now())
         except DBAPIError as exc:
             raise HuishengError(f"数据库错误（{hidden_password_url(settings.database_url)}）："
@@ -241,6 +244,10 @@ def register(main: click.Group) -> None:
             engine.dispose()
         for line in report.lines() + user_changes:
             click.echo(terminal(line))
+        if remarked:
+            now_history = sum(remarked.values())
+            click.echo(f"监测起始变更，已更新 {len(remarked)} 条需回复：{now_history} 条记为历史（不计时），"
+                       f"{len(remarked) - now_history} 条恢复计时")
 
 
 __all__ = ["register", "summary_lines", "ConfigErrors"]
