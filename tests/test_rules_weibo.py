@@ -85,6 +85,9 @@ def test_exclamations_and_indefinite_wh_words_are_not_questions(text, rules, dir
     "那家KTV的消防通道被杂物堵得死死的",
     "停车场牌子写5元一小时，出来收了我30",
     "隔壁厂子晚上偷偷烧东西，黑烟直往小区飘",
+    "拆迁办的人晚上十点来敲门，说不签就断水断电",
+    "火车站的出租车不打表，说好的三十到了要五十",
+    "学校门口的马路没有斑马线，孩子每天过马路都提心吊胆",
 ])
 def test_a_report_of_a_violation_or_a_harm_is_a_complaint(text, rules, directory):
     d = run(text, rules, directory)
