@@ -37,6 +37,12 @@ class StoreError(HuishengError):
     """The database refused something the store asked of it."""
 
 
+class DatabaseUnavailable(HuishengError):
+    """The database cannot be opened or written: a missing folder, no
+    permission, a read-only file or disk, a server that does not answer.
+    ``str()`` is one line naming the file (or the URL without its password)."""
+
+
 # --- adapters -----------------------------------------------------------------
 
 

@@ -89,7 +89,8 @@ def test_config_check_hides_the_database_password_and_fails_on_a_bad_matrix(tmp_
     result = CliRunner().invoke(main, ["config", "check", "--config", str(config)], env=env)
     assert result.exit_code == 1
     assert "t0psecret" not in result.output
-    lines = result.output.replace(str(tmp_path) + "/", "").splitlines()
+    warning, *lines = result.output.replace(str(tmp_path) + "/", "").splitlines()
+    assert warning.startswith("警告：未配置邮件")
     assert lines[0] == "Error: m/matrix.toml:13: unit[2].code: 单位编码 \"dept-a\" 重复（每个单位的编码必须唯一）"
     assert len(lines) == 16
 

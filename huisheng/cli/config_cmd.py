@@ -180,7 +180,8 @@ def register(main: click.Group) -> None:
         """The account matrix (政务微博矩阵)."""
 
     @matrix_group.command("import")
-    @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+    # readable=False: an unreadable file gets the one-line OS error naming it, in Chinese
+    @click.argument("csv_file", metavar="FILE.csv", type=click.Path(dir_okay=False, readable=False, path_type=Path))
     @click.option("--out", "out", metavar="PATH", type=click.Path(path_type=Path), default=None,
                   help="Write here: a folder (gets matrix.toml) or a .toml file; default: standard output.")
     @click.option("--force", is_flag=True, help="Overwrite an existing matrix file.")

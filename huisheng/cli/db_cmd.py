@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from huisheng.cli._common import config_option, fail_cleanly
-from huisheng.errors import HuishengError
+from huisheng.errors import DatabaseUnavailable, HuishengError
 
 R = TypeVar("R")
 
@@ -24,10 +24,16 @@ def _database_url(config: Path) -> str:
 
 def _ensure_sqlite_dir(url: str) -> None:
     """A fresh install's database folder may not exist yet."""
+    from huisheng.monitor.db import sqlite_place_problem
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            problem = sqlite_place_problem(path)
+            if problem:
+                raise DatabaseUnavailable(f"{path}: {problem}")
+            path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _migrating(action: Callable[[], R]) -> R:

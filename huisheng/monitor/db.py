@@ -4,10 +4,14 @@ foreign keys on; PostgreSQL through psycopg 3."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from huisheng.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -34,6 +38,7 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
     # Chinese text stays readable (and half the size) in JSON columns.
     kwargs.setdefault("json_serializer", _json_dumps)
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _unavailable)
     if is_sqlite:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -54,6 +59,81 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
             cur.close()
             dbapi_conn.commit()
     return engine
+
+
+def current_user() -> str:
+    """The name of the user this process runs as (its uid when it has no name)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.geteuid())
+
+
+def sqlite_place_problem(path: Path) -> str | None:
+    """Why this user could not open and write a SQLite database at ``path``,
+    or None (a missing folder that can be made is no problem: ``db upgrade``
+    makes it)."""
+    if path.is_dir():
+        return "这是一个文件夹，不是数据库文件"
+    folder = existing = path.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"路径中的 {existing} 不是文件夹"
+    user = current_user()
+    if existing != folder:
+        if os.access(existing, os.W_OK | os.X_OK):
+            return None
+        return (f"文件夹 {folder} 不存在，当前用户（{user}）也无权创建它"
+                f"（可由 root 创建并交给该用户：install -d -o {user} {folder}）")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"当前用户（{user}）没有读写这个文件的权限"
+    if not os.access(folder, os.W_OK | os.X_OK):  # SQLite writes its journal beside the file
+        return f"当前用户（{user}）没有在文件夹 {folder} 中写入的权限"
+    return None
+
+
+def sqlite_open_problem(path: Path) -> str:
+    """Why SQLite could not open ``path``, in words, from the file system."""
+    problem = sqlite_place_problem(path)
+    if problem is None and not path.parent.exists():
+        problem = f"文件夹 {path.parent} 不存在（huisheng db upgrade 会创建它）"
+    return problem or "无法打开数据库文件"
+
+
+#: SQLite result codes that mean the file, not the statement, is the problem
+_SQLITE_PROBLEMS = {
+    "SQLITE_READONLY": "数据库只读，无法写入（检查文件及其文件夹的权限，或磁盘是否以只读方式挂载）",
+    "SQLITE_IOERR": "读写数据库文件时出错（磁盘故障，或文件在其他程序中被改动）",
+    "SQLITE_NOTADB": "不是 SQLite 数据库文件",
+    "SQLITE_CORRUPT": "数据库文件已损坏",
+    "SQLITE_FULL": "磁盘已满，无法写入数据库",
+    "SQLITE_PERM": "没有访问数据库的权限",
+}
+
+
+def _unavailable(context: ExceptionContext) -> None:
+    """A database that cannot be opened or written becomes one
+    :class:`DatabaseUnavailable` line naming the file or the server, never a
+    driver traceback.  Other errors (a constraint, a lock) are left alone."""
+    error, url = context.original_exception, context.engine.url if context.engine else None
+    if url is None or context.is_pre_ping:
+        return
+    if url.get_backend_name() == "sqlite":
+        name = getattr(error, "sqlite_errorname", "") or ""
+        database = url.database or ""
+        path = Path(database[5:].split("?")[0] if database.startswith("file:") else database)
+        if name.startswith("SQLITE_CANTOPEN"):
+            problem = sqlite_open_problem(path)
+        else:
+            problem = next((text for code, text in _SQLITE_PROBLEMS.items() if name.startswith(code)), None)
+        if problem:
+            raise DatabaseUnavailable(f"{path}: {problem}") from error
+    elif context.connection is None:  # connecting failed: the server, the network, the login
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatabaseUnavailable(f"{url.render_as_string(hide_password=True)}: 无法连接数据库（{detail}）") from error
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
