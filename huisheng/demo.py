@@ -68,7 +68,16 @@ security = "none"
 from_address = "huisheng@example.org"
 from_name = "回声 huisheng"
 duty_address = "zhiban@example.org"
+
+[web]
+# `huisheng web` serves the workbench here; links in the demo's mail point to it
+public_url = "http://127.0.0.1:{web_port}"
+port = {web_port}
 """
+
+#: the demo's auditor (added by hand; unit administrators come from the matrix)
+DEMO_AUDITOR = "kaoping@example.org"
+WEB_PORT = 8470
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m huisheng.demo", description=__doc__.splitlines()[0])
@@ -104,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     sink = MailSink(root / "mail", clock=clock)
     mail_host, mail_port = sink.start()
     config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url,
-                                         mail_host=mail_host, mail_port=mail_port), encoding="utf-8")
+                                         mail_host=mail_host, mail_port=mail_port, web_port=WEB_PORT),
+                           encoding="utf-8")
     settings = load_settings(config_path)
     migrations.upgrade(settings.database_url)
     runtime = build_runtime(settings, clock, http_timeout=10.0)
@@ -171,7 +181,40 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  {exe} --config {cfg} rules test \"请问小区门口的路灯坏了找谁修\"")
     say(f"  sqlite3 {display(root / 'huisheng.sqlite')} 'select author_name, text from comments limit 5'")
     say(f"  {exe} simulate --config {cfg} --port 8765 --speed 60    # the simulator on its own")
+    say("")
+    _web_links(settings, matrix, exe, cfg)
     return 0
+
+
+def _web_links(settings, matrix, exe: str, cfg: str) -> None:
+    """How to open the workbench on the demo's state, with one-time sign-in
+    links for a community administrator and for an auditor."""
+    from huisheng.monitor.clock import Clock
+    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.users import Role, add_user, find_user, signin, sync_matrix_users
+    from huisheng.web.config import secret_key, web_from_settings
+
+    web = web_from_settings(settings)
+    community = next(u for u in matrix.units if u.level == "community" and u.admins)
+    engine = make_engine(settings.database_url)
+    now = Clock().now()
+    try:
+        with session_factory(engine).begin() as session:
+            sync_matrix_users(session, now)
+            if find_user(session, DEMO_AUDITOR) is None:
+                add_user(session, DEMO_AUDITOR, role=Role.AUDITOR, name="考评员", now=now)
+            links = {who: signin.new_link(session, find_user(session, who), now, signin.MAIL_LINK_TTL)
+                     for who in (community.admins[0], DEMO_AUDITOR)}
+    finally:
+        engine.dispose()
+    key = secret_key(web)
+    say("the web workbench (工作台):")
+    say(f"  {exe} --config {cfg} web")
+    say(f"  then open, once each (valid {signin.MAIL_LINK_TTL.days} days):")
+    say(f"  {community.name} administrator: {web.public_url}/signin/link/"
+        f"{signin.fill_placeholders(links[community.admins[0]], key)}?next=/")
+    say(f"  auditor (考评员):  {web.public_url}/signin/link/"
+        f"{signin.fill_placeholders(links[DEMO_AUDITOR], key)}?next=/audit/coverage")
 
 
 def _totals(runtime) -> dict[str, int]:

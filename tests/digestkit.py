@@ -162,5 +162,5 @@ def scenario(db_url: str) -> DigestKit:
                   category="help", reminded_at=N - days(91), escalated_at=N - days(89),
                   noticed_at=N - days(83), stale_at=N - days(10))
     kit.last_digest(TRANSPORT, N - hours(2.5))
-    kit.failing("1003", N - hours(6), 3, "http", "HTTP 502 Bad Gateway")
+    kit.failing("1003", N - hours(6), 3, "server_error", "timeline: HTTP 502")
     return kit

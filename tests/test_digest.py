@@ -122,7 +122,7 @@ def test_source_health(kit):
     street = found[STREET]
     (failing,) = street.failing
     assert (failing.account, failing.errors, failing.error_kind, failing.error_message) == \
-        ("东城街道", 3, "http", "HTTP 502 Bad Gateway")
+        ("东城街道", 3, "server_error", "timeline: HTTP 502")
     assert failing.failing_since == NOW - hours(6)
     assert [a.account for a in street.silent14] == ["东城街道"] and street.silent10 == ()
     assert street.silent14[0].last_post_at == NOW - days(15)
@@ -174,7 +174,7 @@ def test_text_part_matches_the_expected_file(kit):
 
 def test_html_part(kit):
     html = render_digest(digests(kit)[TRANSPORT_ACCOUNT], locale="zh").html
-    assert '<a href="https://weibo.com/1002/P1002">查看原帖</a>' in html
+    assert '<a href="https://weibo.com/1002/P1002">原帖</a>' in html
     assert "紧急！幸福路井盖丢失，有人掉进去了" in html
     for heading in ("新增待回复（3）", "1 个工作日内到期（1）", "已超期（2）", "上次日报以来已回复（1）"):
         assert heading in html

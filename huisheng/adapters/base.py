@@ -365,3 +365,17 @@ class Adapter(abc.ABC):
         starts: a cursor into the platform's fallback endpoint where it has
         one; None reads from the start as usual."""
         return None
+
+    @classmethod
+    def post_url(cls, *, author_id: str, external_id: str, short_id: str | None = None) -> str | None:
+        """The public page of a post, for people (digests, alerts); None when
+        the platform has none."""
+        return None
+
+    @classmethod
+    def comment_url(cls, *, post_external_id: str, external_id: str,
+                    root_external_id: str | None = None) -> str | None:
+        """A public page that shows this comment itself (``root_external_id``:
+        the top-level comment a reply is under); None when the platform has
+        none (the post's page is linked instead)."""
+        return None

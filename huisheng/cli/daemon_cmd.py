@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, or_, select
 
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.monitor.models import Account, Comment, Post, Unit
 from huisheng.monitor.tables import text_table
@@ -40,9 +40,13 @@ def _decide(rt) -> None:
                f"({len(result.urgent)} urgent), {len(result.replied)} replied")
 
 
+#: Weibo itself is younger than this
+MAX_BACKFILL_DAYS = 36500
+
+
 def _find_account(session, key: str) -> Account:
     query = select(Account).where(or_(Account.uid == key, Account.name == key))
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID:
         query = select(Account).where(or_(Account.uid == key, Account.name == key, Account.id == int(key)))
     found = session.scalars(query).all()
     if not found:
@@ -125,7 +129,7 @@ def poll(account: str, config: Path) -> None:
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(min=1), required=True, help="How far back to read.")
+@click.option("--days", type=click.IntRange(1, MAX_BACKFILL_DAYS), required=True, help="How far back to read.")
 @click.option("--account", "account_key", default=None, help="Only this account (uid, name or id).")
 @config_option
 @fail_cleanly

@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
@@ -124,7 +124,7 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
             query = (select(Flag, Unit.name, Account.name, Comment.text)
                      .join(Unit, Unit.id == Flag.unit_id).join(Account, Account.id == Flag.account_id)
                      .join(Comment, Comment.id == Flag.comment_id)
-                     .order_by(Flag.started_at.desc(), Flag.id.desc()).limit(limit))
+                     .order_by(Flag.started_at.desc(), Flag.id.desc()))
             if unit_key:
                 query = query.where(Flag.unit_id == _unit(session, unit_key).id)
             if status:
@@ -136,7 +136,10 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
                                     Flag.historical.is_(False))
             if urgent:
                 query = query.where(Flag.urgent.is_(True))
-            rows = session.execute(query).all()
+            rows = session.execute(query.limit(limit)).all()
+            total = len(rows)
+            if total >= limit:  # cut: count them all, so the listing can say so
+                total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     finally:
         ctx.close()
     records = [{"id": f.id, "status": f.status, "category": f.category, "urgent": f.urgent,
@@ -146,6 +149,9 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
                 "first_reply_at": f.first_reply_at.isoformat() if f.first_reply_at else None,
                 "routing": f.routing, "routing_reason": f.routing_reason, "text": text}
                for f, unit, account, text in rows]
+    cut = f"共 {total} 条，以下列出 {len(records)} 条（--limit 可调整）" if total > len(records) else None
+    if cut and fmt != "table":
+        click.echo(cut, err=True)  # stdout stays the data alone
     if fmt == "json":
         click.echo(json_text(records, indent=1))
     elif fmt == "csv":
@@ -159,6 +165,8 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
                 due = HISTORICAL  # no clock: its deadline is only on record
             table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
                           r["unit"], due, _excerpt(terminal(r["text"]), 30)))
+        if cut:
+            click.echo(cut)
         click.echo(text_table(table))
         click.echo(f"{len(records)} 条")
 

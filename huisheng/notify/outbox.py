@@ -20,9 +20,11 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -51,13 +53,31 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+class _Subject(str):
+    """The Subject, folded here: non-ASCII as RFC 2047 encoded words that
+    carry every space inside them, ASCII at its spaces.  The email package's
+    own folder can break the line at a space between two encoded words, where
+    decoders drop it (``【回声】东城第1社区 新增…`` arrived as
+    ``【回声】东城第1社区新增…``), and folds some long ASCII subjects right after
+    ``Subject:``, so they arrive with a leading space.  (A header value with a
+    ``name`` is a header object to the email policy: stored as it is and
+    asked to fold itself.)"""
+
+    name = "Subject"
+
+    def fold(self, *, policy: Policy) -> str:
+        charset = "us-ascii" if self.isascii() else "utf-8"
+        encoded = Header(str(self), charset, header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
 def build_message(*, recipient: str, subject: str, text: str, html: str | None, now: datetime,
                   mail: MailSettings) -> EmailMessage:
     """A UTF-8 message: text/plain, or multipart/alternative text + HTML.
     Bodies are base64 and headers RFC 2047, so the serialized message is
     7-bit ASCII and any SMTP server takes it unchanged."""
     message = EmailMessage(policy=SMTP_POLICY)
-    message["Subject"] = _one_line(subject)
+    message["Subject"] = _Subject(_one_line(subject))
     message["From"] = Address(display_name=_one_line(mail.from_name), addr_spec=mail.from_address)
     message["To"] = recipient
     message["Date"] = format_datetime(now.astimezone(ZoneInfo(mail.timezone)))

@@ -9,8 +9,11 @@ stay; :func:`excerpt` then cuts long text without splitting an emoji sequence.
 
 Filters: ``localtime`` (an aware datetime in the district's time zone, taken
 from the context's ``tz``), ``excerpt``, ``clean``, ``safe_url`` (http(s) only),
-``category``, ``step``, ``pct``, ``paren`` (a count after a heading).  ``L`` in the context holds the
-labels of the message's locale (:data:`LABELS`).
+``category``, ``step``, ``pct``, ``paren`` (a count after a heading), ``error_kind`` (a
+source's error in words), ``todo`` (what to do next with a flag, from
+``huisheng.notify.digest.next_step``) and ``commands`` (the command lines that
+record it).  ``L`` in the context holds the labels of the message's locale
+(:data:`LABELS`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 
+from huisheng.errors import error_kind_name
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -97,15 +101,29 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "unread": "从未读取成功的账号（无法读取，不判定是否更新）",
         "added": "加入监测",
         "none": "无",
-        "more": "另有 {n} 条未列出，可运行 huisheng flags list 查看全部。",
+        "cut": "共 {total} 条，以下列出 {listed} 条；全部可运行 huisheng flags list 查看。",
         "author": "留言人",
         "account": "账号",
         "unit": "单位",
         "routing": "分派依据",
         "due": "截止",
         "due_uncertain": "（节假日安排未公布，截止时间为估算）",
-        "created": "发现",
-        "link": "查看原帖",
+        "written": "留言时间",
+        "comment_link": "留言",
+        "link": "原帖",
+        "todo": "处理",
+        "todo_steps": {
+            "reply": "用本单位账号在原帖下回复这条留言",
+            "reply_or_promise": "用本单位账号在原帖下回复；一时办不完的，在回复中承诺办结日期并登记",
+            "reply_promised": "用本单位账号在原帖下回复（已承诺 {promised} 前办结）",
+            "promise": "已回复；请登记承诺办结日期，办结后办结销号",
+            "resolve": "已回复；事项办结后登记办结并销号",
+            "close": "已办结；请销号（办结销号）",
+        },
+        "commands": {"promise": "huisheng flags promise {id} --date 年-月-日 --by 姓名",
+                     "resolve": "huisheng flags resolve {id} --by 姓名",
+                     "close": "huisheng flags close {id} --by 姓名"},
+        "workbench": "在工作台处理",
         "step": "督办进度",
         "replied_at": "回复时间",
         "on_time": "按时",
@@ -117,7 +135,6 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "days7": "近 7 天",
         "days30": "近 30 天",
         "district": "全区",
-        "error": "错误",
         "since": "起始",
         "errors": "连续失败 {n} 次",
         "last_post": "最近原创",
@@ -154,15 +171,30 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "unread": "Accounts never read (unreadable, not judged)",
         "added": "monitored since",
         "none": "None",
-        "more": "{n} more not listed; run huisheng flags list to see them all.",
+        "cut": "{total} in all, {listed} listed; run huisheng flags list to see them all.",
         "author": "Author",
         "account": "Account",
         "unit": "Unit",
         "routing": "Routed by",
         "due": "Due",
         "due_uncertain": " (holiday arrangement not yet published: estimated)",
-        "created": "Found",
-        "link": "View post",
+        "written": "Written",
+        "comment_link": "Comment",
+        "link": "Post",
+        "todo": "To do",
+        "todo_steps": {
+            "reply": "reply under the post from your unit's account",
+            "reply_or_promise": "reply under the post from your unit's account; if it takes time to get done, "
+                                "promise a date in the reply and record it",
+            "reply_promised": "reply under the post from your unit's account (promised done by {promised})",
+            "promise": "replied; record the date promised for getting it done, then close it when done",
+            "resolve": "replied; when it is done, record it done and close it",
+            "close": "done; close it",
+        },
+        "commands": {"promise": "huisheng flags promise {id} --date YYYY-MM-DD --by NAME",
+                     "resolve": "huisheng flags resolve {id} --by NAME",
+                     "close": "huisheng flags close {id} --by NAME"},
+        "workbench": "Open in the workbench",
         "step": "Ladder",
         "replied_at": "Replied",
         "on_time": "on time",
@@ -174,7 +206,6 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "days7": "Last 7 days",
         "days30": "Last 30 days",
         "district": "District",
-        "error": "Error",
         "since": "Since",
         "errors": "{n} failures in a row",
         "last_post": "Last original post",
@@ -220,6 +251,32 @@ def _step(ctx: Any, value: str | None) -> str:
     return ctx["L"]["steps"].get(value or "due", value or "")
 
 
+#: the commands that record each next step (``todo``); replying is done on the platform itself
+ACTION_COMMANDS: Mapping[str, tuple[str, ...]] = {
+    "reply_or_promise": ("promise",), "promise": ("promise",), "resolve": ("resolve", "close"),
+    "close": ("close",)}
+
+
+@pass_context
+def _todo(ctx: Any, action: str | None, promised_at: datetime | None = None) -> str:
+    if action is None:
+        return ""
+    promised = _localtime(ctx, promised_at, "%Y-%m-%d") if promised_at else ""
+    return ctx["L"]["todo_steps"][action].format(promised=promised)
+
+
+@pass_context
+def _commands(ctx: Any, action: str | None, flag_id: int) -> str:
+    """The command lines for ``action``, joined; "" when there are none."""
+    commands = ctx["L"]["commands"]
+    return ctx["L"]["semi"].join(commands[c].format(id=flag_id) for c in ACTION_COMMANDS.get(action or "", ()))
+
+
+@pass_context
+def _error_kind(ctx: Any, kind: str | None) -> str:
+    return error_kind_name(kind, ctx.get("locale") or "zh")
+
+
 @pass_context
 def _paren(ctx: Any, value: object) -> str:
     """A count after a heading: full-width brackets in Chinese."""
@@ -241,7 +298,8 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters.update(localtime=_localtime, excerpt=excerpt, clean=clean, safe_url=safe_url,
-                       category=_category, step=_step, pct=_pct, paren=_paren)
+                       category=_category, step=_step, pct=_pct, paren=_paren, error_kind=_error_kind,
+                       todo=_todo, commands=_commands)
     return env
 
 

@@ -98,7 +98,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], clock: Clock
     app.extensions["huisheng"] = WebContext(settings, web, sessions, clock, key, actions, send_now)
     app.jinja_env.filters.update(clean=clean, excerpt=excerpt, safe_url=safe_url)
     app.jinja_env.globals.update(t=t, state_name=_state_name, category_name=_category_name,
-                                 localtime=_localtime, csrf_token=csrf_token, role_name=_role_name,
+                                 localtime=_localtime, csrf_token=csrf_token, event_name=_event_name, role_name=_role_name,
                                  query_with=_query_with, has_endpoint=lambda name: name in app.view_functions)
     for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
@@ -215,6 +215,10 @@ def t(key: str, **values: Any) -> str:
 
 def _state_name(state: str) -> str:
     return i18n.state_name(state, g.get("locale", "zh"))
+
+
+def _event_name(kind: str) -> str:
+    return i18n.event_name(kind, g.get("locale", "zh"))
 
 
 def _category_name(category: str) -> str:

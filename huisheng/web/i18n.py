@@ -78,6 +78,23 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 }
 
 
+#: what a flag event (FlagEvent.kind) is called on its page
+EVENT_NAMES: Mapping[str, Mapping[str, str]] = {
+    "zh": {"created": "生成", "acknowledged": "受理", "replied": "回复", "resolved": "办结", "closed": "办结销号",
+           "dismissed": "不需回复", "reassigned": "转办", "promised": "承诺办结日期", "reminder": "催办",
+           "escalated": "督办", "notice": "通报", "stale": "长期未回复", "reopened": "重新打开",
+           "history": "历史留言"},
+    "en": {"created": "Raised", "acknowledged": "Acknowledged", "replied": "Replied", "resolved": "Resolved",
+           "closed": "Closed", "dismissed": "No reply needed", "reassigned": "Reassigned", "promised": "Date promised",
+           "reminder": "Reminder", "escalated": "Escalated", "notice": "Public notice", "stale": "Stale",
+           "reopened": "Reopened", "history": "History"},
+}
+
+
+def event_name(kind: str, locale: str) -> str:
+    return EVENT_NAMES["en" if locale == "en" else "zh"].get(kind, kind)
+
+
 def words(locale: str) -> Mapping[str, str]:
     return WORDS[locale if locale in WORDS else "zh"]
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -113,6 +113,18 @@ class WeiboAdapter(Adapter):
         if listing == "replies" and self.cookie:
             return _dump({"mode": "ajax"})
         return None
+
+    @classmethod
+    def post_url(cls, *, author_id: str, external_id: str, short_id: str | None = None) -> str | None:
+        return f"https://weibo.com/{quote(author_id, safe='')}/{quote(short_id or external_id, safe='')}"
+
+    @classmethod
+    def comment_url(cls, *, post_external_id: str, external_id: str,
+                    root_external_id: str | None = None) -> str | None:
+        # The post's mobile page opened at one comment's floor; a reply has no
+        # floor of its own, so it opens at the comment it is under.
+        return (f"https://m.weibo.cn/detail/{quote(post_external_id, safe='')}"
+                f"?cid={quote(root_external_id or external_id, safe='')}")
 
     def _comments_page(self, post: Post, account: AccountRef, state: dict) -> Page[Comment]:
         if state.get("mode") == "ajax" or self._mode(account) == "ajax":
