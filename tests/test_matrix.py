@@ -226,6 +226,21 @@ def test_import_refuses_a_uid_in_scientific_notation_with_the_fix(tmp_path):
     assert lines[1].startswith(f"{path}:3: 第 E 列「账号ID」: 账号ID「5.70688e9」是科学计数法")
 
 
+def test_import_of_an_excel_workbook_says_to_save_it_as_csv(tmp_path):
+    import zipfile
+
+    workbook = tmp_path / "台账.xlsx"
+    with zipfile.ZipFile(workbook, "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    old_excel = tmp_path / "台账.xls"
+    old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    for path in (workbook, old_excel):
+        with pytest.raises(ConfigError) as info:
+            import_csv(path)
+        assert str(info.value) == (f"{path}: 这是 Excel 工作簿，不是 CSV：请在 Excel 中「另存为」「CSV UTF-8（逗号分隔）」"
+                                   f"后再导入（账号ID 列请先设为「文本」格式）")
+
+
 def test_import_reads_half_an_hour_and_enabled_words(tmp_path):
     path = _sheet(tmp_path, "示例区,区,,微博,1100000001,示例发布,半小时,启用",
                   "交通局,部门,,微博,1100000002,示例交通,2个小时,停用",

@@ -506,9 +506,15 @@ def import_csv(path: Path, previous: Matrix | None = None) -> Matrix:
     """
     path = Path(path)
     try:
-        text = decode_csv(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError("CSV 文件不存在", file=str(path)) from None
+    # a workbook given as it is: say how to save it as CSV rather than decode zip bytes as GBK
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+        raise ConfigError("这是 Excel 工作簿，不是 CSV：请在 Excel 中「另存为」「CSV UTF-8（逗号分隔）」后再导入"
+                          "（账号ID 列请先设为「文本」格式）", file=str(path))
+    try:
+        text = decode_csv(data)
     except UnicodeDecodeError:
         raise ConfigError("CSV 文件编码无法识别（应为 UTF-8 或 GBK）", file=str(path)) from None
     reader = _CsvReader(path, text)
