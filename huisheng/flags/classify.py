@@ -9,12 +9,14 @@ Order of the checks:
 2. the text is normalized (NFKC: full-width → half-width; lower case;
    traditional → simplified) — every span refers to this text — and @mentions
    are masked with spaces so names never match keywords;
-3. urgency (fire, collapse, gas, drowning, violence, self-harm, missing child …);
+3. urgency (fire, collapse, gas, drowning, violence, self-harm, a missing person …);
 4. unless urgent: texts that are only emoticons, @-chains, 转发微博 or chatter,
    and ads/spam, need no reply;
 5. each category scores the weights of its keywords and patterns (negations such
-   as 不是投诉 cancel hits); the best score at or above ``min_score`` wins, ties by
-   priority; whether it needs a reply is the category's setting (感谢 not, by default);
+   as 不是投诉 cancel hits; overlapping hits count once, the heaviest; in a comment
+   to another resident — ``回复@网友:`` — the rules' ``to_residents`` categories do
+   not count); the best score at or above ``min_score`` wins, ties by priority;
+   whether it needs a reply is the category's setting (感谢 not, by default);
 6. routing (:mod:`huisheng.flags.route`) when a reply is needed.
 """
 
