@@ -38,6 +38,7 @@ from huisheng.monitor.matrix import dump_matrix, import_csv, load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post
 from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.notify.alerts import LABELS
 from huisheng.notify.digest import gather
 from huisheng.notify.sink import free_port
 from huisheng.reports.overdue import overdue
@@ -73,6 +74,11 @@ class Inbox:
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.received if m["To"] == address]
+
+
+def subject(key: str, unit: str, text: str) -> str:
+    """The subject of an urgent mail (alert, reminder, escalation) as the labels word it."""
+    return LABELS["zh"][key].format(unit=unit, text=text)
 
 
 def body(message: email.message.EmailMessage) -> str:
@@ -170,18 +176,19 @@ def test_a_first_poll_of_months_of_comments_records_history_and_flags_only_what_
     assert flags[OLD_URGENT].urgent and flags[NEW_URGENT].urgent
 
     # the urgent alert, its reminder at half time and its escalation at the deadline: the new fire only
-    alerts = [m["Subject"] for m in d.inbox.received if m["Subject"].startswith("【回声·紧急")]
+    alerts = [m["Subject"] for m in d.inbox.received if NEW_URGENT in m["Subject"] or OLD_URGENT in m["Subject"]]
     assert sorted(alerts) == sorted([
-        f"【回声·紧急】东城第1社区：{NEW_URGENT}", f"【回声·紧急】东城第1社区：{NEW_URGENT}",
-        f"【回声·紧急催办】东城第1社区：{NEW_URGENT}",
-        f"【回声·紧急督办】东城第1社区：{NEW_URGENT}", f"【回声·紧急督办】东城第1社区：{NEW_URGENT}"])
+        subject("subject", "东城第1社区", NEW_URGENT), subject("subject", "东城第1社区", NEW_URGENT),
+        subject("reminder_subject", "东城第1社区", NEW_URGENT),
+        subject("escalated_subject", "东城第1社区", NEW_URGENT),
+        subject("escalated_subject", "东城第1社区", NEW_URGENT)])
     for kind in ("created", "alerted", "reminder", "escalated"):
         assert kind in d.events(flags[NEW_URGENT].id)
 
     # the first digests (the morning's, sent late at the start) and the next day's: what is
     # new, never the history
     d.run_for(hours=24)
-    digests = [m for m in d.inbox.received if not m["Subject"].startswith("【回声·紧急")]
+    digests = [m for m in d.inbox.received if m["Subject"] not in alerts]
     first, second = [body(m) for m in d.inbox.to(COMMUNITY) if m in digests]
     assert WEEKEND in first and NEW_URGENT in second
     for message in digests:
@@ -210,7 +217,7 @@ def test_history_flag_mode_makes_the_backlog_ordinary_flags(district):
     assert set(flags) == {OLD_URGENT, OLD_QUESTION, LAST_WEEK, WEEKEND}
     assert not any(f.historical for f in flags.values())
     # the old fire is alerted, and laddered at once: it is past every step
-    assert f"【回声·紧急】东城第1社区：{OLD_URGENT}" in [m["Subject"] for m in d.inbox.received]
+    assert subject("subject", "东城第1社区", OLD_URGENT) in [m["Subject"] for m in d.inbox.received]
     assert {"alerted", "escalated", "notice", "stale"} <= set(d.events(flags[OLD_URGENT].id))
     assert "escalated" in d.events(flags[OLD_QUESTION].id)
 
@@ -272,7 +279,7 @@ def test_an_account_added_later_starts_its_own_monitoring_at_its_first_poll(dist
     assert {text: f.historical for text, f in flags.items()} == {
         OLD_URGENT: True, OLD_QUESTION: True, LAST_WEEK: True, WEEKEND: False, NEW_URGENT: False}
     subjects = [m["Subject"] for m in d.inbox.received]
-    assert f"【回声·紧急】东城街道：{NEW_URGENT}" in subjects
+    assert subject("subject", "东城街道", NEW_URGENT) in subjects
     assert not any(OLD_URGENT[:10] in s for s in subjects)
 
 

@@ -24,7 +24,7 @@ from huisheng.flags.sla import calendar_from_settings, sla_from_settings
 from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.config import load_settings
 from huisheng.monitor.models import Comment, Flag, FlagEvent, Unit
-from huisheng.notify.alerts import AlertJob
+from huisheng.notify.alerts import LABELS, AlertJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.notify.sink import free_port
@@ -67,6 +67,11 @@ def kit(db_url):
         kit.post(uid, datetime(2026, 10, 1, tzinfo=SH))
     yield kit
     kit.close()
+
+
+def subject(key: str, unit: str, text: str) -> str:
+    """The subject of an urgent mail (alert, reminder, escalation) as the labels word it."""
+    return LABELS["zh"][key].format(unit=unit, text=text)
 
 
 def settings_for(tmp_path: Path, db_url: str, *, port: int = 2525, flags: str = ""):
@@ -127,8 +132,8 @@ def test_the_urgent_ladder_reminds_at_half_time_and_escalates_at_the_deadline_by
     sender = Sender(kit.sessions, clock, mail_from_settings(settings))
     alerts = AlertJob(kit.sessions, clock, settings, sender=sender)
     alerts.run(clock.now())
-    subject = f"【回声·紧急】东城街道：{FIRE_IN_STREET}"
-    assert inbox.take() == [(DUTY, subject), (STREET, subject)]
+    alert = subject("subject", "东城街道", FIRE_IN_STREET)
+    assert inbox.take() == [(DUTY, alert), (STREET, alert)]
 
     ladder = Ladder(kit.sessions, clock, calendar_from_settings(settings), sla_from_settings(settings),
                     on_step=alerts.ladder_step)
@@ -142,12 +147,12 @@ def test_the_urgent_ladder_reminds_at_half_time_and_escalates_at_the_deadline_by
     assert (before_half.reminded, before_half.escalated) == ([], [])
     half = step(written + timedelta(hours=1), urgent=True)
     assert (half.reminded, half.escalated) == ([fire], [])
-    assert inbox.take() == [(STREET, f"【回声·紧急催办】东城街道：{FIRE_IN_STREET}")]
+    assert inbox.take() == [(STREET, subject("reminder_subject", "东城街道", FIRE_IN_STREET))]
     assert step(written + timedelta(hours=2, seconds=-1), urgent=True).escalated == []
     due = step(written + timedelta(hours=2), urgent=True)
     assert (due.reminded, due.escalated) == ([], [fire])
     # to the street's parent unit (the district) and the duty address
-    escalation = f"【回声·紧急督办】东城街道：{FIRE_IN_STREET}"
+    escalation = subject("escalated_subject", "东城街道", FIRE_IN_STREET)
     assert inbox.take() == [(DISTRICT, escalation), (DUTY, escalation)]
     assert late not in due.escalated and late not in half.reminded
 
@@ -177,7 +182,7 @@ def test_an_urgent_flag_found_after_its_deadline_is_escalated_without_a_separate
     result = ladder.run(clock.now(), urgent=True)
     assert (result.reminded, result.escalated) == ([fire], [fire])
     sender.run(clock.now())
-    assert [s for _, s in inbox.take()] == [f"【回声·紧急督办】东城街道：{FIRE_IN_STREET}"] * 2
+    assert [s for _, s in inbox.take()] == [subject("escalated_subject", "东城街道", FIRE_IN_STREET)] * 2
 
 
 def test_the_alert_goes_to_the_unit_the_routing_chose_or_the_nearest_above_with_admins(kit, tmp_path,
@@ -192,8 +197,8 @@ def test_the_alert_goes_to_the_unit_the_routing_chose_or_the_nearest_above_with_
     comment(kit, "1002", at, FIRE_IN_COMMUNITY)
     decide(kit, settings, clock.now())
     AlertJob(kit.sessions, clock, settings, sender=sender).run(clock.now())
-    subject = f"【回声·紧急】东城第1社区：{FIRE_IN_COMMUNITY}"
-    assert inbox.take() == sorted([(COMMUNITY, subject), (TRANSPORT_ACCOUNT, subject), (DUTY, subject)])
+    alert = subject("subject", "东城第1社区", FIRE_IN_COMMUNITY)
+    assert inbox.take() == sorted([(COMMUNITY, alert), (TRANSPORT_ACCOUNT, alert), (DUTY, alert)])
 
     # a community that has no administrator of its own: its street is told
     with kit.sessions.begin() as session:
@@ -202,5 +207,5 @@ def test_the_alert_goes_to_the_unit_the_routing_chose_or_the_nearest_above_with_
     clock.advance(300)
     decide(kit, settings, clock.now())
     AlertJob(kit.sessions, clock, settings, sender=sender).run(clock.now())
-    subject = f"【回声·紧急】东城第1社区：{FIRE_IN_COMMUNITY.replace('3栋', '5栋')}"
-    assert inbox.take() == sorted([(STREET, subject), (TRANSPORT_ACCOUNT, subject), (DUTY, subject)])
+    alert = subject("subject", "东城第1社区", FIRE_IN_COMMUNITY.replace("3栋", "5栋"))
+    assert inbox.take() == sorted([(STREET, alert), (TRANSPORT_ACCOUNT, alert), (DUTY, alert)])
