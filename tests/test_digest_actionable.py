@@ -173,6 +173,22 @@ def test_a_cut_list_says_how_many_it_holds(kit):
     assert "-- 交通局（2） --\n  共 2 条，以下列出 1 条" in district
 
 
+def test_a_cut_list_of_unreadable_threads_says_so_too(kit):
+    with kit.sessions.begin() as session:
+        for n in range(12):
+            session.add(Post(platform="weibo", external_id=f"51{n:02d}", account_id=kit.account["1002"],
+                             url=f"https://weibo.com/1002/T{n}", author_id="1002", author_name="1002",
+                             created_at=NOW - days(3), text="通知", content_hash="h", first_seen_at=NOW - days(3),
+                             last_seen_at=NOW, raw={}, comments_incomplete_reason="empty 0/513",
+                             comments_incomplete_since=NOW - days(2) + hours(n), comments_retry_attempts=3))
+    d = digests(kit, [TRANSPORT])[TRANSPORT]
+    zh, en = render_digest(d, locale="zh"), render_digest(d, locale="en")
+    assert "（12）\n  共 12 个，以下列出 10 个；全部可运行 huisheng status 查看。\n- " in zh.text
+    assert " (12)\n  12 in all, 10 listed; run huisheng status to see them all.\n- " in en.text
+    assert "共 12 个，以下列出 10 个；全部可运行 huisheng status 查看。</p><ul" in zh.html
+    well_formed(zh.html)
+
+
 def test_source_errors_in_words(kit):
     for uid, kind, message in (("1001", "blocked", "timeline: HTTP 432"),
                                ("1002", "auth_required", "timeline: captcha (ok -100)"),
