@@ -13,7 +13,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import LIMIT, ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
@@ -111,7 +111,7 @@ def flags_group() -> None:
 @click.option("--category", type=click.Choice(tuple(CATEGORY_NAMES)), default=None)
 @click.option("--overdue", is_flag=True, help="Unanswered past the deadline.")
 @click.option("--urgent", is_flag=True)
-@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--limit", type=LIMIT, default=200, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @config_option
 @fail_cleanly
@@ -125,7 +125,7 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
                      .join(Unit, Unit.id == Flag.unit_id).join(Account, Account.id == Flag.account_id)
                      .join(Comment, Comment.id == Flag.comment_id)
                      .order_by(Flag.started_at.desc(), Flag.id.desc()))
-            if unit_key:
+            if unit_key is not None:  # `--unit ''` names no unit: an error, not every flag
                 query = query.where(Flag.unit_id == _unit(session, unit_key).id)
             if status:
                 query = query.where(Flag.status == status)
@@ -211,7 +211,7 @@ def _excerpt(text: str, width: int) -> str:
 
 
 @flags_group.command("show")
-@click.argument("flag_id", type=int)
+@click.argument("flag_id", type=ROW_ID)
 @config_option
 @fail_cleanly
 def show(flag_id: int, config: Path) -> None:
@@ -302,7 +302,7 @@ def _flag_command(name: str, *options):
         func = click.option("--by", "actor", required=True, help="Who does it (name or staff id).")(func)
         for option in reversed(options):
             func = option(func)
-        return flags_group.command(name)(click.argument("flag_id", type=int)(func))
+        return flags_group.command(name)(click.argument("flag_id", type=ROW_ID)(func))
     return wrap
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import select
 
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import LIMIT, ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 
 STATUSES = ("pending", "failed", "sent")
@@ -39,7 +39,7 @@ def register(main: click.Group) -> None:
     @config_option
     @click.option("--status", type=click.Choice(STATUSES), default=None,
                   help="Only messages in this state (default: all).")
-    @click.option("--limit", type=int, default=50, show_default=True, help="Newest messages shown at most.")
+    @click.option("--limit", type=LIMIT, default=50, show_default=True, help="Newest messages shown at most.")
     @fail_cleanly
     def list_cmd(config: Path, status: str | None, limit: int) -> None:
         """List messages, newest first."""
@@ -73,7 +73,7 @@ def register(main: click.Group) -> None:
 
     @outbox_group.command("retry")
     @config_option
-    @click.argument("message_id", type=int)
+    @click.argument("message_id", type=ROW_ID)
     @fail_cleanly
     def retry_cmd(config: Path, message_id: int) -> None:
         """Queue a failed message again (its attempts start over)."""
@@ -109,3 +109,5 @@ def register(main: click.Group) -> None:
         finally:
             engine.dispose()
         click.echo(f"已发送 {len(result.sent)} 封，待重试 {len(result.retrying)} 封，放弃 {len(result.failed)} 封")
+        if not result.sent and (result.retrying or result.failed):
+            raise HuishengError("没有一封邮件发送成功：原因见 huisheng outbox list（连接邮件服务器失败的会按退避时间重试）")

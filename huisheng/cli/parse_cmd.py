@@ -47,6 +47,8 @@ def parse_saved(platform: str, endpoint: str, body: str, **context: Any) -> list
 def _decode_json(endpoint: str, body: str) -> Any:
     try:
         return json.loads(body)
+    except RecursionError:
+        raise ParseError(endpoint, "<body>", "nested too deeply") from None
     except ValueError:
         raise ParseError(endpoint, "<body>", "not valid JSON") from None
 
@@ -60,6 +62,8 @@ def _parse_now(value: str | None) -> datetime:
         raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--now") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=DEFAULT_ZONE)
+    if not 2000 <= when.year <= 2999:  # relative times are resolved by subtracting from it
+        raise click.BadParameter(f"应在 2000 年至 2999 年之间，实际为 {value!r}", param_hint="--now")
     return when.astimezone(timezone.utc)
 
 

@@ -8,8 +8,6 @@ and recall, routing accuracy and the confusion matrix.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Subject, decide
 from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
+from huisheng.monitor.matrix import read_csv
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
@@ -64,7 +63,7 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
             text = raw.decode("gb18030")
         except UnicodeDecodeError:
             raise ConfigError("标注文件编码无法识别（应为 UTF-8 或 GBK）", file=str(path)) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = iter(read_csv(text))
     header = [h.strip().lower() for h in next(reader, [])]
     if "text" not in header:
         raise ConfigError("缺少 text 列", file=str(path), line=1)

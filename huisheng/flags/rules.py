@@ -160,8 +160,13 @@ class _Doc:
             column = f"，第 {mark.column + 1} 列" if mark is not None else ""
             raise ConfigError(f"YAML 语法错误{column}：{problem}", file=file,
                               line=mark.line + 1 if mark is not None else None) from None
+        except RecursionError:
+            raise ConfigError("YAML 嵌套过深", file=file) from None
         self._constructor = yaml.constructor.SafeConstructor()
-        self.data = self._build(node, ()) if node is not None else {}
+        try:
+            self.data = self._build(node, ()) if node is not None else {}
+        except RecursionError:
+            raise ConfigError("YAML 嵌套过深", file=file) from None
 
     def _build(self, node: yaml.Node, path: YamlPath) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)

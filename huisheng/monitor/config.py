@@ -179,6 +179,8 @@ def parse_toml(path: Path, what: str = "配置文件") -> tuple[dict[str, Any], 
         raise ConfigError(f"无法读取{what}：{exc.strerror}", file=str(path)) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError("TOML 嵌套过深", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         where = re.search(r"\(at line (\d+), column (\d+)\)", message)

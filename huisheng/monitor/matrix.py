@@ -374,11 +374,18 @@ class _CsvUnit:
     row: int
 
 
+def read_csv(text: str) -> list[list[str]]:
+    """Every row of a spreadsheet export.  A cell may be as long as the file
+    itself (the csv module's default refuses one over 128 KiB)."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
 class _CsvReader:
     def __init__(self, file: Path, text: str):
         self.file = file
         self.errors: list[ConfigError] = []
-        rows = list(csv.reader(io.StringIO(text)))
+        rows = read_csv(text)
         self.rows = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
         self.columns: dict[str, int] = {}
         self.headers: dict[str, str] = {}

@@ -1,0 +1,148 @@
+"""Edges a user can type get one line and an exit status, never a traceback:
+ids and limits no database column holds, spans that overflow dates, times at
+the calendar's ends, empty names, a 200 KB spreadsheet cell, files nested
+thousands deep, and a delivery that delivered nothing."""
+
+from __future__ import annotations
+
+import csv
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from huisheng.cli import main
+from huisheng.errors import ConfigError
+from huisheng.flags.rules import load_rules
+from huisheng.monitor.db import make_engine, session_factory
+from huisheng.notify.mail import MailSettings
+from huisheng.notify.outbox import enqueue
+
+ROOT = Path(__file__).resolve().parent.parent
+HUGE = "99999999999999999999999"
+FIXTURE = ROOT / "tests" / "fixtures" / "weibo" / "comments" / "hotflow_first_page.json"
+
+
+def run(config: Path, *args: str):
+    return CliRunner().invoke(main, [*args, "--config", str(config)])
+
+
+def one_line_error(result, exit_code: int) -> str:
+    assert result.exit_code == exit_code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return result.output.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "huisheng.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "h.sqlite"}"\n', encoding="utf-8")
+    assert run(path, "db", "upgrade").exit_code == 0
+    return path
+
+
+@pytest.mark.parametrize("args", [
+    ("flags", "show", HUGE), ("flags", "show", "9223372036854775808"),
+    ("flags", "ack", HUGE, "--by", "x"), ("flags", "reassign", HUGE, "--to", "B01", "--by", "x"),
+    ("outbox", "retry", HUGE),
+], ids=lambda a: " ".join(a[:2]))
+def test_an_id_no_database_holds_is_a_usage_error(config, args):
+    line = one_line_error(run(config, *args), 2)
+    assert f"「{HUGE if HUGE in args else args[2]}」不是有效的编号" in line
+
+
+@pytest.mark.parametrize("args", [
+    ("flags", "list", "--limit", HUGE), ("flags", "list", "--limit", "-1"), ("outbox", "list", "--limit", HUGE),
+    ("backfill", "--days", HUGE), ("backfill", "--days", "1000000"),
+], ids=lambda a: " ".join(a))
+def test_a_limit_or_span_beyond_any_sense_is_a_usage_error(config, args):
+    line = one_line_error(run(config, *args), 2)
+    assert "is not in the range" in line
+
+
+def test_a_huge_account_number_is_no_account(config):
+    assert "no account" in one_line_error(run(config, "poll", HUGE), 1)
+
+
+def test_an_empty_unit_is_an_error_not_every_flag(config):
+    assert "没有单位「」" in one_line_error(run(config, "flags", "list", "--unit", ""), 1)
+
+
+@pytest.mark.parametrize("now", ["0001-01-01T00:00:00", "9999-12-31T23:59:59"])
+def test_parse_at_the_calendars_ends(config, now):
+    line = one_line_error(run(config, "parse", "--platform", "weibo", "--endpoint", "comments", str(FIXTURE),
+                              "--now", now), 2)
+    assert "--now" in line and "2000" in line
+
+
+def test_parse_of_json_nested_past_the_recursion_limit(config, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    result = run(config, "parse", "--platform", "weibo", "--endpoint", "comments", str(deep))
+    assert result.exit_code == 2 and "nested too deeply" in result.output
+
+
+def test_a_config_nested_past_the_recursion_limit(tmp_path):
+    path = tmp_path / "huisheng.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert one_line_error(run(path, "config", "check"), 1).endswith("TOML 嵌套过深")
+
+
+def test_rules_nested_past_the_recursion_limit(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_rules(rules)
+    assert str(info.value) == f"{rules}: YAML 嵌套过深"
+
+
+def test_a_200_kb_cell_in_a_spreadsheet_is_read(config, tmp_path):
+    source = ROOT / "tests" / "data" / "matrix" / "csv" / "english.csv"
+    rows = list(csv.reader(source.read_text(encoding="utf-8").splitlines()))
+    rows[2][rows[0].index("note")] = "备注" * 100_000  # Python's csv refuses cells over 128 KiB by default
+    sheet = tmp_path / "台账.csv"
+    with sheet.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    result = run(config, "matrix", "import", str(sheet), "--out", str(tmp_path / "matrix"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "matrix" / "matrix.toml").exists()
+
+    config.write_text('matrix = "matrix"\n' + config.read_text(encoding="utf-8"), encoding="utf-8")
+    labelled = tmp_path / "labelled.csv"
+    with labelled.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["text", "needs_reply"], ["请问" * 100_000, "1"], ["请问路灯坏了找谁修？", "1"]])
+    result = run(config, "rules", "eval", str(labelled))
+    assert result.exit_code == 0, result.output
+    assert "TP 2" in result.output
+
+
+# --- outbox send ------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens there once closed
+
+
+def test_outbox_send_exits_non_zero_when_nothing_could_be_delivered(config, tmp_path):
+    port = _closed_port()
+    url = config.read_text(encoding="utf-8")
+    config.write_text(url + f'[mail]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+                            f'from_address = "huisheng@example.org"\ntimeout = 2\n', encoding="utf-8")
+    nothing_due = run(config, "outbox", "send")
+    assert nothing_due.exit_code == 0, nothing_due.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    try:
+        with session_factory(engine).begin() as session:
+            enqueue(session, recipient="jt@example.org", kind="digest", period="2026-11-05", subject="【回声】测试",
+                    text="正文", html=None, now=datetime(2026, 11, 5, tzinfo=timezone.utc),
+                    mail=MailSettings(host="127.0.0.1", from_address="huisheng@example.org"))
+    finally:
+        engine.dispose()
+    result = run(config, "outbox", "send")
+    line = one_line_error(result, 1)
+    assert "已发送 0 封，待重试 1 封" in result.output and "没有一封邮件发送成功" in line
