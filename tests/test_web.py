@@ -242,3 +242,10 @@ def test_english_is_available(kit):
     assert "我的待办" in client.get("/").get_data(as_text=True)
     assert "My inbox" in client.get("/?lang=en").get_data(as_text=True)
     assert "My inbox" in client.get("/").get_data(as_text=True)  # remembered in the session
+
+
+def test_an_urgent_flag_shows_clock_hours_left(kit):
+    kit.make_flag("gas", "1004", "S00C01", text="楼道里有煤气味！", created=kit.clock.now() - timedelta(minutes=30),
+                  due=kit.clock.now() + timedelta(minutes=90), urgent=True)
+    page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['gas']}").get_data(as_text=True)
+    assert "剩余 1.5 小时" in page

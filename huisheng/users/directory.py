@@ -118,7 +118,21 @@ def sync_matrix_users(session: Session, now: datetime) -> list[str]:
             user.updated_at = now
             changes.append(f"停用用户 {email}（矩阵中已无此管理员）")
     session.flush()
-    return changes
+    return _condensed(changes)
+
+
+#: change lines listed one by one at most (a first sync adds every administrator)
+LIST_LIMIT = 10
+
+
+def _condensed(changes: list[str]) -> list[str]:
+    if len(changes) <= LIST_LIMIT:
+        return changes
+    kinds: dict[str, int] = {}
+    for line in changes:
+        kinds[line[:4]] = kinds.get(line[:4], 0) + 1
+    summary = "，".join(f"{kind} {n} 个" for kind, n in kinds.items())
+    return changes[:LIST_LIMIT] + [f"……共 {summary}（huisheng users list 列出全部）"]
 
 
 def visible_units(session: Session, user: User) -> set[int] | None:

@@ -61,7 +61,9 @@ def show(flag_id: int):
     now = ctx.clock.now()
     remaining = None
     if flag.status in ("open", "acknowledged") and flag.due_at > now and not flag.historical:
-        remaining = ctx.actions.calendar.working_seconds(now, flag.due_at) / 3600
+        # an urgent flag runs on clock hours, the rest on working hours
+        remaining = ((flag.due_at - now).total_seconds() if flag.urgent
+                     else ctx.actions.calendar.working_seconds(now, flag.due_at)) / 3600
     units = session.execute(select(Unit.id, Unit.name).where(Unit.enabled.is_(True)).order_by(Unit.name)).all()
     return render_template(
         "flag.html", flag=flag, comment=comment, post=post, unit=unit, account=account, thread=thread,

@@ -29,7 +29,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "no_flags": "没有符合条件的待办。", "prev": "上一页", "next": "下一页", "page": "第 {page} / {pages} 页",
         "in_all": "共 {total} 条", "flag": "需回复", "on_platform": "在平台上查看", "thread": "对话",
         "owner_reply": "本单位回复", "reasons": "判定依据", "routing": "分派", "clock": "时钟",
-        "started": "开始", "deadline": "期限", "first_reply": "首次回复", "remaining": "剩余 {hours} 工作小时",
+        "started": "开始", "deadline": "期限", "first_reply": "首次回复", "remaining": "剩余 {hours} 工作小时", "remaining_clock": "剩余 {hours} 小时",
         "overdue": "已超期", "uncertain": "期限所在年份的节假日安排未录入，期限按兜底规则估算",
         "ladder": "督办", "reminded": "催办", "escalated": "督办", "noticed": "通报", "stale": "长期未办",
         "promised": "承诺办结", "events": "记录", "actions": "操作", "note": "说明",
@@ -62,6 +62,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "on_platform": "Open on the platform", "thread": "Thread", "owner_reply": "Our reply",
         "reasons": "Why flagged", "routing": "Routing", "clock": "Clock", "started": "Started",
         "deadline": "Deadline", "first_reply": "First reply", "remaining": "{hours} working hours left",
+        "remaining_clock": "{hours} hours left",
         "overdue": "Overdue", "uncertain": "the holiday arrangement of the deadline's year is not configured; "
                                            "the deadline is an estimate",
         "ladder": "Escalation", "reminded": "Reminded", "escalated": "Escalated", "noticed": "Public notice",
