@@ -184,6 +184,8 @@ def test_the_heaviest_of_overlapping_matches_counts(tmp_path, directory):
     "水库边有个小孩下水游泳半天没上来！！",
     "隔壁男的又在打老婆，哭喊声整栋楼都听得到",
     "我弟弟打电话说要从桥上跳下去",
+    "我女儿失联两天了",
+    "孩子出去玩到现在还没回来",
 ])
 def test_urgent_cases_of_every_kind(text, rules, directory):
     d = run(text, rules, directory, POLICE_UID)
@@ -203,6 +205,8 @@ def test_urgent_cases_of_every_kind(text, rules, directory):
     "看了新闻说外地煤气爆炸了，大家注意安全",
     "家里冰箱冒烟了一下，已经拔了插头没事了",
     "工厂烟囱天天冒黑烟",
+    "我妈联系不上物业，只好在这里留言",
+    "我爸出门旅游去了，到现在都没回来，真羡慕",
 ])
 def test_lookalikes_are_not_urgent(text, rules, directory):
     assert not run(text, rules, directory, POLICE_UID).urgent
