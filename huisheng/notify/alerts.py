@@ -36,6 +36,7 @@ from huisheng.notify import outbox
 from huisheng.notify.digest import comment_link, next_step, post_link, workbench_url
 from huisheng.notify.mail import MailSettings, mail_from_settings
 from huisheng.notify.render import excerpt, render
+from huisheng.users import signin
 
 log = logging.getLogger(__name__)
 
@@ -266,10 +267,12 @@ class AlertJob:
                       comment_link=comment_link(post.platform, post.external_id, comment.external_id,
                                                 comment.root_external_id),
                       action=next_step(flag.status, flag.category, flag.promised_at), promised_at=flag.promised_at)
-        rendered = render_alert(alert, locale=self.mail.locale, tz=self.settings.timezone, step=step,
-                                workbench=workbench_url(self.settings))
+        workbench = workbench_url(self.settings)
         queued = []
         for address in to:
+            # rendered per address: each workbench user's copy signs them in
+            rendered = render_alert(alert, locale=self.mail.locale, tz=self.settings.timezone, step=step,
+                                    workbench=signin.mail_link_base(session, workbench, address, now))
             message = outbox.enqueue(session, recipient=address, kind="alert", period=period,
                                      subject=rendered.subject, text=rendered.text, html=rendered.html,
                                      now=now, mail=self.mail)

@@ -54,6 +54,7 @@ from huisheng.notify.schedule import cron_trigger, digest_from_settings, latest_
 from huisheng.reports.compliance import (AccountCompliance, ComplianceSettings, check_instant, compliance,
                                          compliance_from_settings)
 from huisheng.reports.coverage import coverage
+from huisheng.users import signin
 
 log = logging.getLogger("huisheng.digest")
 
@@ -610,8 +611,9 @@ class DigestJob:
                 if digest.empty and not self.config.send_empty:
                     outcomes.append(Outcome(digest.recipient, subject(digest, self.locale), "empty"))
                     continue
+                links = None if dry_run else signin.mail_link_base(session, self.workbench, digest.recipient, now)
                 rendered = render_digest(digest, locale=self.locale, tz=self.settings.timezone,
-                                         workbench=self.workbench)
+                                         workbench=links or self.workbench)
                 if dry_run:
                     outcomes.append(Outcome(digest.recipient, rendered.subject, "dry-run"))
                     continue

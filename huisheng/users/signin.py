@@ -71,6 +71,19 @@ def new_link(session: Session, user: User, now: datetime, ttl: timedelta = LINK_
     return PLACEHOLDER + nonce
 
 
+def mail_link_base(session: Session, workbench: str | None, recipient: str, now: datetime) -> str | None:
+    """What a message to ``recipient`` puts before a workbench path such as
+    ``/flags/12``: for a workbench user, a one-time sign-in link that then
+    opens that path (``…/signin/link/HSSIGNIN-<nonce>?next=``); for anyone
+    else the workbench's address; None without a workbench."""
+    if not workbench:
+        return None
+    user = find_user(session, recipient)
+    if user is None or not user.enabled:
+        return workbench
+    return f"{workbench}/signin/link/{new_link(session, user, now, MAIL_LINK_TTL)}?next="
+
+
 def fill_placeholders(text: str, key: bytes) -> str:
     """Every ``HSSIGNIN-<nonce>`` in ``text`` replaced by the signed token."""
     return _PLACEHOLDER_RE.sub(lambda m: token_for(key, m.group(1)), text)
