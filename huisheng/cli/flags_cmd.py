@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from huisheng.cli._common import LIMIT, ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
+from huisheng.flags.actions import FlagActions
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
 from huisheng.flags.rules import ROUTING_LABELS
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
@@ -39,6 +40,7 @@ class _Context:
         self.clock = Clock()
         self.calendar = calendar_from_settings(self.settings)
         self.sla = sla_from_settings(self.settings)
+        self.actions = FlagActions(self.calendar, self.sla, self.tz)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -310,7 +312,7 @@ def _flag_command(name: str, *options):
 def ack(flag_id, actor, note, config):
     """受理: acknowledge a flag."""
     _act(config, flag_id, lambda ctx, session, flag, now: (
-        lifecycle.acknowledge(flag, actor=actor, at=now, now=now, note=note), f"#{flag.id} 已受理"))
+        ctx.actions.acknowledge(flag, actor=actor, now=now, note=note), f"#{flag.id} 已受理"))
 
 
 @_flag_command("reply")
@@ -319,31 +321,28 @@ def reply(flag_id, actor, note, config):
     if not note.strip():
         raise click.UsageError("记录线下回复须用 --note 说明方式与答复内容")
     _act(config, flag_id, lambda ctx, session, flag, now: (
-        lifecycle.mark_replied(flag, actor=actor, at=now, now=now, comment_id=None, note=note,
-                               reply_seconds=(now - flag.started_at).total_seconds(),
-                               reply_working_seconds=ctx.calendar.working_seconds(flag.started_at, now)),
-        f"#{flag.id} 已记录线下回复"))
+        ctx.actions.reply_offline(flag, actor=actor, now=now, note=note), f"#{flag.id} 已记录线下回复"))
 
 
 @_flag_command("resolve")
 def resolve(flag_id, actor, note, config):
     """办结: the matter is done."""
     _act(config, flag_id, lambda ctx, session, flag, now: (
-        lifecycle.resolve(flag, actor=actor, now=now, note=note), f"#{flag.id} 已办结"))
+        ctx.actions.resolve(flag, actor=actor, now=now, note=note), f"#{flag.id} 已办结"))
 
 
 @_flag_command("close")
 def close(flag_id, actor, note, config):
     """办结销号: close a resolved flag."""
     _act(config, flag_id, lambda ctx, session, flag, now: (
-        lifecycle.close(flag, actor=actor, now=now, note=note), f"#{flag.id} 已销号"))
+        ctx.actions.close(flag, actor=actor, now=now, note=note), f"#{flag.id} 已销号"))
 
 
 @_flag_command("dismiss")
 def dismiss(flag_id, actor, note, config):
     """Dismiss a flag that needs no answer (the --note is the reason)."""
     _act(config, flag_id, lambda ctx, session, flag, now: (
-        lifecycle.dismiss(flag, actor=actor, now=now, reason=note), f"#{flag.id} 已驳回"))
+        ctx.actions.dismiss(flag, actor=actor, now=now, reason=note), f"#{flag.id} 已驳回"))
 
 
 @_flag_command(
@@ -357,11 +356,9 @@ def promise(flag_id, promised: str, extend_reason, actor, note, config):
     day, at_time = _local_date(promised)
 
     def action(ctx, session, flag, now):
-        local = datetime.combine(day, at_time if at_time is not None else ctx.calendar.office_end)
-        at = local.replace(tzinfo=ctx.tz).astimezone(timezone.utc)
-        limit = ctx.calendar.add(now, ctx.sla.promise_max).at
-        return (lifecycle.promise(flag, actor=actor, now=now, promised_at=at, limit=limit, note=note,
-                                  extension_reason=extend_reason),
+        at = ctx.actions.promised_at(day, at_time)
+        return (ctx.actions.promise(flag, actor=actor, now=now, promised_at=at, note=note,
+                                    extension_reason=extend_reason),
                 f"#{flag.id} 承诺 {ctx.local(at)} 办结")
     _act(config, flag_id, action)
 
@@ -371,9 +368,8 @@ def reassign(flag_id, to_unit, actor, note, config):
     """Move a flag to the unit that owns it.  Its clock keeps running."""
     def action(ctx, session, flag, now):
         unit = _unit(session, to_unit)
-        return_due = ctx.calendar.add(flag.created_at, ctx.sla.wrong_unit_return).at
-        late = "（超过退回期限）" if now > return_due else ""
-        return (lifecycle.reassign(flag, unit, actor=actor, now=now, note=note, return_due=return_due),
+        late = "（超过退回期限）" if now > ctx.actions.return_due(flag) else ""
+        return (ctx.actions.reassign(flag, unit, actor=actor, now=now, note=note),
                 f"#{flag.id} 改派至 {unit.name}{late}")
     _act(config, flag_id, action)
 
