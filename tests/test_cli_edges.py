@@ -78,6 +78,16 @@ def test_parse_at_the_calendars_ends(config, now):
     assert "--now" in line and "2000" in line
 
 
+@pytest.mark.parametrize("at", ["9999-12-31T00:00", "0001-01-01T00:00", "2150-06-01T08:30"])
+def test_a_digest_beyond_the_working_day_calendar(config, at):
+    line = one_line_error(run(config, "digest", "preview", "--admin", "jt@example.org", "--at", at), 1)
+    assert line.startswith("Error: --at: 应在 2000 年至 2098 年之间")
+
+
+def test_simulate_on_a_port_that_cannot_exist(config):
+    assert "is not in the range" in one_line_error(run(config, "simulate", "--port", "99999"), 2)
+
+
 def test_parse_of_json_nested_past_the_recursion_limit(config, tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")

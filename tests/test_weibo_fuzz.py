@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from huisheng import errors
 from huisheng.adapters.weibo import parse as wparse
+from huisheng.adapters.weibo import text as wtext
 from huisheng.records import Comment, Page, Post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "weibo"
@@ -141,7 +142,7 @@ def _body(tree: Any, cut: int | None) -> str:
 # --- what a success must be --------------------------------------------------------------
 
 
-def _check_record(item: Post | Comment) -> None:
+def _check_record(item: Post | Comment, now: datetime) -> None:
     for name, width in WIDTHS.items():
         value = getattr(item, name, None)
         if value is not None:
@@ -154,14 +155,15 @@ def _check_record(item: Post | Comment) -> None:
                  "edit_count"):
         value = getattr(item, name, None)
         assert value is None or (isinstance(value, int) and 0 <= value <= INT32), (name, value)
-    assert item.created_at is None or item.created_at.tzinfo is not None
+    # a time the working-day clock can use: Weibo's own lifetime, up to the fetch
+    assert item.created_at is None or wtext.WEIBO_LAUNCH <= item.created_at <= now + wparse.CLOCK_SKEW
     json.dumps(item.raw, allow_nan=False)  # the raw payload is stored as JSON
 
 
-def _check(result: Any) -> None:
+def _check(result: Any, context: dict[str, Any]) -> None:
     if isinstance(result, Page):
         for item in result.items:
-            _check_record(item)
+            _check_record(item, context["now"])
         assert result.cursor is None or isinstance(json.loads(result.cursor), dict)
         assert result.total is None or 0 <= result.total <= INT32
     elif isinstance(result, wparse.LongText):
@@ -178,7 +180,7 @@ def _run(endpoint: str, body: str, context: dict[str, Any]) -> None:
         if isinstance(exc, errors.ParseError):
             assert exc.field
         return
-    _check(result)
+    _check(result, context)
 
 
 @pytest.mark.parametrize("endpoint,path", list(_fixtures()))
@@ -212,3 +214,15 @@ def test_mutated_fixtures_parse_or_raise_parse_error(endpoint, path):
 ], ids=lambda b: repr(b[:24]))
 def test_hostile_bodies_parse_or_raise_parse_error(endpoint, body):
     _run(endpoint, body, _context(FIXTURES / endpoint / "none.json", endpoint))
+
+
+@pytest.mark.parametrize("created_at", ["Fri Jun 14 20:39:20 +0800 2150", "Mon Jan 01 00:00:00 +0800 1900",
+                                        "2008-05-12 14:28:00"])
+def test_a_time_weibo_cannot_have_made_is_a_parse_error(created_at):
+    # a post dated after its fetch (or before Weibo) would stall the working-day clock of every flag
+    path = FIXTURES / "status" / "show.json"
+    payload = json.loads(path.read_text("utf-8"))
+    payload["data"]["created_at"] = created_at
+    with pytest.raises(errors.ParseError) as info:
+        _parse("status", json.dumps(payload), _context(path, "status"))
+    assert info.value.field == "data.created_at"

@@ -28,6 +28,11 @@ def _job(config: Path, readonly: bool):
     return engine, DigestJob(session_factory(engine), Clock(), settings)
 
 
+#: the years a digest can be computed for (the working-day calendar's lunar
+#: dates end in 2099, and a digest looks working days ahead)
+FIRST_YEAR, LAST_YEAR = 2000, 2098
+
+
 def _at(text: str | None, tz: str, now: datetime) -> datetime:
     if text is None:
         return now
@@ -35,6 +40,8 @@ def _at(text: str | None, tz: str, now: datetime) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise HuishengError(f"--at: expected an ISO date-time such as 2026-11-05T08:30, got {text!r}") from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise HuishengError(f"--at: 应在 {FIRST_YEAR} 年至 {LAST_YEAR} 年之间，实际为 {text!r}")
     if value.tzinfo is None:  # a wall-clock time in the district's zone
         value = value.replace(tzinfo=ZoneInfo(tz))
     return value

@@ -30,7 +30,8 @@ def register(main: click.Group) -> None:
     @config_option
     @click.option("--matrix", "matrix_path", type=click.Path(path_type=Path), default=None,
                   help="Matrix file or directory (default: the matrix named in the config).")
-    @click.option("--port", type=int, default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+    @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+                  help="Port on 127.0.0.1 (0: any free port).")
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same world.")
     @click.option("--faults", "faults_path", type=click.Path(path_type=Path), default=None,

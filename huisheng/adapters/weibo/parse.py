@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from huisheng import errors
@@ -28,6 +28,8 @@ ID_WIDTH = 64
 SHORT_ID_WIDTH = 32
 NAME_WIDTH = 200
 REGION_WIDTH = 64
+#: how far Weibo's clock may run ahead of ours
+CLOCK_SKEW = timedelta(days=1)
 
 #: ``ok:0`` messages that mean "nothing here" rather than failure
 EMPTY_MESSAGES = ("这里还没有内容", "还没有人评论", "暂无数据", "微博-出错了")
@@ -141,9 +143,14 @@ class At:
         when the id's time fits it (see :func:`wtext.parse_time`)."""
         raw = self.string(key)
         try:
-            return wtext.parse_time(raw, now, item_id)
+            when, approx = wtext.parse_time(raw, now, item_id)
         except ValueError as exc:
             raise self.fail(key, str(exc)) from None
+        # Dated before Weibo existed or after it was fetched, an item is not
+        # one Weibo made (and such a date would break the working-day clock)
+        if not wtext.WEIBO_LAUNCH <= when <= now + CLOCK_SKEW:
+            raise self.fail(key, f"not a plausible time: {raw[:40]!r}")
+        return when, approx
 
 
 # --- envelope -------------------------------------------------------------------

@@ -174,7 +174,7 @@ _DAY_OFFSET = {"今天": 0, "昨天": 1, "前天": 2}
 #: (checked against ``created_at`` on 44 real items: all within 1 s)
 ID_EPOCH_OFFSET = 515483463
 #: what the formula gives for ids of another scheme is earlier than Weibo itself
-_WEIBO_LAUNCH = datetime(2009, 8, 1, tzinfo=timezone.utc)
+WEIBO_LAUNCH = datetime(2009, 8, 1, tzinfo=timezone.utc)
 #: how far the formula may be off
 _ID_SLACK = (timedelta(0), timedelta(seconds=-1), timedelta(seconds=1))
 #: "N分钟前" is floored by Weibo's clock, which is not ours
@@ -193,7 +193,7 @@ def id_time(item_id: object) -> datetime | None:
         when = datetime.fromtimestamp((int(text) >> 22) + ID_EPOCH_OFFSET, timezone.utc)
     except (OverflowError, ValueError, OSError):
         return None
-    return when if when >= _WEIBO_LAUNCH else None
+    return when if when >= WEIBO_LAUNCH else None
 
 
 def parse_time(value: str, now: datetime, item_id: object = None) -> tuple[datetime, bool]:
