@@ -5,10 +5,14 @@ as a missing person of any age.  And the scoring: one phrase scores once."""
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from huisheng.cli import main
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules, parse_rules
@@ -236,3 +240,30 @@ def test_without_to_residents_a_reply_to_a_resident_is_judged_like_any_comment(t
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     d = run("回复@山城小王子:你是哪个学校的？", load_rules(path), directory)
     assert (d.needs_reply, d.category) == (True, "consultation")
+
+
+# --- measuring urgency -----------------------------------------------------------------
+
+
+def test_rules_eval_measures_urgency_when_the_file_labels_it(tmp_path):
+    config = str(ROOT / "config" / "huisheng.example.toml")
+    labelled = tmp_path / "l.csv"
+    with labelled.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([
+            ["text", "needs_reply", "urgent"],
+            ["我爸有老年痴呆，早上出门到现在还没回来", "1", "1"],
+            ["楼下垃圾堆起火了", "1", "1"],
+            ["家里老人腿脚不便，想申请上门服务", "1", "1"],   # labelled urgent, not found: a miss
+            ["孩子的医保卡丢了怎么补办", "1", "0"],
+            ["请问社保卡在哪里补办", "1", ""],               # not labelled: not counted
+        ])
+    table = CliRunner().invoke(main, ["rules", "eval", str(labelled), "--config", config])
+    assert table.exit_code == 0, table.output
+    assert "紧急：精确率 1.000  召回率 0.667（标注为紧急 3 条；TP 2  FP 0  FN 1）" in table.output
+    data = json.loads(CliRunner().invoke(main, ["rules", "eval", str(labelled), "--format", "json",
+                                                "--config", config]).output)
+    assert data["urgent"] == {"precision": 1.0, "recall": 0.6667, "tp": 2, "fp": 0, "fn": 1, "labelled": 3}
+    with labelled.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow(["有人落水", "1", "maybe"])
+    bad = CliRunner().invoke(main, ["rules", "eval", str(labelled), "--config", config])
+    assert bad.exit_code == 1 and f"{labelled}:7: urgent: urgent 应为 1 或 0，实际为「maybe」" in bad.output

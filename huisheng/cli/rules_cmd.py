@@ -88,6 +88,10 @@ def report_lines(result: Evaluation) -> list[str]:
         nr = m["needs_reply"]
         lines.append(f"需回复：精确率 {_pct(nr['precision'])}  召回率 {_pct(nr['recall'])}  F1 {_pct(nr['f1'])}"
                      f"（TP {nr['tp']}  FP {nr['fp']}  FN {nr['fn']}  TN {nr['tn']}）")
+    if "urgent" in m:
+        u = m["urgent"]
+        lines.append(f"紧急：精确率 {_pct(u['precision'])}  召回率 {_pct(u['recall'])}"
+                     f"（标注为紧急 {u['labelled']} 条；TP {u['tp']}  FP {u['fp']}  FN {u['fn']}）")
     if "routing" in m:
         r = m["routing"]
         lines.append(f"分派准确率：{_pct(r['accuracy'])}（{r['correct']}/{r['judged']}；"
@@ -168,7 +172,7 @@ def register(main: click.Group) -> None:
     @config_option
     @fail_cleanly
     def eval_(file: Path, fmt: str, predictions: Path | None, routing_model: Path | None, config: Path) -> None:
-        """Measure the rules on FILE (CSV: text and any of category, needs_reply, unit, account)."""
+        """Measure the rules on FILE (CSV: text and any of category, needs_reply, urgent, unit, account)."""
         rules, directory, learned = _load(config, routing_model)
         rows = read_labelled(file, directory, default_account(directory))
         result = evaluate(rows, rules, directory, learned)

@@ -1,9 +1,9 @@
 """Measuring the rules on labelled comments (``huisheng rules eval``).
 
 :func:`read_labelled` reads the CSV (a ``text`` column and any of ``category``,
-``needs_reply``, ``unit``, ``account``); :func:`evaluate` is pure: it decides
-every row and computes per-category precision/recall/F1, needs-reply precision
-and recall, routing accuracy and the confusion matrix.
+``needs_reply``, ``urgent``, ``unit``, ``account``); :func:`evaluate` is pure: it
+decides every row and computes per-category precision/recall/F1, needs-reply and
+urgent precision and recall, routing accuracy and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Labelled:
     needs_reply: bool | None = None
     #: the labelled unit's code; None when not labelled
     unit: str | None = None
+    #: None when the file has no urgent column (or the cell is empty)
+    urgent: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
     header = [h.strip().lower() for h in next(reader, [])]
     if "text" not in header:
         raise ConfigError("缺少 text 列", file=str(path), line=1)
-    col = {name: header.index(name) for name in ("text", "category", "needs_reply", "unit", "account")
+    col = {name: header.index(name) for name in ("text", "category", "needs_reply", "urgent", "unit", "account")
            if name in header}
     errors: list[ConfigError] = []
     rows: list[Labelled] = []
@@ -90,13 +92,14 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
             if category is None:
                 bad("category", f"未知的类别「{cell('category')}」（应为 咨询、投诉、求助、建议、感谢、无 或英文名）")
                 continue
-        needs = cell("needs_reply")
-        needs_reply = None
-        if needs is not None and needs != "":
-            needs_reply = _BOOLS.get(needs.lower())
-            if needs_reply is None:
-                bad("needs_reply", f"needs_reply 应为 1 或 0，实际为「{needs}」")
-                continue
+        flags: dict[str, bool | None] = {}
+        for name in ("needs_reply", "urgent"):
+            value = cell(name)
+            flags[name] = _BOOLS.get(value.lower()) if value else None
+            if value and flags[name] is None:
+                bad(name, f"{name} 应为 1 或 0，实际为「{value}」")
+        if any(cell(name) and flags[name] is None for name in flags):
+            continue
         unit = cell("unit") or None
         if unit is not None:
             code = directory.resolve_unit(unit)
@@ -115,7 +118,8 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
         if not account:
             bad("account", "未指定账号，且矩阵中没有区级账号可作默认")
             continue
-        rows.append(Labelled(number, cell("text") or "", account, category, needs_reply, unit))
+        rows.append(Labelled(number, cell("text") or "", account, category, flags["needs_reply"], unit,
+                             flags["urgent"]))
     if errors:
         from huisheng.monitor.config import ConfigErrors
 
@@ -157,6 +161,15 @@ def evaluate(rows: list[Labelled], rules: Rules, directory: Directory, learned: 
         precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
         metrics["needs_reply"] = {"precision": precision, "recall": recall, "f1": _f1(precision, recall),
                                   "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+
+    labelled_urgent = [(r, d) for r, d in zip(rows, decisions) if r.urgent is not None]
+    if labelled_urgent:
+        tp = sum(1 for r, d in labelled_urgent if r.urgent and d.urgent)
+        fp = sum(1 for r, d in labelled_urgent if not r.urgent and d.urgent)
+        fn = sum(1 for r, d in labelled_urgent if r.urgent and not d.urgent)
+        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        metrics["urgent"] = {"precision": precision, "recall": recall, "tp": tp, "fp": fp, "fn": fn,
+                             "labelled": sum(1 for r, _ in labelled_urgent if r.urgent)}
 
     labelled_cat = [(r, d) for r, d in zip(rows, decisions) if r.category is not None]
     if labelled_cat:
