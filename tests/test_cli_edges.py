@@ -127,6 +127,9 @@ def test_a_200_kb_cell_in_a_spreadsheet_is_read(config, tmp_path):
     result = run(config, "rules", "eval", str(labelled))
     assert result.exit_code == 0, result.output
     assert "TP 2" in result.output
+    missing = tmp_path / "no-such-folder" / "predictions.csv"  # an output path in a missing folder
+    line = one_line_error(run(config, "rules", "eval", str(labelled), "--predictions", str(missing)), 1)
+    assert line == f"Error: {missing}: 文件或文件夹不存在（No such file or directory）"
 
 
 # --- outbox send ------------------------------------------------------------------------

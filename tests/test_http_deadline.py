@@ -231,7 +231,7 @@ def test_a_poll_against_a_trickling_server_is_a_timeout_on_the_account(trickle, 
 def test_sigterm_during_a_trickling_request_stops_within_the_grace(trickle, tmp_path, db_url):
     # A request deadline far beyond the grace: only the stop's cut ends it.
     server = trickle("body")
-    grace = 2.0
+    grace = 4.0
     config = _config(tmp_path, db_url, server.url, accounts=3,
                      polling=f"request_timeout = 120\nstop_grace = {grace}\ntick = 0.1")
     log = tmp_path / "daemon.log"
