@@ -64,3 +64,20 @@ def test_an_unexpected_exception_is_recorded_backed_off_and_shown(db_url, tmp_pa
     failing = json.loads(CliRunner().invoke(main, ["status", "--failing", "--format", "json",
                                                    "--config", str(config)]).output)
     assert [(row["uid"], row["last_error_kind"]) for row in failing] == [(BROKEN, "crash")]
+
+
+def test_an_adapter_that_cannot_even_be_built_is_a_crash_on_the_account(db_url, tmp_path, monkeypatch):
+    sc = scenario(db_url, tmp_path, accounts=1)
+    try:
+        def broken(platform):
+            raise ImportError("a plugin's dependency is missing")
+
+        monkeypatch.setattr(sc.runtime.factory, "adapter", broken)
+        result = sc.runtime.poller.poll(1)
+        with sc.runtime.sessions() as session:
+            account = session.get(Account, 1)
+    finally:
+        sc.close()
+    assert (result.outcome, result.error_kind, result.requests) == ("error", "crash", 0)
+    assert account.last_error_kind == "crash" and "ImportError" in account.last_error_message
+    assert account.consecutive_errors == 1 and account.next_check_at > sc.clock.now()

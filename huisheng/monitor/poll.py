@@ -117,9 +117,10 @@ class Poller:
             interval = self.settings.interval_for(account.platform, account.poll_interval)
             consecutive_errors = account.consecutive_errors
         result = PollResult(account_id=account_id, account_name=ref.name, platform=ref.platform)
-        adapter = self.factory.adapter(ref.platform)
+        adapter: Adapter | None = None
         now = self.clock.now()
         try:
+            adapter = self.factory.adapter(ref.platform)  # a broken plugin fails here
             run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop)
             run.execute(window_checked_at=window_checked_at, backfill_days=backfill_days)
         except (_Interrupted, errors.Cancelled):
@@ -144,7 +145,7 @@ class Poller:
         else:
             self._record_success(account_id, interval, lease_owner)
         finally:
-            result.requests = adapter.http.request_count
+            result.requests = adapter.http.request_count if adapter is not None else 0
         log.info(result.log_line())
         return result
 
