@@ -9,6 +9,11 @@ baseline only stores them; the measured run also runs the decide step after
 every 20 threads (as the daemon's decide job does between polls): the pure
 decision, routing, deadlines in working time, flags and their events, reply
 detection.  ratio = (store + decide) rate ÷ store rate; goal ≥ 0.5.
+
+``decide_learned`` is the same with a routing model in place (trained on
+another simulated world's labelled comments and the hand-written 问政
+messages, as ``huisheng routing train`` would), against the same baseline;
+goal ≥ 0.5 too.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from bench._common import emit, note
 from huisheng import migrations
 from huisheng.flags.process import Decider
+from huisheng.flags.relearn import ModelHandle
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
@@ -32,7 +38,7 @@ from huisheng.monitor.clock import FakeClock
 from huisheng.monitor.db import make_engine, session_factory
 from huisheng.monitor.matrix import load_matrix
 from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account
+from huisheng.monitor.models import Account, Flag
 from huisheng.records import Comment, Post
 from huisheng.simulator import World, WorldConfig
 
@@ -111,16 +117,48 @@ def main() -> None:
                           Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}))
         gc.collect()
         value = _run(sessions, rows, threads, decider)
-        from sqlalchemy import func, select
-
-        from huisheng.monitor.models import Flag
         with sessions() as session:
             flags = session.scalar(select(func.count()).select_from(Flag))
             replied = session.scalar(select(func.count()).select_from(Flag).where(Flag.first_reply_at.is_not(None)))
         engine.dispose()
+        model, examples = _routing_model(tmp / "routing.model", matrix)
+        engine, sessions, rows = _prepare(tmp, "learned.sqlite", matrix, posts)
+        decider = Decider(sessions, FakeClock(START + timedelta(days=1)), load_rules(), WorkCalendar(),
+                          Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}),
+                          learned=ModelHandle(model, 0.5))
+        gc.collect()
+        learned_value = _run(sessions, rows, threads, decider)
+        with sessions() as session:
+            learned = session.scalar(select(func.count()).select_from(Flag).where(Flag.routing == "learned"))
+        engine.dispose()
     total = sum(len(c) for c in threads.values())
     note(f"decide: {total} comments in {len(threads)} threads; {flags} flags, {replied} replied")
+    note(f"decide_learned: a routing model of {examples} examples in place; {learned} flags routed by it")
     emit("decide", round(value, 1), "comments/s", round(baseline, 1))
+    emit("decide_learned", round(learned_value, 1), "comments/s", round(baseline, 1))
+
+
+def _routing_model(path: Path, matrix) -> tuple[Path, int]:
+    """A model of another simulated world's residents' comments (their true
+    units) and the hand-written messages, written to ``path``."""
+    import csv
+
+    from huisheng.flags.learn import Example, save, train
+    from huisheng.flags.relearn import router_text, routing_levels
+    from huisheng.flags.route import build_directory
+
+    rules, directory = load_rules(), build_directory(matrix)
+    world = World(matrix, seed=8, start=START, config=WorldConfig(history_days=14))
+    # as from settled flags: those under the accounts where the rules route (relearn.settled_flags)
+    examples = [Example(router_text(c["text"], rules, directory), c["labels"]["target_unit"])
+                for c in world.truth(START)["comments"]
+                if c["labels"].get("role") == "resident" and c["labels"].get("needs_reply")
+                and c["labels"].get("target_unit")
+                and directory.level(directory.account_units.get(str(c["account_uid"]))) in routing_levels(rules)]
+    with open(ROOT / "tests" / "data" / "routing-messages.csv", encoding="utf-8") as f:
+        examples += [Example(router_text(r["text"], rules, directory), r["unit"]) for r in csv.DictReader(f)]
+    save(train(examples, now=START), path)
+    return path, len(examples)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             cli.main(["digest", "send", "--config", str(config_path)], standalone_mode=False)
         say("digests: " + listing.getvalue().strip().splitlines()[-1])
         runtime.sender.run(clock.now())
+        settled, moved = _staff_work(runtime, world, clock.now())
+        say(f"staff: {settled} replied flags resolved or closed, {moved} flags reassigned to the unit they "
+            f"belong to (what `routing train --from-flags` learns from)")
     finally:
         dispatcher.close()
         server.stop()
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"  {exe} --config {cfg} outbox list")
     say(f"  {exe} --config {cfg} report coverage --by unit --from {start.date()} --to {clock.now().date()}")
     say(f"  {exe} --config {cfg} rules test \"请问小区门口的路灯坏了找谁修\"")
+    say(f"  {exe} --config {cfg} routing train --from-flags --out {display(root)}/routing.model")
     say(f"  sqlite3 {display(root / 'huisheng.sqlite')} 'select author_name, text from comments limit 5'")
     say(f"  {exe} simulate --config {cfg} --port 8765 --speed 60    # the simulator on its own")
     say("")
@@ -215,6 +219,37 @@ def _web_links(settings, matrix, exe: str, cfg: str) -> None:
         f"{signin.fill_placeholders(links[community.admins[0]], key)}?next=/")
     say(f"  auditor (考评员):  {web.public_url}/signin/link/"
         f"{signin.fill_placeholders(links[DEMO_AUDITOR], key)}?next=/audit/coverage")
+
+
+def _staff_work(runtime, world: World, now: datetime) -> tuple[int, int]:
+    """What the units' staff would have done by now with the flags that are not
+    history: a flag routed to a unit the simulator says is not the one it
+    belongs to is reassigned there; of the others, every replied one is
+    resolved (办结), every other one of those also closed (办结销号)."""
+    from huisheng.flags import lifecycle
+    from huisheng.monitor.models import Unit
+
+    truth = {str(c["id"]): c["labels"].get("target_unit") for c in world.truth(now)["comments"]}
+    decider = runtime.decider
+    settled = moved = 0
+    with runtime.sessions.begin() as session:
+        units = {u.code: u for u in session.scalars(select(Unit))}
+        codes = {u.id: code for code, u in units.items()}
+        rows = session.execute(select(Flag, Comment.external_id).join(Comment, Comment.id == Flag.comment_id)
+                               .where(Flag.historical.is_(False)).order_by(Flag.id)).all()
+        for flag, external_id in rows:
+            target = truth.get(external_id)
+            if target in units and codes.get(flag.unit_id) != target and flag.status not in ("closed", "dismissed"):
+                lifecycle.save(session, flag, lifecycle.reassign(
+                    flag, units[target], actor="区网信办", now=now, note="按职责转交",
+                    return_due=decider.calendar.add(now, decider.sla.wrong_unit_return).at))
+                moved += 1
+            elif flag.status == "replied":
+                lifecycle.save(session, flag, lifecycle.resolve(flag, actor="经办人", now=now, note="已答复办结"))
+                if settled % 2:
+                    lifecycle.save(session, flag, lifecycle.close(flag, actor="经办人", now=now, note="办结销号"))
+                settled += 1
+    return settled, moved
 
 
 def _totals(runtime) -> dict[str, int]:

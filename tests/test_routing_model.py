@@ -113,12 +113,14 @@ def test_below_the_threshold_the_next_signal_routes_and_the_note_says_why(model,
 
 def test_the_learned_unit_is_taken_only_where_the_account_may_route_to_it(model, rules, directory):
     learned = learn.Learned(model, 0.5)
-    on_community = decided(ELDERLY, rules, directory, COMMUNITY, learned)
-    assert (on_community.routing, on_community.unit_code) == ("account", "comm-ciqikou-01")
-    note = next(r for r in on_community.reasons if r.rule == "route/learned")
-    assert "社区村账号下，按属地管理不改派" in note.detail
     on_department = decided(ELDERLY, rules, directory, URBAN, learned)
     assert (on_department.routing, on_department.unit_code) == ("account", "dept-cg")
+    note = next(r for r in on_department.reasons if r.rule == "route/learned")
+    assert "学习模型预测民政局" in note.detail and "部门账号下，按属地管理不改派" in note.detail
+    # a community's account routes nowhere else: the model is not even asked
+    on_community = decided(ELDERLY, rules, directory, COMMUNITY, learned)
+    assert (on_community.routing, on_community.unit_code) == ("account", "comm-ciqikou-01")
+    assert not any(r.rule == "route/learned" for r in on_community.reasons)
     # a department's account keeps its own business: the model predicting that unit is taken
     own = decided("楼下烧烤摊油烟太大了，天天晚上开到凌晨，窗户都不敢开", rules, directory, URBAN, learned)
     assert own.unit_code == "dept-cg"

@@ -56,8 +56,8 @@ def good_model():
     return learn.train([learn.Example(text, unit) for text, unit in messages()], now=T0 - timedelta(days=30))
 
 
-def raise_flags(kit: Kit, texts: list[str], at: datetime = T0) -> list[Flag]:
-    post = kit.post(DISTRICT_UID, at - timedelta(hours=1))
+def raise_flags(kit: Kit, texts: list[str], at: datetime = T0, account: str = DISTRICT_UID) -> list[Flag]:
+    post = kit.post(account, at - timedelta(hours=1))
     for i, text in enumerate(texts):
         kit.comment(post, at + timedelta(seconds=i), text, author=(str(9000 + i), f"居民{i}"))
     Decider(kit.sessions, FakeClock(at + timedelta(hours=1)), load_rules(), kit.calendar, kit.sla).run()
@@ -96,7 +96,8 @@ def settled_world(kit: Kit, pairs: list[tuple[str, str]] | None = None, at: date
             settle(kit, flag, unit, at + timedelta(days=1, minutes=i), ways[i % 3])
 
 
-def test_examples_are_flags_resolved_closed_or_reassigned_never_dismissed_or_historical(kit):
+def test_examples_are_flags_resolved_closed_or_reassigned_never_dismissed_or_historical(db_url):
+    kit = Kit(db_url, accounts=40)  # with street and community accounts
     texts = ["请问小区门口的公交站什么时候恢复", "楼下烧烤摊油烟太大了晚上没法开窗", "孩子上学的学区怎么划分的",
              "低保申请被拒了该找谁", "社保断缴了怎么补缴", "医院挂号太难了建议增加号源"]
     flags = raise_flags(kit, texts)
@@ -115,6 +116,20 @@ def test_examples_are_flags_resolved_closed_or_reassigned_never_dismissed_or_his
     assert [(s.flag_id, s.unit) for s in found] == [(flags[0].id, "B03"), (flags[1].id, "B08"), (flags[2].id, "B04")]
     assert [s.settled_at for s in found] == [t, t + timedelta(hours=1), t + timedelta(hours=2)]
     assert found[0].text == texts[0]
+    # under a community's own account (属地管理) a resolved flag says nothing about routing; a reassigned one does
+    community = next(a.uid for a in kit.matrix.accounts if a.unit == "S00C01")
+    kit.comment(kit.post(community, T0), T0, "楼道里的灯坏了好久了，请问什么时候修", author=("9500", "赵六"))
+    kit.comment(kit.post(community, T0), T0, "小区门口的公交站什么时候恢复", author=("9501", "钱七"))
+    Decider(kit.sessions, FakeClock(T0 + timedelta(hours=1)), load_rules(), kit.calendar, kit.sla).run()
+    own, moved = kit.flags()[-2:]
+    assert own.unit_id == moved.unit_id == kit.unit("S00C01").id
+    settle(kit, own, "S00C01", t + timedelta(hours=3), "resolved")
+    settle(kit, moved, "B03", t + timedelta(hours=4), "reassigned")
+    with kit.sessions() as session:
+        assert [s.flag_id for s in settled_flags(session)][-1] == moved.id
+        assert own.id not in {s.flag_id for s in settled_flags(session)}
+        assert own.id in {s.flag_id for s in settled_flags(session, ("community",))}
+    kit.close()
 
 
 def _config(tmp_path: Path, db_url: str, **routing: str) -> Path:
@@ -260,3 +275,26 @@ def test_router_text_is_what_the_decide_step_sees():
 
     directory = build_directory(sample_matrix(12, streets=2))
     assert router_text("@示范区交通局 請問公交車", rules, directory) == " " * 8 + "请问公交车"
+
+
+def test_the_daemon_wires_the_model_and_its_retraining(tmp_path):
+    from huisheng.app import build_runtime
+    from huisheng.monitor.config import load_settings
+
+    url = f"sqlite:///{tmp_path / 'huisheng.sqlite'}"
+    config = _config(tmp_path, url, threshold="0.8", priority='["mention", "learned", "place"]')
+    runtime = build_runtime(load_settings(config), FakeClock(T0))
+    try:
+        assert runtime.decider.learned.path == tmp_path / "routing.model"
+        assert runtime.decider.learned.threshold == 0.8
+        assert runtime.decider.rules.routing_priority == ("mention", "learned", "place", "account")
+        assert "routing-retrain" in [job.name for job in runtime.jobs()]
+    finally:
+        runtime.close()
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    runtime = build_runtime(load_settings(config), FakeClock(T0))
+    try:
+        assert runtime.decider.learned is None and runtime.retrain is None
+        assert "routing-retrain" not in [job.name for job in runtime.jobs()]
+    finally:
+        runtime.close()

@@ -32,7 +32,9 @@ import re
 import tempfile
 import warnings
 from collections import Counter
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -105,20 +107,19 @@ class RoutingModel:
     # -- scoring ------------------------------------------------------------------
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
-        vocabulary = self.vocabulary
         counts = Counter(features(text))
-        index, tf = [], []
-        for term, count in counts.items():
-            j = vocabulary.get(term)
-            if j is not None:
-                index.append(j)
-                tf.append(count)
-        if not index:
+        if not counts:
             return None
-        columns = np.fromiter(index, dtype=np.intp, count=len(index))
-        values = (1.0 + np.log(np.fromiter(tf, dtype=np.float32, count=len(tf)))) * self.idf[columns]
-        values /= np.sqrt(values @ values)
-        return columns, values
+        # the lookups in one C-level pass: a Python loop over the n-grams cost more than the rest
+        found = np.fromiter(map(self.vocabulary.get, counts, repeat(-1, len(counts))), dtype=np.intp,
+                            count=len(counts))
+        known = found >= 0
+        if not known.any():
+            return None
+        columns = found[known]
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))[known]
+        values = (1.0 + np.log(tf)) * self.idf[columns]
+        return columns, values / np.sqrt(values @ values)
 
     def scores(self, text: str) -> np.ndarray | None:
         """The SVM's score of every unit (None: no n-gram of the text is known)."""
@@ -129,15 +130,25 @@ class RoutingModel:
         return values @ self.weights[columns] + self.intercept
 
     def predict(self, text: str, *, terms: int = 3) -> Prediction | None:
+        """The likeliest unit, its confidence and (``terms`` > 0) the words
+        that weighed most for it; None when no n-gram of the text is known."""
         vector = self._vector(text)
         if vector is None:
             return None
         columns, values = vector
-        contributions = values[:, None] * self.weights[columns]
-        scores = contributions.sum(axis=0) + self.intercept
+        rows = self.weights[columns]
+        scores = values @ rows + self.intercept
         best = int(np.argmax(scores))
         return Prediction(self.units[best], _confidence(scores, self.temperature, best),
-                          self._top_terms(text, columns, contributions[:, best], terms) if terms else ())
+                          self._top_terms(text, columns, values * rows[:, best], terms) if terms else ())
+
+    def explain(self, text: str, unit: str, terms: int = 3) -> tuple[str, ...]:
+        """The words of ``text`` that weighed most for ``unit``."""
+        vector = self._vector(text)
+        if vector is None or unit not in self.units:
+            return ()
+        columns, values = vector
+        return self._top_terms(text, columns, values * self.weights[columns, self.units.index(unit)], terms)
 
     def _top_terms(self, text: str, columns: np.ndarray, weight: np.ndarray, limit: int) -> tuple[str, ...]:
         """The words that weighed most for the unit: its strongest n-grams (of
@@ -195,7 +206,11 @@ class Learned:
     threshold: float
 
     def predict(self, text: str) -> Prediction | None:
-        return self.model.predict(text)
+        """The model's unit and confidence (the words are asked for with :meth:`explain`)."""
+        return self.model.predict(text, terms=0)
+
+    def explain(self, text: str, unit: str) -> tuple[str, ...]:
+        return self.model.explain(text, unit)
 
 
 def _confidence(scores: np.ndarray, temperature: float, best: int) -> float:
@@ -232,6 +247,8 @@ def _fit(tokens: Sequence[list[str]], labels: Sequence[str]) -> _Fitted:
     with warnings.catch_warnings():
         # a few more iterations change no routing; the warning would only alarm
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # few examples of many units is a district's first weeks, not a regression problem
+        warnings.filterwarnings("ignore", message="The number of unique classes")
         svm.fit(matrix, list(labels))
     return _Fitted(vectorizer, svm, tuple(str(c) for c in svm.classes_))
 
@@ -262,12 +279,15 @@ def _folds(labels: Sequence[str], k: int, seed: int = 0) -> list[int]:
     return fold
 
 
-def cross_predict(tokens: Sequence[list[str]], labels: Sequence[str], k: int, *, workers: int = 2
-                  ) -> tuple[list[int], list[np.ndarray | None], list[tuple[str, ...]]]:
+def cross_predict(tokens: Sequence[list[str]], labels: Sequence[str], k: int, *, workers: int = 2,
+                  pool: Executor | None = None) -> tuple[list[int], list[np.ndarray | None], list[tuple[str, ...]]]:
     """Each example scored by a model trained without its fold: (its fold, its
-    scores or None when it was never held out, the units of those scores)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    scores or None when it was never held out, the units of those scores).
+    liblinear releases the GIL: the folds train side by side in ``workers``
+    threads (or in ``pool``)."""
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as own:
+            return cross_predict(tokens, labels, k, pool=own)
     fold = _folds(labels, k)
 
     def one(f: int) -> tuple[list[int], np.ndarray, tuple[str, ...]]:
@@ -279,12 +299,10 @@ def cross_predict(tokens: Sequence[list[str]], labels: Sequence[str], k: int, *,
     scores: list[np.ndarray | None] = [None] * len(labels)
     units: list[tuple[str, ...]] = [()] * len(labels)
     present = sorted({f for f in fold if f >= 0})
-    # liblinear releases the GIL: folds train side by side
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for test, fold_scores, fold_units in pool.map(one, present):
-            for row, i in enumerate(test):
-                scores[i] = fold_scores[row]
-                units[i] = fold_units
+    for test, fold_scores, fold_units in pool.map(one, present):
+        for row, i in enumerate(test):
+            scores[i] = fold_scores[row]
+            units[i] = fold_units
     return fold, scores, units
 
 
@@ -331,13 +349,15 @@ def train(examples: Sequence[Example], *, now: datetime, workers: int = 2) -> Ro
     folds = min(CALIBRATION_FOLDS, max(counts.values()))
     cv_accuracy = None
     temperature = 1.0
-    if folds >= 2:
-        _, scores, units = cross_predict(tokens, labels, folds, workers=workers)
-        judged = [(s, u, label) for s, u, label in zip(scores, units, labels) if s is not None]
-        if judged:
-            cv_accuracy = round(sum(u[int(np.argmax(s))] == label for s, u, label in judged) / len(judged), 4)
-        temperature = _fit_temperature(scores, units, labels)
-    fitted = _fit(tokens, labels)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        final = pool.submit(_fit, tokens, labels)  # beside the folds
+        if folds >= 2:
+            _, scores, units = cross_predict(tokens, labels, folds, pool=pool)
+            judged = [(s, u, label) for s, u, label in zip(scores, units, labels) if s is not None]
+            if judged:
+                cv_accuracy = round(sum(u[int(np.argmax(s))] == label for s, u, label in judged) / len(judged), 4)
+            temperature = _fit_temperature(scores, units, labels)
+        fitted = final.result()
     model = _export(fitted, temperature)
     model.meta = {
         "format": FORMAT, "version": FORMAT_VERSION,

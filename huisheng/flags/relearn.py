@@ -5,7 +5,11 @@ the daemon's retraining job.
 A settled flag is an example "this text belongs to that unit": resolved or
 closed (办结, 办结销号) by the unit that owns it, or reassigned to that unit
 (the strongest signal: a person moved it there); never a dismissed or a
-historical flag.
+historical flag.  A flag resolved under a street's or a community's own
+account teaches nothing about routing (属地管理: such an account answers
+everything itself, whatever the matter), so only those raised where the rules
+route (the district's and departments' accounts, by default) count, and
+reassigned ones from anywhere.
 
 Importing this module declares the ``[routing]`` table (``load_settings``
 imports it); numpy and scikit-learn are imported only when a model is used.
@@ -19,16 +23,16 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from huisheng.flags.classify import Directory, Subject, build_directory, mask_mentions, normalize
 from huisheng.flags.rules import ROUTINGS, Rules
 from huisheng.monitor.clock import Clock
 from huisheng.monitor.config import Key, Table, register_table
-from huisheng.monitor.models import Comment, Flag, FlagEvent, Unit
+from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Unit
 from huisheng.monitor.settings import Settings
 
 if TYPE_CHECKING:
@@ -190,18 +194,22 @@ class Settled:
     settled_at: datetime
 
 
-def settled_flags(session: Session) -> list[Settled]:
-    """Every settled flag (resolved or closed, or reassigned, by the unit it
-    belongs to now; not dismissed, not historical), oldest settlement first."""
+def settled_flags(session: Session, levels: Collection[str] = ("district", "department")) -> list[Settled]:
+    """Every settled flag (resolved or closed by the unit it belongs to now,
+    raised under an account of a unit of ``levels``; or reassigned; not
+    dismissed, not historical), oldest settlement first."""
     reassigned = (select(FlagEvent.flag_id, func.max(FlagEvent.at).label("at"))
                   .where(FlagEvent.kind == "reassigned").group_by(FlagEvent.flag_id).subquery())
+    owner = aliased(Unit)
     rows = session.execute(
         select(Flag.id, Comment.text, Unit.code, Flag.resolved_at, Flag.closed_at, reassigned.c.at)
         .join(Comment, Comment.id == Flag.comment_id)
         .join(Unit, Unit.id == Flag.unit_id)
+        .join(Account, Account.id == Flag.account_id)
+        .join(owner, owner.id == Account.unit_id)
         .outerjoin(reassigned, reassigned.c.flag_id == Flag.id)
         .where(Flag.historical.is_(False), Flag.status != "dismissed")
-        .where(Flag.status.in_(SETTLED) | reassigned.c.at.is_not(None))).all()
+        .where((Flag.status.in_(SETTLED) & owner.level.in_(list(levels))) | reassigned.c.at.is_not(None))).all()
     out = []
     for flag_id, text, unit, resolved_at, closed_at, reassigned_at in rows:
         times = [t for t in (resolved_at, closed_at, reassigned_at) if t is not None]
@@ -211,10 +219,16 @@ def settled_flags(session: Session) -> list[Settled]:
     return out
 
 
+def routing_levels(rules: Rules) -> frozenset[str]:
+    """The levels of accounts under which the rules route comments elsewhere."""
+    return rules.place_levels | rules.topic_levels
+
+
 def examples_from_flags(session: Session, rules: Rules, directory: Directory) -> list[Example]:
     from huisheng.flags.learn import Example
 
-    return [Example(router_text(s.text, rules, directory), s.unit, "flags") for s in settled_flags(session)]
+    return [Example(router_text(s.text, rules, directory), s.unit, "flags")
+            for s in settled_flags(session, routing_levels(rules))]
 
 
 def examples_from_csv(path: Path, rules: Rules, directory: Directory) -> list[Example]:
@@ -305,7 +319,7 @@ class RetrainJob:
 
         with self.sessions() as session:
             directory = self._directory(session)
-            settled = settled_flags(session)
+            settled = settled_flags(session, routing_levels(self.rules))
         new = sum(1 for s in settled if trained_at is None or s.settled_at > trained_at)
         if new < self.routing.retrain_min_new:
             log.info("routing retrain outcome=skipped newly_settled=%d needed=%d", new, self.routing.retrain_min_new)

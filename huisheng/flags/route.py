@@ -209,27 +209,28 @@ def may_route(code: str, own_unit: str | None, rules: Rules, directory: Director
 def _learned(text: str, learned: Learned, own_unit: str | None, level_name: str, rules: Rules,
              directory: Directory, notes: list[tuple[str, int | None, int | None, str, str]]
              ) -> tuple[str, str] | None:
-    """The routing model's unit and reason, when it may be used; a note either way."""
+    """The routing model's unit and reason, when it may be used; a note either way
+    (the words that weighed most only when it is used: they cost as much again)."""
     found = learned.predict(text)
     if found is None:
         return None
     code, confidence = found.unit, found.confidence
-    words = "".join(f"「{term}」" for term in found.terms)
-    detail = f"置信度 {confidence:.2f}" + (f"，依据{words}" if words else "")
     name = directory.unit_name(code)
-    chosen = None
+    chosen, terms = None, ()
     if code not in directory.units:
         reason = f"学习模型预测的单位「{code}」不在矩阵中，不采用"
     elif confidence < learned.threshold:
-        reason = f"学习模型预测{name}（{detail}），低于阈值 {learned.threshold:g}，不采用"
+        reason = f"学习模型预测{name}（置信度 {confidence:.2f}），低于阈值 {learned.threshold:g}，不采用"
     elif not may_route(code, own_unit, rules, directory):
-        reason = f"学习模型预测{name}（{detail}），出现在{level_name}账号下，按属地管理不改派"
+        reason = f"学习模型预测{name}（置信度 {confidence:.2f}），出现在{level_name}账号下，按属地管理不改派"
     else:
-        reason = f"学习模型 → {name}（{detail}）"
+        terms = learned.explain(text, code)
+        words = "".join(f"「{term}」" for term in terms)
+        reason = f"学习模型 → {name}（置信度 {confidence:.2f}" + (f"，依据{words}" if words else "") + "）"
         chosen = (code, reason)
-    start = text.find(found.terms[0]) if found.terms else -1
+    start = text.find(terms[0]) if terms else -1
     if start >= 0:
-        notes.append(("route/learned", start, start + len(found.terms[0]), found.terms[0], reason))
+        notes.append(("route/learned", start, start + len(terms[0]), terms[0], reason))
     else:
         notes.append(("route/learned", None, None, "", reason))
     return chosen
@@ -289,7 +290,8 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
         notes.append(("route/topic", start, end, matched, reason))
 
     for kind in rules.routing_priority:
-        if kind == "learned" and learned is not None:
+        # under an account that routes nowhere else (属地管理) the model could only name its own unit
+        if kind == "learned" and learned is not None and (level in rules.place_levels or level in rules.topic_levels):
             found = _learned(text, learned, own_unit, level_name, rules, directory, notes)
             if found is not None:
                 candidates["learned"] = found
