@@ -190,6 +190,7 @@ def test_the_heaviest_of_overlapping_matches_counts(tmp_path, directory):
     "我弟弟打电话说要从桥上跳下去",
     "我女儿失联两天了",
     "孩子出去玩到现在还没回来",
+    "带老人去旅游，在景区走失了，急",
 ])
 def test_urgent_cases_of_every_kind(text, rules, directory):
     d = run(text, rules, directory, POLICE_UID)
