@@ -191,6 +191,7 @@ def test_the_heaviest_of_overlapping_matches_counts(tmp_path, directory):
     "我女儿失联两天了",
     "孩子出去玩到现在还没回来",
     "带老人去旅游，在景区走失了，急",
+    "求大家帮忙找走失的孩子，穿黄色衣服，五岁",
 ])
 def test_urgent_cases_of_every_kind(text, rules, directory):
     d = run(text, rules, directory, POLICE_UID)
@@ -212,6 +213,7 @@ def test_urgent_cases_of_every_kind(text, rules, directory):
     "工厂烟囱天天冒黑烟",
     "我妈联系不上物业，只好在这里留言",
     "我爸出门旅游去了，到现在都没回来，真羡慕",
+    "看到警察叔叔抱着走失的孩子，好感动",
 ])
 def test_lookalikes_are_not_urgent(text, rules, directory):
     assert not run(text, rules, directory, POLICE_UID).urgent
