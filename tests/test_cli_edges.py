@@ -88,6 +88,13 @@ def test_simulate_on_a_port_that_cannot_exist(config):
     assert "is not in the range" in one_line_error(run(config, "simulate", "--port", "99999"), 2)
 
 
+@pytest.mark.parametrize("start", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_simulate_from_the_calendars_ends(config, start):
+    matrix = ROOT / "config" / "example-district"
+    line = one_line_error(run(config, "simulate", "--matrix", str(matrix), "--port", "0", "--start", start), 1)
+    assert "--start: expected a time between 2010 and 2098" in line
+
+
 def test_parse_of_json_nested_past_the_recursion_limit(config, tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")

@@ -22,6 +22,8 @@ def _parse_start(value: str | None) -> datetime | None:
         start = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(f"--start: expected an ISO 8601 time such as 2026-11-02T09:00+08:00, got {value!r}") from exc
+    if not 2010 <= start.year <= 2098:  # a world with Weibo's ids and a working-day calendar
+        raise ConfigError(f"--start: expected a time between 2010 and 2098, got {value!r}")
     return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
 
 
