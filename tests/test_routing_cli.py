@@ -143,3 +143,22 @@ def test_routing_table_in_the_config(tmp_path):
     assert lines[0] == f"{path}:2: routing.threshold: 应在 0（不含） 到 1 之间，实际为 1.5"
     assert lines[1].startswith(f"{path}:3: routing.priority: 未知的分派方式 guess")
     assert lines[2].startswith(f"{path}:4: routing.retrain_days: 应在 0（不含） 到 366 之间")
+
+
+def test_config_check_reads_the_configured_model(tmp_path, trained):
+    model, _, _ = trained
+    path = tmp_path / "huisheng.toml"
+
+    def check(model_path: Path):
+        path.write_text(f'matrix = "{ROOT / "config" / "example-district"}"\n[routing]\nmodel = "{model_path}"\n',
+                        encoding="utf-8")
+        return CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+
+    missing = check(tmp_path / "none.model")
+    assert missing.exit_code == 0 and f"路由模型：{tmp_path / 'none.model'} 尚不存在，先按规则分派" in missing.output
+    good = check(model)
+    assert good.exit_code == 0 and f"路由模型：{model}（训练于 " in good.output and "187 条样本）" in good.output
+    junk = tmp_path / "junk.model"
+    junk.write_text("not a model", encoding="utf-8")
+    bad = check(junk)
+    assert bad.exit_code == 1 and bad.output.strip().splitlines()[-1] == f"Error: {junk}: 不是回声的路由模型文件"

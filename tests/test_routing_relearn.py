@@ -202,6 +202,13 @@ def test_the_daemon_trains_a_first_model_once_enough_flags_settled(kit, tmp_path
     clock.advance(86400)
     job.run(clock.now())
     assert job.wait(1) is outcome
+    # a week later: held back are only flags settled since, which the model in use never saw
+    settled_world(kit, [("再次反映：" + t, u) for t, u in messages()[:40]], T0 + timedelta(days=5))
+    clock.advance(7 * 86400)
+    job.run(clock.now())
+    again = job.wait(60)
+    assert again.outcome in ("trained", "kept") and again.old_accuracy is not None
+    assert again.held_back == 40 < again.examples // 4
 
 
 def test_a_worse_retrained_model_or_a_failed_training_is_not_swapped_in(kit, tmp_path, good_model, caplog):

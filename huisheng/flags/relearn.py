@@ -269,9 +269,10 @@ class RetrainJob:
     """The daemon's job: at most every ``retrain_days``, when at least
     ``retrain_min_new`` flags settled since the model in use was trained, train
     a new model on the settled flags (and the configured CSV files) except the
-    newest ``holdout`` share, score the old and the new model on that held-back
-    share, and put the new one in place (atomically) only if it does at least
-    as well; training failing keeps the old one.  Both figures are logged.
+    newest ``holdout`` share (only flags settled since the model in use was
+    trained, which it never saw), score the old and the new model on that
+    held-back share, and put the new one in place (atomically) only if it does
+    at least as well; training failing keeps the old one.  Both figures are logged.
 
     ``run`` returns at once: the work runs in a thread of its own, so polling
     and deciding never wait for it (and scikit-learn's solver releases the GIL)."""
@@ -325,6 +326,8 @@ class RetrainJob:
             log.info("routing retrain outcome=skipped newly_settled=%d needed=%d", new, self.routing.retrain_min_new)
             return RetrainOutcome("skipped", len(settled), detail=f"{new} newly settled")
         held = max(1, int(len(settled) * self.routing.holdout))
+        if trained_at is not None:
+            held = min(held, new)  # only flags the model in use never saw, or the comparison favours it
         flags = [Example(router_text(s.text, self.rules, directory), s.unit, "flags") for s in settled]
         training, held_back = flags[:-held], flags[-held:]
         for path in self.routing.csv:
