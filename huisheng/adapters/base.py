@@ -95,6 +95,8 @@ class _Watch:
     def __init__(self, seconds: float, cancel: Cancel | None):
         self.deadline = time.monotonic() + seconds
         self.fired = False
+        #: the request is over: its socket may be back in the pool, never cut it then
+        self._done = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._cancel = cancel
@@ -109,6 +111,8 @@ class _Watch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._done = True
         self._timer.cancel()
         if self._cancel is not None:
             self._cancel._discard(self)
@@ -128,6 +132,8 @@ class _Watch:
 
     def fire(self) -> None:
         with self._lock:
+            if self._done:
+                return
             self.fired = True
             sockets = list(self._sockets)
         for sock in sockets:
