@@ -92,6 +92,8 @@ def test_exclamations_and_indefinite_wh_words_are_not_questions(text, rules, dir
     "拆迁办的人晚上十点来敲门，说不签就断水断电",
     "火车站的出租车不打表，说好的三十到了要五十",
     "学校门口的马路没有斑马线，孩子每天过马路都提心吊胆",
+    "学校要求每个孩子买一台指定品牌的平板电脑，三千多",
+    "公交车上的投币机吞钱，投了两块没反应",
 ])
 def test_a_report_of_a_violation_or_a_harm_is_a_complaint(text, rules, directory):
     d = run(text, rules, directory)
@@ -118,6 +120,7 @@ def test_a_report_of_a_violation_or_a_harm_is_a_complaint(text, rules, directory
     "楼上的，我也在那个小区，要不要一起拼车上班？",
     "你是哪个小区的？我也住附近",
     "有没有一起去的姐妹，私我",
+    "你们知道吗，这里以前是个纺织厂",
 ])
 def test_banter_and_requests_about_the_post_itself_are_not_flagged(text, rules, directory):
     d = run(text, rules, directory)
@@ -192,6 +195,8 @@ def test_the_heaviest_of_overlapping_matches_counts(tmp_path, directory):
     "孩子出去玩到现在还没回来",
     "带老人去旅游，在景区走失了，急",
     "求大家帮忙找走失的孩子，穿黄色衣服，五岁",
+    "小区三楼阳台冒火了，有人在里面喊救命",
+    "工地上的塔吊歪了，下面还有工人在干活",
 ])
 def test_urgent_cases_of_every_kind(text, rules, directory):
     d = run(text, rules, directory, POLICE_UID)
