@@ -95,6 +95,16 @@ def test_simulate_from_the_calendars_ends(config, start):
     assert "--start: expected a time between 2010 and 2098" in line
 
 
+@pytest.mark.parametrize("name,text", [("faults.json", "[" * 100_000 + "]" * 100_000),
+                                       ("faults.toml", "x = " + "[" * 5000 + "]" * 5000)])
+def test_simulator_faults_nested_past_the_recursion_limit(config, tmp_path, name, text):
+    faults = tmp_path / name
+    faults.write_text(text, encoding="utf-8")
+    matrix = ROOT / "config" / "example-district"
+    line = one_line_error(run(config, "simulate", "--matrix", str(matrix), "--port", "0", "--faults", str(faults)), 1)
+    assert str(faults) in line and "maximum recursion depth" in line
+
+
 def test_parse_of_json_nested_past_the_recursion_limit(config, tmp_path):
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")

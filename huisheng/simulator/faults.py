@@ -88,7 +88,7 @@ def load_faults(path: Path) -> list[FaultRule]:
             data = json.loads(raw)
         else:
             data = tomllib.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(f"not valid {path.suffix.lstrip('.') or 'TOML'}: {exc}", file=str(path)) from exc
     return parse_rules(data, str(path))
 
