@@ -61,11 +61,11 @@ def test_features_are_character_ngrams_within_runs_with_digits_folded():
 
 
 def test_the_models_own_scoring_is_scikit_learns(examples):
-    tokens = [learn.features(e.text) for e in examples]
-    fitted = learn._fit(tokens, [e.unit for e in examples])
-    exported = learn._export(fitted, 1.0)
+    counter, counts = learn._count([e.text for e in examples])
+    fitted = learn._fit(counts, [e.unit for e in examples])
+    exported = learn._export(counter.vocabulary_, fitted, 1.0)
     texts = ["请问孩子上学的学区怎么划分", "小区门口烧烤摊的油烟太大了", "低保申请被拒绝了怎么办"]
-    expected = fitted.svm.decision_function(fitted.vectorizer.transform([learn.features(t) for t in texts]))
+    expected = fitted.svm.decision_function(fitted.tfidf.transform(counter.transform(texts)))
     ours = np.vstack([exported.scores(t) for t in texts])
     assert np.allclose(ours, expected, atol=1e-4)
     assert [exported.predict(t).unit for t in texts] == [fitted.units[i] for i in expected.argmax(axis=1)]

@@ -53,6 +53,8 @@ SVM_C = 1.0
 CALIBRATION_FOLDS = 3
 #: n-grams seen in a single example are dropped from large training sets (noise, size)
 MIN_DF_FROM = 2000
+#: the most frequent n-grams kept at most: bounds the file and the memory (n-grams × units)
+MAX_FEATURES = 200_000
 
 _DIGITS = re.compile(r"\d+")
 _RUNS = re.compile(r"[^\W_]+")
@@ -78,10 +80,6 @@ def features(text: str) -> list[str]:
         for size in range(2, NGRAMS[1] + 1):
             out.extend(run[i:i + size] for i in range(n - size + 1))
     return out
-
-
-def _identity(tokens: list[str]) -> list[str]:
-    return tokens
 
 
 @dataclass(frozen=True)
@@ -230,31 +228,40 @@ def _softmax_nll(scores: np.ndarray, truth: np.ndarray, temperature: float) -> f
 
 @dataclass(frozen=True)
 class _Fitted:
-    vectorizer: Any
+    tfidf: Any
     svm: Any
     units: tuple[str, ...]
 
 
-def _fit(tokens: Sequence[list[str]], labels: Sequence[str]) -> _Fitted:
+def _count(texts: Sequence[str]) -> tuple[Any, Any]:
+    """The n-gram counts of ``texts`` (the analyzer run once; a sparse matrix,
+    not millions of n-gram strings in memory) and the counter that made them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counter = CountVectorizer(analyzer=features, dtype=np.float32, max_features=MAX_FEATURES,
+                              min_df=2 if len(texts) >= MIN_DF_FROM else 1)
+    return counter, counter.fit_transform(texts)
+
+
+def _fit(counts: Any, labels: Sequence[str]) -> _Fitted:
+    """TF-IDF weights (idf from these rows) and the SVM, on rows of n-gram counts."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.svm import LinearSVC
 
-    vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float32,
-                                 min_df=2 if len(tokens) >= MIN_DF_FROM else 1)
-    matrix = vectorizer.fit_transform(tokens)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit(counts)
     svm = LinearSVC(C=SVM_C, random_state=0, max_iter=5000)
     with warnings.catch_warnings():
         # a few more iterations change no routing; the warning would only alarm
         warnings.simplefilter("ignore", ConvergenceWarning)
         # few examples of many units is a district's first weeks, not a regression problem
         warnings.filterwarnings("ignore", message="The number of unique classes")
-        svm.fit(matrix, list(labels))
-    return _Fitted(vectorizer, svm, tuple(str(c) for c in svm.classes_))
+        svm.fit(tfidf.transform(counts), list(labels))
+    return _Fitted(tfidf, svm, tuple(str(c) for c in svm.classes_))
 
 
-def _unit_scores(fitted: _Fitted, tokens: Sequence[list[str]]) -> np.ndarray:
-    scores = fitted.svm.decision_function(fitted.vectorizer.transform(tokens))
+def _unit_scores(fitted: _Fitted, counts: Any) -> np.ndarray:
+    scores = fitted.svm.decision_function(fitted.tfidf.transform(counts))
     if scores.ndim == 1:  # two units: one score, positive for the second
         scores = np.column_stack([-scores, scores])
     return scores
@@ -279,22 +286,34 @@ def _folds(labels: Sequence[str], k: int, seed: int = 0) -> list[int]:
     return fold
 
 
-def cross_predict(tokens: Sequence[list[str]], labels: Sequence[str], k: int, *, workers: int = 2,
+def cross_predict(texts: Sequence[str], labels: Sequence[str], k: int, *, counts: Any = None, workers: int = 2,
                   pool: Executor | None = None) -> tuple[list[int], list[np.ndarray | None], list[tuple[str, ...]]]:
     """Each example scored by a model trained without its fold: (its fold, its
     scores or None when it was never held out, the units of those scores).
-    liblinear releases the GIL: the folds train side by side in ``workers``
-    threads (or in ``pool``)."""
+
+    ``counts`` are the n-gram counts of all ``texts`` (as training has them;
+    counted here if not given).  Each fold keeps only the n-grams its own
+    training rows have (as often as training asks), so its vocabulary, idf and
+    weights are what training on those rows alone would give.  liblinear
+    releases the GIL: the folds train side by side in ``workers`` threads (or
+    in ``pool``)."""
     if pool is None:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as own:
-            return cross_predict(tokens, labels, k, pool=own)
+            return cross_predict(texts, labels, k, counts=counts, pool=own)
+    if counts is None:
+        counts = _count(texts)[1]
     fold = _folds(labels, k)
 
     def one(f: int) -> tuple[list[int], np.ndarray, tuple[str, ...]]:
+        from scipy.sparse import diags
+
         train = [i for i in range(len(labels)) if fold[i] != f]
         test = [i for i in range(len(labels)) if fold[i] == f]
-        fitted = _fit([tokens[i] for i in train], [labels[i] for i in train])
-        return test, _unit_scores(fitted, [tokens[i] for i in test]), fitted.units
+        train_counts = counts[train]
+        seen = np.asarray((train_counts > 0).sum(axis=0)).ravel()
+        keep = diags((seen >= (2 if len(train) >= MIN_DF_FROM else 1)).astype(np.float32))
+        fitted = _fit(train_counts @ keep, [labels[i] for i in train])
+        return test, _unit_scores(fitted, counts[test] @ keep), fitted.units
 
     scores: list[np.ndarray | None] = [None] * len(labels)
     units: list[tuple[str, ...]] = [()] * len(labels)
@@ -345,27 +364,29 @@ def train(examples: Sequence[Example], *, now: datetime, workers: int = 2) -> Ro
     counts = Counter(labels)
     if len(counts) < 2:
         raise HuishengError(f"训练至少需要两个单位的样本，实际只有 {len(counts)} 个单位（{len(examples)} 条样本）")
-    tokens = [features(e.text) for e in examples]
+    texts = [e.text for e in examples]
+    counter, matrix = _count(texts)
     folds = min(CALIBRATION_FOLDS, max(counts.values()))
     cv_accuracy = None
     temperature = 1.0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        final = pool.submit(_fit, tokens, labels)  # beside the folds
+        final = pool.submit(_fit, matrix, labels)  # beside the folds
         if folds >= 2:
-            _, scores, units = cross_predict(tokens, labels, folds, pool=pool)
+            _, scores, units = cross_predict(texts, labels, folds, counts=matrix, pool=pool)
             judged = [(s, u, label) for s, u, label in zip(scores, units, labels) if s is not None]
             if judged:
                 cv_accuracy = round(sum(u[int(np.argmax(s))] == label for s, u, label in judged) / len(judged), 4)
             temperature = _fit_temperature(scores, units, labels)
         fitted = final.result()
-    model = _export(fitted, temperature)
+    model = _export(counter.vocabulary_, fitted, temperature)
     model.meta = {
         "format": FORMAT, "version": FORMAT_VERSION,
         "trained_at": now.isoformat(),
         "examples": dict(sorted(counts.items())),
         "sources": dict(sorted(Counter(e.source or "?" for e in examples).items())),
         "features": {"analyzer": "char", "ngrams": list(NGRAMS), "sublinear_tf": True,
-                     "min_df": fitted.vectorizer.min_df, "vocabulary": len(model.vocabulary)},
+                     "min_df": counter.min_df, "max_features": MAX_FEATURES,
+                     "vocabulary": len(model.vocabulary)},
         "classifier": {"kind": "LinearSVC", "C": SVM_C},
         "temperature": round(temperature, 6),
         "cv_accuracy": cv_accuracy,
@@ -374,15 +395,15 @@ def train(examples: Sequence[Example], *, now: datetime, workers: int = 2) -> Ro
     return model
 
 
-def _export(fitted: _Fitted, temperature: float) -> RoutingModel:
+def _export(vocabulary: dict[str, int], fitted: _Fitted, temperature: float) -> RoutingModel:
     """The fitted scikit-learn objects as plain arrays."""
-    vocabulary = {str(term): int(j) for term, j in fitted.vectorizer.vocabulary_.items()}
+    vocabulary = {str(term): int(j) for term, j in vocabulary.items()}
     coef = np.asarray(fitted.svm.coef_, dtype=np.float32)
     intercept = np.asarray(fitted.svm.intercept_, dtype=np.float32)
     if coef.shape[0] == 1:  # two units: mirror the one score
         coef, intercept = np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
     return RoutingModel(units=fitted.units, vocabulary=vocabulary,
-                        idf=np.asarray(fitted.vectorizer.idf_, dtype=np.float32),
+                        idf=np.asarray(fitted.tfidf.idf_, dtype=np.float32),
                         weights=np.ascontiguousarray(coef.T), intercept=intercept, temperature=temperature)
 
 
@@ -537,8 +558,7 @@ def cross_validate(examples: Sequence[Example], k: int, *, workers: int = 2) -> 
     labels = [e.unit for e in examples]
     if len(set(labels)) < 2:
         raise HuishengError("交叉验证至少需要两个单位的样本")
-    tokens = [features(e.text) for e in examples]
-    fold, scores, units = cross_predict(tokens, labels, k, workers=workers)
+    fold, scores, units = cross_predict([e.text for e in examples], labels, k, workers=workers)
     judged = [i for i in range(len(labels)) if scores[i] is not None]
     predicted = [units[i][int(np.argmax(scores[i]))] for i in judged]
     out = metrics([labels[i] for i in judged], predicted)
