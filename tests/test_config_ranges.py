@@ -121,3 +121,14 @@ def test_config_check_prints_every_range_error_and_fails(tmp_path):
     assert result.exit_code != 0
     assert "polling.interval" in result.output and "polling.lease_seconds" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("line", ['[database]\nurl = "sqlite:///a\\u0000b"', 'matrix = "a\\u0000b"',
+                                  'rules = "a\\u0000b"'], ids=["database.url", "matrix", "rules"])
+def test_a_nul_character_in_a_setting_is_refused(tmp_path, line):
+    path = write(tmp_path, line + "\n")
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # not a ValueError from deep in the OS
+    key = line.split("\n")[-1].split(" =")[0]
+    assert f": {key if key != 'url' else 'database.url'}: 不得包含 NUL 字符" in result.output

@@ -41,7 +41,9 @@ def _named_paths(config: Path) -> tuple[Path | None, Path | None]:
 
     def named(key: str) -> Path | None:
         value = data.get(key)
-        return Path(os.path.abspath(base / value)) if isinstance(value, str) and value else None
+        # a value with NUL is reported by the validation and names no file
+        usable = isinstance(value, str) and value and "\x00" not in value
+        return Path(os.path.abspath(base / value)) if usable else None
 
     return named("matrix"), named("rules")
 

@@ -274,6 +274,9 @@ class Key:
                 return None, f"应为{'' if self.low is not None else '有限的'}{self.expected()}，实际为 {value}"
         if kind == "str_list":
             value = tuple(value)
+        if kind in ("str", "str_list") and any("\x00" in v for v in ((value,) if kind == "str" else value)):
+            # no setting means it, and paths and URLs holding one break deep in the OS
+            return None, "不得包含 NUL 字符（\\u0000）"
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             return None, f"应为{self.expected()}，实际为 {_number(value)}"
         if self.positive and value <= 0:
