@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import re
 import shutil
+from datetime import timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 
@@ -117,6 +118,15 @@ def test_a_community_administrator_signs_in_by_mail_and_acts(served, browser):
 
 def test_an_auditor_sees_the_coverage_chart(served, browser):
     kit, inbox, base = served
+    # some answered flags this month, so the bars have length
+    now = kit.clock.now()
+    for n, (uid, unit, hours) in enumerate((("1002", "B03", 3), ("1002", "B03", 70), ("1004", "S00C01", 5),
+                                            ("1004", "S00C01", 2), ("1003", "S00", 30), ("1001", "D", 1))):
+        started = now - timedelta(days=3, hours=n)
+        reply = started + timedelta(hours=hours)
+        kit.make_flag(f"answered{n}", uid, unit, text="请问？", created=started, due=started + timedelta(days=2),
+                      status="replied", first_reply_at=reply, reply_seconds=hours * 3600.0,
+                      reply_working_seconds=hours * 3600.0)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     sign_in_by_mail(page, base, inbox, AUDITOR, "/audit/coverage")
@@ -124,3 +134,8 @@ def test_an_auditor_sees_the_coverage_chart(served, browser):
     chart = page.wait_for_selector(".chart svg")
     assert chart.bounding_box()["width"] > 200
     page.screenshot(path=str(SHOTS / "coverage.png"), full_page=True)
+    # a street's bars lead to the street and its communities
+    page.click("svg a.drill")
+    page.wait_for_selector(".crumbs")
+    assert page.url.endswith(f"unit={kit.unit_id('S00')}") and "东城第1社区" in page.text_content(".chart svg")
+    page.screenshot(path=str(SHOTS / "coverage-street.png"), full_page=True)

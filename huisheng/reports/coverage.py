@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select
@@ -131,10 +131,13 @@ def _sort_key(by: str, key: str):
 
 
 def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: WorkCalendar,
-             units: Iterable[int] | None = None, now: datetime, include_history: bool = False
-             ) -> list[CoverageRow]:
+             units: Iterable[int] | None = None, now: datetime, include_history: bool = False,
+             roll_up: Mapping[int, int] | None = None, total: bool = False) -> list[CoverageRow]:
     """One row per group with flags started in [start, end), sorted by key;
-    by account, every enabled account (of ``units`` when given), flags or not."""
+    by account, every enabled account (of ``units`` when given), flags or not.
+    By unit, ``roll_up`` counts a unit's flags under another unit (a drill-down
+    counts each subordinate unit with its own subordinates).  With ``total``, a
+    last row (key ``total``) counts every group together."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; one of {', '.join(GROUPINGS)}")
     tz = calendar.tz
@@ -190,6 +193,8 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
     merged: dict[str, Tally] = {}
     refs: dict[str, int] = {}
     for raw, t in tallies.items():
+        if roll_up is not None and by == "unit":
+            raw = roll_up.get(raw, raw)
         key = key_of(raw)
         if key in merged:
             _merge(merged[key], t)
@@ -197,9 +202,16 @@ def coverage(db: Session, *, by: str, start: datetime, end: datetime, calendar: 
             merged[key] = t
             if by in ("unit", "account"):
                 refs[key] = raw
-    return [row_of(key, label_of(key), merged[key], refs.get(key))
+    rows = [row_of(key, label_of(key), merged[key], refs.get(key))
             for key in sorted(merged, key=lambda k: _sort_key(by, k))
             if by == "account" or merged[key].flags or merged[key].dismissed or merged[key].historical]
+    if total:
+        whole = Tally(with_history=include_history,
+                      exact=([], []) if all(t.exact is not None for t in merged.values()) else None)
+        for t in merged.values():
+            _merge(whole, t)
+        rows.append(row_of("total", "合计", whole))
+    return rows
 
 
 def _replies(db: Session, start: datetime, end: datetime, units: set[int] | None, include_history: bool):

@@ -3,7 +3,8 @@ or JSON.  Headers and values in Simplified Chinese, English with
 ``lang="en"``; JSON keys are always the English field names.  Rates are
 percentages in tables and CSV, fractions (0–1) in JSON; times are local with
 their UTC offset.  Citizens' text is made safe for the terminal and the
-spreadsheet (:mod:`huisheng.monitor.textsafe`)."""
+spreadsheet (:mod:`huisheng.monitor.textsafe`).  The workbench exports the
+same tables as CSV and as XLSX (:func:`render_csv`, :func:`render_xlsx`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any, Iterable, Mapping
 
 from huisheng.monitor.tables import text_table
-from huisheng.monitor.textsafe import csv_row, json_text
+from huisheng.monitor.textsafe import csv_cell, csv_row, json_text
 
 FORMATS = ("table", "csv", "json")
 LANGS = ("zh", "en")
@@ -28,6 +29,16 @@ class Column:
     en: str
     #: text | int | ratio | hours | float | datetime | date | bool
     kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of an export: a CSV section, an XLSX worksheet."""
+
+    zh: str
+    en: str
+    records: list[Mapping[str, Any]]
+    columns: list[Column]
 
 
 def _cell(value: Any, kind: str, fmt: str, lang: str, tz: tzinfo) -> Any:
@@ -49,6 +60,11 @@ def _cell(value: Any, kind: str, fmt: str, lang: str, tz: tzinfo) -> Any:
     if kind in ("hours", "float"):
         return f"{value:.1f}" if fmt == "table" else value
     return value if fmt == "csv" else str(value)
+
+
+def cell_text(value: Any, column: Column, *, lang: str = "zh", tz: tzinfo) -> str:
+    """A value as a table shows it (the workbench's pages show it so too)."""
+    return str(_cell(value, column.kind, "table", lang, tz))
 
 
 def percent(value: float) -> str:
@@ -83,3 +99,50 @@ def render(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: 
     return text_table(rows, [c.kind in ("int", "ratio", "hours", "float") for c in columns]) + "\n"
 
 
+def render_csv(sheets: list[Sheet], *, lang: str = "zh", tz: tzinfo) -> str:
+    """``sheets`` as one CSV: the tables one after another, a blank line between."""
+    parts = [render(s.records, s.columns, fmt="csv", lang=lang, tz=tz) for s in sheets]
+    return parts[0] + "".join("\r\n" + p.removeprefix(BOM) for p in parts[1:])
+
+
+def _xlsx_cell(value: Any, kind: str, lang: str, tz: tzinfo) -> Any:
+    """Numbers as numbers (a rate as a fraction shown as a percentage), the
+    rest as the CSV has it; text neutralised as in CSV."""
+    if value is None:
+        return None
+    if kind == "int":
+        return int(value)
+    if kind in ("ratio", "hours", "float"):
+        return float(value)
+    return csv_cell(_cell(value, kind, "csv", lang, tz))
+
+
+def render_xlsx(sheets: list[Sheet], *, lang: str = "zh", tz: tzinfo) -> bytes:
+    """``sheets`` as an XLSX workbook, a worksheet each, with the CSV's headers and values."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    for sheet in sheets:
+        ws = book.create_sheet(sheet.zh if lang == "zh" else sheet.en)
+        ws.freeze_panes = "A2"
+        header = []
+        for c in sheet.columns:
+            cell = WriteOnlyCell(ws, value=c.zh if lang == "zh" else c.en)
+            cell.font = Font(bold=True)
+            header.append(cell)
+        ws.append(header)
+        for record in sheet.records:
+            row = []
+            for c in sheet.columns:
+                cell = WriteOnlyCell(ws, value=_xlsx_cell(record.get(c.key), c.kind, lang, tz))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text
+                elif c.kind == "ratio":
+                    cell.number_format = "0.0%"
+                row.append(cell)
+            ws.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

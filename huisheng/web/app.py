@@ -107,11 +107,12 @@ def create_app(settings: Settings, sessions: sessionmaker[Session], clock: Clock
     app.after_request(_headers)
     app.teardown_appcontext(_close_db)
 
-    from huisheng.web import auth, flag, inbox
+    from huisheng.web import audit, auth, flag, inbox
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(flag.bp)
+    app.register_blueprint(audit.bp)
     return app
 
 

@@ -41,6 +41,27 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "urgent": "紧急", "historical": "历史", "follow_up": "追问，前一条", "readonly": "考评员只读，不能操作。",
         "lang_other": "English", "post": "博文", "none": "无", "by": "操作人",
         "unknown_unit": "未找到单位“{name}”。", "bad_date": "日期格式应为 2026-12-20。",
+        # the audit pages (考评)
+        "audit_coverage": "回复率", "audit_compliance": "账号合规", "audit_overdue": "超期未回复",
+        "audit_ranking": "考评排名", "audit_health": "账号状态", "group_by": "按", "month": "月份",
+        "period_from": "起始日", "period_to": "截止日", "this_month": "本月", "last_month": "上月",
+        "last_12": "近 12 个月", "with_history": "计入历史留言", "show": "查看", "export_csv": "导出 CSV",
+        "export_xlsx": "导出 Excel", "own": "本级", "with_subs": "含下级", "total": "合计", "trend": "趋势",
+        "scope_all": "全区", "no_data": "无数据", "check_day": "检查日",
+        "level": "层级", "all_levels": "各层级", "min_flags": "最少需回复", "ladder_step": "督办进度",
+        "failing_accounts": "读取失败或从未读取成功的账号", "unread_threads": "评论未能读全的帖子",
+        "failing": "读取失败", "never_read": "从未读取成功", "thread_comments": "帖子的评论",
+        "thread_replies": "{author} 的评论下的回复", "listed": "共 {total} 条，本页 {shown} 条；完整列表请导出",
+        "coverage_note": "{period}所写留言中的需回复，按{by}统计；已驳回不计入分母，线下回复不计为回复；{history}",
+        "history_in": "历史留言计入各项", "history_out": "历史留言（监测开始前所写）不计入分母，单列于“历史”",
+        "drill_note": "点击单位名称或图中的条形查看其下级单位；“含下级”的一行合计该单位及其全部下级。",
+        "compliance_note": "检查日 {day}（当日零时检查）：{veto} 天无原创为单项否决，{warn} 天预警；超过 {stale} 天"
+                           "未回复为长期未回复；无法读取的账号（从未读取成功，或检查时读取失败）不作判定。",
+        "overdue_note": "截至 {time} 超期未回复的需回复（历史留言不计）。",
+        "ranking_note": "{month} 考评排名：各层级单位分别排名，先比按时回复率（高者在前），再比首次回复用时中位数"
+                        "(工作小时)（短者在前）；需回复少于 {min} 条的单位列于其后，不排名。",
+        "health_note": "截至 {time}：{failing} 个账号读取失败，{never} 个从未读取成功；{threads} 个帖子的评论未能读全"
+                       "（系统自动重试，一天以上的标出）。",
     },
     "en": {
         "app": "huisheng workbench", "inbox": "My inbox", "audit": "Audit", "signout": "Sign out",
@@ -75,6 +96,33 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "not_allowed": "Not allowed.", "urgent": "Urgent", "historical": "History", "follow_up": "Follow-up of",
         "readonly": "Auditors are read-only.", "lang_other": "中文", "post": "Post", "none": "None", "by": "By",
         "unknown_unit": "No unit “{name}”.", "bad_date": "Give the date as 2026-12-20.",
+        # the audit pages
+        "audit_coverage": "Coverage", "audit_compliance": "Compliance", "audit_overdue": "Overdue",
+        "audit_ranking": "Ranking", "audit_health": "Account health", "group_by": "By", "month": "Month",
+        "period_from": "From", "period_to": "To", "this_month": "This month", "last_month": "Last month",
+        "last_12": "Last 12 months", "with_history": "Count historical flags", "show": "Show",
+        "export_csv": "Export CSV", "export_xlsx": "Export Excel", "own": "own", "with_subs": "with subordinates",
+        "total": "Total", "trend": "Trend", "scope_all": "District",
+        "no_data": "No data", "check_day": "Check day", "level": "Level", "all_levels": "Every level",
+        "ladder_step": "Ladder step",
+        "min_flags": "Min. flags", "failing_accounts": "Accounts failing or never read",
+        "unread_threads": "Threads not read in full", "failing": "failing", "never_read": "never read",
+        "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment",
+        "listed": "{total} in all, {shown} on this page; export for the full list",
+        "coverage_note": "Flags of comments written {period}, by {by}; dismissed flags are outside the "
+                         "denominators, an offline reply is not a reply; {history}.",
+        "history_in": "historical flags counted in",
+        "history_out": "historical flags (written before monitoring began) outside the denominators",
+        "drill_note": "Click a unit's name or its bars for its subordinate units; a row “with subordinates” "
+                      "counts the unit and all units under it.",
+        "compliance_note": "Check day {day} (checked at midnight): {veto} days without an original post fail "
+                           "(veto), {warn} warn; unanswered over {stale} days is stale; accounts huisheng could "
+                           "not read (never read, or failing at the check) are not judged.",
+        "overdue_note": "Flags unanswered past their deadline as of {time} (historical flags not listed).",
+        "ranking_note": "{month} ranking within each level by on-time coverage, then median first-reply "
+                        "working time; units with fewer than {min} flags listed after, unranked.",
+        "health_note": "As of {time}: {failing} accounts failing, {never} never read; {threads} threads not read "
+                       "in full (retried automatically; those over a day marked).",
     },
 }
 
