@@ -236,12 +236,11 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
 
     noted: set[tuple[str, int, str]] = set()
 
-    def negated(name: str, span: Span) -> bool:
+    def negated(name: str, start: int, end: int) -> bool:
         """Whether a negation cancels this hit of ``name``; each negation that does is a reason, once."""
         found = False
         for negation, m in negations:
-            if name in negation.cancels and (negation.scope == "text"
-                                             or (m.start() < span.end and span.start < m.end())):
+            if name in negation.cancels and (negation.scope == "text" or (m.start() < end and start < m.end())):
                 found = True
                 if (negation.rule, m.start(), name) not in noted:
                     noted.add((negation.rule, m.start(), name))
@@ -251,10 +250,9 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
 
     urgent_hits = []
     for matcher, start, end, matched in scan.hits(rules.urgent):
-        span = Span(start, end, matched)
-        if negations and negated("urgent", span):
+        if negations and negated("urgent", start, end):
             continue
-        urgent_hits.append(Reason(matcher.rule, "urgent", span, "紧急"))
+        urgent_hits.append(Reason(matcher.rule, "urgent", Span(start, end, matched), "紧急"))
     urgent = bool(urgent_hits)
 
     if not urgent:
@@ -284,7 +282,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
         if to_resident is not None and category.name in rules.to_resident_cancels:
             continue
         if negations:
-            hits = [hit for hit in hits if not negated(category.name, Span(hit[1], hit[2], hit[3]))]
+            hits = [hit for hit in hits if not negated(category.name, hit[1], hit[2])]
         counted = _counted(hits) if len(hits) > 1 else None
         total = 0.0
         for i, (matcher, start, end, matched) in enumerate(hits):
