@@ -100,6 +100,18 @@ def test_coverage_exports_what_the_cli_prints(kit, by):
         assert all(f">{cell}<" in page for cell in row[3:8] if cell), row
 
 
+def test_a_month_and_history_are_chosen_as_on_the_cli(kit):
+    client = kit.client_for(AUDITOR)
+    assert get(client, "/audit/coverage.csv", by="category", month="2026-10") == get(
+        client, "/audit/coverage.csv", by="category", **OCTOBER)
+    web = get(client, "/audit/coverage.csv", by="category", history="1", **OCTOBER)
+    printed = cli(kit, "coverage", "--by", "category", "--from", OCTOBER["from"], "--to", OCTOBER["to"],
+                  "--include-history", "--format", "csv")
+    assert web.startswith(printed) and web != get(client, "/audit/coverage.csv", by="category", **OCTOBER)
+    assert get(client, "/audit/compliance.csv", history="1") == cli(kit, "compliance", "--include-history",
+                                                                     "--format", "csv")
+
+
 def test_coverage_by_unit_drills_down_from_the_district_to_a_street_and_its_communities(kit):
     client = kit.client_for(AUDITOR)
     options = dict(start=NOW - days(40), end=NOW + days(1), calendar=WorkCalendar(), now=NOW)
