@@ -233,6 +233,9 @@ def test_a_worse_retrained_model_or_a_failed_training_is_not_swapped_in(kit, tmp
     assert path.read_bytes() == before and handle.current().model.trained_at == good_model.trained_at
     warning = next(r.message for r in caplog.records if "outcome=kept" in r.message)
     assert f"old_accuracy={outcome.old_accuracy:.3f}" in warning and f"new_accuracy={outcome.new_accuracy:.3f}" in warning
+    clock.advance(3600)  # the next hourly check: not tried again before retrain_days
+    job.run(clock.now())
+    assert job.wait(1) is outcome
 
     def broken(examples, *, now):
         raise MemoryError("no room")

@@ -34,8 +34,8 @@ import warnings
 from collections import Counter
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import repeat
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -86,7 +86,7 @@ def features(text: str) -> list[str]:
 class Prediction:
     unit: str
     confidence: float
-    #: the n-grams that weighed most for ``unit``, strongest first
+    #: the words of the text that weighed most for ``unit``, strongest first
     terms: tuple[str, ...] = ()
 
 

@@ -23,9 +23,9 @@ import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from huisheng.flags.classify import Directory, Subject, build_directory, mask_mentions, normalize
@@ -194,22 +194,34 @@ class Settled:
     settled_at: datetime
 
 
-def settled_flags(session: Session, levels: Collection[str] = ("district", "department")) -> list[Settled]:
-    """Every settled flag (resolved or closed by the unit it belongs to now,
+def _settled(levels: Collection[str], *columns: Any) -> Select:
+    """The settled flags (resolved or closed by the unit they belong to now,
     raised under an account of a unit of ``levels``; or reassigned; not
-    dismissed, not historical), oldest settlement first."""
+    dismissed, not historical) with ``columns`` and when they settled."""
     reassigned = (select(FlagEvent.flag_id, func.max(FlagEvent.at).label("at"))
                   .where(FlagEvent.kind == "reassigned").group_by(FlagEvent.flag_id).subquery())
     owner = aliased(Unit)
-    rows = session.execute(
-        select(Flag.id, Comment.text, Unit.code, Flag.resolved_at, Flag.closed_at, reassigned.c.at)
-        .join(Comment, Comment.id == Flag.comment_id)
-        .join(Unit, Unit.id == Flag.unit_id)
-        .join(Account, Account.id == Flag.account_id)
-        .join(owner, owner.id == Account.unit_id)
-        .outerjoin(reassigned, reassigned.c.flag_id == Flag.id)
-        .where(Flag.historical.is_(False), Flag.status != "dismissed")
-        .where((Flag.status.in_(SETTLED) & owner.level.in_(list(levels))) | reassigned.c.at.is_not(None))).all()
+    return (select(*columns, Flag.resolved_at, Flag.closed_at, reassigned.c.at)
+            .select_from(Flag)
+            .join(Account, Account.id == Flag.account_id)
+            .join(owner, owner.id == Account.unit_id)
+            .outerjoin(reassigned, reassigned.c.flag_id == Flag.id)
+            .where(Flag.historical.is_(False), Flag.status != "dismissed")
+            .where((Flag.status.in_(SETTLED) & owner.level.in_(list(levels))) | reassigned.c.at.is_not(None)))
+
+
+def newly_settled(session: Session, levels: Collection[str], since: datetime | None) -> int:
+    """How many flags settled after ``since`` (all when None), without reading their texts."""
+    times = session.execute(_settled(levels, Flag.id)).all()
+    return sum(1 for _, *at in times if (last := max((t for t in at if t is not None), default=None)) is not None
+               and (since is None or last > since))
+
+
+def settled_flags(session: Session, levels: Collection[str] = ("district", "department")) -> list[Settled]:
+    """Every settled flag (see :func:`_settled`) with its text and unit, oldest settlement first."""
+    rows = session.execute(_settled(levels, Flag.id, Comment.text, Unit.code)
+                           .join(Comment, Comment.id == Flag.comment_id)
+                           .join(Unit, Unit.id == Flag.unit_id)).all()
     out = []
     for flag_id, text, unit, resolved_at, closed_at, reassigned_at in rows:
         times = [t for t in (resolved_at, closed_at, reassigned_at) if t is not None]
@@ -288,6 +300,8 @@ class RetrainJob:
         self._directory = directory or _directory_from_db
         self._trainer = trainer
         self._thread: threading.Thread | None = None
+        #: when a training last ran (kept or failed, it is not tried again before ``retrain_days``)
+        self._trained: datetime | None = None
         self.last: RetrainOutcome | None = None
 
     def run(self, now: datetime | None = None) -> None:
@@ -296,7 +310,8 @@ class RetrainJob:
         now = now or self.clock.now()
         current = self.handle.current()
         trained_at = current.model.trained_at if current is not None else None
-        if trained_at is not None and now - trained_at < timedelta(days=self.routing.retrain_days):
+        every = timedelta(days=self.routing.retrain_days)
+        if any(t is not None and now - t < every for t in (trained_at, self._trained)):
             return
         self._thread = threading.Thread(target=self._guarded, args=(now, current, trained_at),
                                         name="routing-retrain", daemon=True)
@@ -318,13 +333,16 @@ class RetrainJob:
     def retrain(self, now: datetime, current: Learned | None, trained_at: datetime | None) -> RetrainOutcome:
         from huisheng.flags.learn import Example, save, train
 
+        levels = routing_levels(self.rules)
         with self.sessions() as session:
+            new = newly_settled(session, levels, trained_at)  # an hourly check reads no texts
+            if new < self.routing.retrain_min_new:
+                log.info("routing retrain outcome=skipped newly_settled=%d needed=%d", new,
+                         self.routing.retrain_min_new)
+                return RetrainOutcome("skipped", detail=f"{new} newly settled")
             directory = self._directory(session)
-            settled = settled_flags(session, routing_levels(self.rules))
-        new = sum(1 for s in settled if trained_at is None or s.settled_at > trained_at)
-        if new < self.routing.retrain_min_new:
-            log.info("routing retrain outcome=skipped newly_settled=%d needed=%d", new, self.routing.retrain_min_new)
-            return RetrainOutcome("skipped", len(settled), detail=f"{new} newly settled")
+            settled = settled_flags(session, levels)
+        self._trained = now
         held = max(1, int(len(settled) * self.routing.holdout))
         if trained_at is not None:
             held = min(held, new)  # only flags the model in use never saw, or the comparison favours it
