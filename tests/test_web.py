@@ -249,3 +249,13 @@ def test_an_urgent_flag_shows_clock_hours_left(kit):
                   due=kit.clock.now() + timedelta(minutes=90), urgent=True)
     page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['gas']}").get_data(as_text=True)
     assert "剩余 1.5 小时" in page
+
+
+def test_a_flag_links_to_the_comment_on_the_platform(kit):
+    page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['community']}").get_data(as_text=True)
+    with kit.sessions() as session:
+        from huisheng.monitor.models import Comment, Post
+
+        row = session.get(Flag, kit.flag["community"])
+        comment, post = session.get(Comment, row.comment_id), session.get(Post, row.post_id)
+    assert f"https://m.weibo.cn/detail/{post.external_id}?cid={comment.external_id}" in page

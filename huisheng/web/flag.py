@@ -13,6 +13,7 @@ from sqlalchemy import select
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.notify.digest import comment_link, post_link
 from huisheng.users import can_act, can_see
 from huisheng.web.app import context, current_user, db, t
 
@@ -66,7 +67,9 @@ def show(flag_id: int):
                      else ctx.actions.calendar.working_seconds(now, flag.due_at)) / 3600
     units = session.execute(select(Unit.id, Unit.name).where(Unit.enabled.is_(True)).order_by(Unit.name)).all()
     return render_template(
-        "flag.html", flag=flag, comment=comment, post=post, unit=unit, account=account, thread=thread,
+        "flag.html", flag=flag, comment=comment, post=post,
+        comment_url=comment_link(post.platform, post.external_id, comment.external_id, comment.root_external_id),
+        post_url=post_link(post.platform, post.url, post.author_id, post.short_id, post.external_id), unit=unit, account=account, thread=thread,
         events=events, now=now, remaining=remaining, can_act=can_act(current_user(), g.scope, flag.unit_id),
         solvable=flag.category in lifecycle.SOLVABLE, suggestions=_suggestions(session, comment.text, unit),
         units=units, promise_days=int(ctx.actions.sla.promise_max),
