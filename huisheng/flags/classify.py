@@ -47,20 +47,33 @@ _AT_WORD = re.compile(r"@[\w\-·]{1,30}")
 _REPOST_WORDS = re.compile(r"转发微博|轉發微博|repost", re.I)
 
 
-@dataclass(frozen=True)
+# Span and Reason write their fields straight into __dict__: decide makes several of
+# each per comment, and a frozen dataclass's own __init__ (object.__setattr__ per
+# field) takes twice as long.  They stay frozen, compared and hashed by value.
+
+
+@dataclass(frozen=True, init=False)
 class Span:
     start: int
     end: int
     text: str
 
+    def __init__(self, start: int, end: int, text: str):
+        fields = self.__dict__
+        fields["start"], fields["end"], fields["text"] = start, end, text
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Reason:
     rule: str
     #: category | needs_reply | no_reply | urgent | negation | route | skip
     kind: str
     span: Span | None = None
     detail: str = ""
+
+    def __init__(self, rule: str, kind: str, span: Span | None = None, detail: str = ""):
+        fields = self.__dict__
+        fields["rule"], fields["kind"], fields["span"], fields["detail"] = rule, kind, span, detail
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,9 @@ def _t2s():
 def normalize(text: str, rules: Rules) -> str:
     """The text rules match on: invisible characters dropped, NFKC, lower case, simplified."""
     text = _INVISIBLE.sub("", text[: rules.max_chars])
-    text = unicodedata.normalize("NFKC", text).lower()
+    if not unicodedata.is_normalized("NFKC", text):  # a quick check; many comments already are
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
     if rules.traditional_to_simplified:
         text = _t2s().convert(text)
     return text
