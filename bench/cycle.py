@@ -43,15 +43,15 @@ from sqlalchemy import update
 from bench._common import emit, note
 from huisheng import migrations
 from huisheng.adapters.base import Pace
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account
-from huisheng.monitor.poll import PollResult
+from huisheng.clock import Clock
+from huisheng.config import load_settings
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.config.matrix import load_matrix
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account
+from huisheng.polling.poll import PollResult
 from huisheng.app import build_runtime
-from huisheng.monitor.settings import Settings
+from huisheng.config.settings import Settings
 from huisheng.simulator import SimServer, World
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,12 +32,12 @@ from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor import store
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Flag
+from huisheng.storage import store
+from huisheng.clock import FakeClock
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.config.matrix import load_matrix
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Flag
 from huisheng.notify.digest import gather, render_digest
 from huisheng.records import Comment, Post
 from huisheng.simulator import World, WorldConfig

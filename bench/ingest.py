@@ -28,8 +28,8 @@ from pathlib import Path
 
 from bench._common import emit, note
 from huisheng import migrations
-from huisheng.monitor import models, store
-from huisheng.monitor.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from huisheng.storage import models, store
+from huisheng.storage.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from huisheng.records import Comment, Post
 
 COMMENTS = int(os.environ.get("HUISHENG_BENCH_COMMENTS", "40000"))

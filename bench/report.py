@@ -24,14 +24,14 @@ import random
 import sqlite3
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench._common import emit, note
 from huisheng import migrations
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.db import make_engine, session_factory
+from huisheng.storage.db import make_engine, session_factory
 from huisheng.reports.coverage import coverage
 from huisheng.reports.rollup import RollupJob
 

@@ -35,11 +35,11 @@ from pathlib import Path
 
 from bench._common import emit, note
 from huisheng import migrations
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.matrix_sync import sync_matrix
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.config.matrix import load_matrix
+from huisheng.storage.matrix_sync import sync_matrix
 from huisheng.app import build_runtime
 from huisheng.simulator import SimServer, World, minimal_requests
 

@@ -24,7 +24,7 @@ from huisheng.flags.learn import Example, train
 from huisheng.flags.relearn import router_text, routing_levels
 from huisheng.flags.route import build_directory
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 from huisheng.simulator import World, WorldConfig
 
 ROOT = Path(__file__).resolve().parent.parent

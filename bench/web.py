@@ -78,8 +78,8 @@ def _best(first, second, runs: int = RUNS) -> tuple[tuple[float, object], tuple[
 
 def prepare(folder: Path) -> Path:
     """The database and a config naming it, in ``folder``; returns the config."""
-    from huisheng.monitor.db import make_engine, session_factory
-    from huisheng.monitor.models import Unit
+    from huisheng.storage.db import make_engine, session_factory
+    from huisheng.storage.models import Unit
     from huisheng.reports.rollup import RollupJob
     from huisheng.users import Role, add_user
 
@@ -111,9 +111,9 @@ def measure(config: Path) -> None:
     from click.testing import CliRunner
 
     from huisheng.cli import main as cli
-    from huisheng.monitor.clock import FakeClock
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.clock import FakeClock
+    from huisheng.config import load_settings
+    from huisheng.storage.db import make_engine, session_factory
     from huisheng.reports.coverage import coverage
     from huisheng.web.app import create_app
 

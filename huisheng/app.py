@@ -17,13 +17,13 @@ from huisheng.flags.process import Decider
 from huisheng.flags.relearn import RetrainJob, handle_from_settings, retrain_job, routing_from_settings, with_priority
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import calendar_from_settings, history_from_settings, sla_from_settings
-from huisheng.monitor.adapter_factory import AdapterFactory
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.dispatcher import PeriodicJob
-from huisheng.monitor.pace import HostPacer
-from huisheng.monitor.poll import Poller
-from huisheng.monitor.settings import Settings
+from huisheng.polling.adapter_factory import AdapterFactory
+from huisheng.clock import Clock
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.polling.dispatcher import PeriodicJob
+from huisheng.polling.pace import HostPacer
+from huisheng.polling.poll import Poller
+from huisheng.config.settings import Settings
 from huisheng.notify.alerts import AlertJob
 from huisheng.notify.digest import DigestJob
 from huisheng.notify.mail import mail_from_settings

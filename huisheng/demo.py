@@ -24,13 +24,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from huisheng import migrations
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.logs import setup_logging
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Comment, Flag, Post, Tombstone
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.logs import setup_logging
+from huisheng.config.matrix import load_matrix
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Comment, Flag, Post, Tombstone
 from huisheng.app import build_runtime
 from huisheng.cli import main as cli
 from huisheng.notify.sink import MailSink
@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 def _web_links(settings, matrix, exe: str, cfg: str) -> None:
     """How to open the workbench on the demo's state, with one-time sign-in
     links for a community administrator and for an auditor."""
-    from huisheng.monitor.clock import Clock
-    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.clock import Clock
+    from huisheng.storage.db import make_engine, session_factory
     from huisheng.users import Role, add_user, find_user, signin, sync_matrix_users
     from huisheng.web.config import secret_key, web_from_settings
 
@@ -227,7 +227,7 @@ def _staff_work(runtime, world: World, now: datetime) -> tuple[int, int]:
     belongs to is reassigned there; of the others, every replied one is
     resolved (办结), every other one of those also closed (办结销号)."""
     from huisheng.flags import lifecycle
-    from huisheng.monitor.models import Unit
+    from huisheng.storage.models import Unit
 
     truth = {str(c["id"]): c["labels"].get("target_unit") for c in world.truth(now)["comments"]}
     decider = runtime.decider

@@ -33,6 +33,19 @@ class ConfigError(HuishengError):
         super().__init__(f"{where}: {message}")
 
 
+class ConfigErrors(ConfigError):
+    """Several config errors at once; ``str()`` gives one line per error."""
+
+    def __init__(self, errors: list[ConfigError]):
+        # in file order: schema errors and cross-checks come out interleaved
+        self.errors = tuple(sorted(errors, key=lambda e: (e.file or "", e.line or 0)))
+        first = self.errors[0]
+        super().__init__(first.message, file=first.file, key=first.key, line=first.line)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
 class StoreError(HuishengError):
     """The database refused something the store asked of it."""
 

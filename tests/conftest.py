@@ -32,7 +32,7 @@ def db_url(db_backend, tmp_path):
     if db_backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'huisheng.sqlite'}"
         return
-    from huisheng.monitor.db import normalize_url
+    from huisheng.storage.db import normalize_url
 
     base = normalize_url(PG_URL)
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select, update
 
 from huisheng import migrations
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, OutboxMessage, Post, Unit
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, OutboxMessage, Post, Unit
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 NOW = datetime(2026, 11, 5, 0, 30, tzinfo=timezone.utc)
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

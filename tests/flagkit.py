@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from huisheng import migrations
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor import store
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Flag, Unit
+from huisheng.storage import store
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Flag, Unit
 from huisheng.records import Comment, Post
 from huisheng.simulator.sample import sample_matrix
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from huisheng import migrations
 from huisheng.adapters.base import Pace
-from huisheng.monitor.clock import Clock, FakeClock
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Comment, Post
+from huisheng.clock import Clock, FakeClock
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Comment, Post
 from huisheng.app import Runtime, build_runtime
-from huisheng.monitor.settings import PlatformSettings, PollingSettings, Settings
+from huisheng.config.settings import PlatformSettings, PollingSettings, Settings
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 

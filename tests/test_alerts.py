@@ -18,9 +18,9 @@ from digestkit import COMMUNITY, NOW, TRANSPORT, TRANSPORT_ACCOUNT, DigestKit, d
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import calendar_from_settings, sla_from_settings
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.models import Comment, FlagEvent, OutboxMessage, Unit
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.storage.models import Comment, FlagEvent, OutboxMessage, Unit
 from huisheng.notify.alerts import TEXT_LIMIT, AlertJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender

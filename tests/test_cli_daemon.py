@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from huisheng.cli import main
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.matrix import dump_matrix
+from huisheng.clock import FakeClock
+from huisheng.config.matrix import dump_matrix
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 

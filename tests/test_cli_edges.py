@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from huisheng.cli import main
 from huisheng.errors import ConfigError
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.db import make_engine, session_factory
+from huisheng.storage.db import make_engine, session_factory
 from huisheng.notify.mail import MailSettings
 from huisheng.notify.outbox import enqueue
 

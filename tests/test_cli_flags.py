@@ -13,9 +13,9 @@ from flagkit import Kit
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.cli import main
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import FlagEvent
+from huisheng.clock import FakeClock
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import FlagEvent
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.config import (TOP_KEYS, ConfigErrors, Key, KeyLines, SecretStr, Table,
+from huisheng.config import (TOP_KEYS, ConfigErrors, Key, KeyLines, SecretStr, Table,
                                      load_settings, register_table)
-from huisheng.monitor.settings import PollingSettings
+from huisheng.config.settings import PollingSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "huisheng.example.toml"

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from huisheng.cli import main
 from huisheng.errors import ConfigError
-from huisheng.monitor import matrix as matrix_module
-from huisheng.monitor.config import TOP_KEYS, Key, Many, Table, _platform_table, _register_features, load_settings
+from huisheng.config import matrix as matrix_module
+from huisheng.config import TOP_KEYS, Key, Many, Table, load_settings
+from huisheng.config.loader import _platform_table, _register_features
 
 ABSURD = [float("nan"), float("inf"), float("-inf"), 1e14, -1e14, 10**30, -(10**30), 10**400]
 

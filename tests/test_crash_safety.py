@@ -26,10 +26,10 @@ import pytest
 from sqlalchemy import func, select
 
 from harness import compare_with_truth
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Account, Comment, Post
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Account, Comment, Post
 from huisheng.app import Runtime, build_runtime
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix

@@ -3,11 +3,10 @@ holding exactly the simulator's ground truth."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from harness import compare_with_truth, scenario
-from huisheng.monitor.models import Account, Flag, ItemEdit, Tombstone
+from huisheng.storage.models import Account, Flag, ItemEdit, Tombstone
 from huisheng.simulator import WorldConfig
 
 

@@ -14,14 +14,14 @@ from flagkit import Kit
 from harness import START, make_settings
 from huisheng import migrations
 from huisheng.app import build_runtime
-from huisheng.monitor.matrix_sync import sync_matrix
+from huisheng.storage.matrix_sync import sync_matrix
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.models import Comment, Flag, Post
+from huisheng.clock import FakeClock
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.models import Comment, Flag, Post
 
 SH = timezone(timedelta(hours=8))
 DISTRICT_UID = "1000000001"

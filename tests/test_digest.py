@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Flag, FlagEvent
+from huisheng.storage.models import Flag, FlagEvent
 from huisheng.notify.digest import gather, render_digest, subject
 from huisheng.notify.render import clean, excerpt
 from digestkit import (COMMUNITY, DISTRICT, NOW, STREET, TRANSPORT, TRANSPORT_ACCOUNT, days, hours,

@@ -22,10 +22,10 @@ from huisheng.cli import main
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Comment, Flag, OutboxMessage, Post, Unit
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Comment, Flag, OutboxMessage, Post, Unit
 from huisheng.notify.alerts import AlertJob
 from huisheng.notify.digest import DigestJob, comment_link, gather, next_step, post_link, render_digest
 from huisheng.notify.mail import MailSettings, mail_from_settings

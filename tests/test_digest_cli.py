@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from digestkit import DISTRICT, TRANSPORT, scenario
 from huisheng.cli import main
-from huisheng.monitor.models import OutboxMessage
+from huisheng.storage.models import OutboxMessage
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.models import Flag, FlagEvent, OutboxMessage
-from huisheng.monitor.settings import Settings
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.storage.models import Flag, FlagEvent, OutboxMessage
+from huisheng.config.settings import Settings
 from huisheng.notify.digest import DigestJob
 from huisheng.notify.schedule import cron_trigger, fire_times
 from digestkit import (COMMUNITY, DISTRICT, NOW, STREET, TRANSPORT, TRANSPORT_ACCOUNT, days, hours,

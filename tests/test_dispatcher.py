@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from flagkit import Kit
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.models import Account
-from huisheng.monitor.settings import PollingSettings, Settings
+from huisheng.clock import FakeClock
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.storage.models import Account
+from huisheng.config.settings import PollingSettings, Settings
 
 
 def test_concurrent_claimers_never_share_an_account(db_url, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from harness import compare_with_truth, scenario
-from huisheng.monitor.models import Account
+from huisheng.storage.models import Account
 from huisheng.simulator import FaultRule
 
 BROKEN = "1000000001"  # the district account: the most comment activity

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from harness import scenario
-from huisheng.monitor.models import Comment, Flag, Unit
+from huisheng.storage.models import Comment, Flag, Unit
 from huisheng.simulator import WorldConfig
 
 
@@ -29,7 +29,6 @@ def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
                 select(Flag, Comment.external_id).join(Comment, Comment.id == Flag.comment_id)).all()}
             units = {u.id: u.code for u in session.scalars(select(Unit))}
             stored = {c.external_id: c for c in session.scalars(select(Comment))}
-            by_row = {c.id: c.external_id for c in stored.values()}
     finally:
         sc.close()
 

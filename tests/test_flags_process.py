@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from flagkit import Kit
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent
+from huisheng.clock import FakeClock
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent
 
 SH = timezone(timedelta(hours=8))
 DISTRICT_UID = "1000000001"  # 示范区发布 (district)
@@ -144,7 +144,7 @@ def test_reply_stored_before_the_comment_it_answers_still_counts(kit):
     d.run()
     # the citizen's comment arrives later (a thread read in pieces)
     from huisheng.records import Comment as Rec
-    from huisheng.monitor import store
+    from huisheng.storage import store
 
     with kit.sessions.begin() as session:
         store.upsert_comments(session, [Rec("weibo", root_ext, kit.post_ext[post], "9001", "张三", at, False,
@@ -174,8 +174,8 @@ def test_an_account_added_while_running_is_picked_up(kit):
     kit.comment(post, at, "请问学位申请什么时候开始？")
     d, _ = decider(kit, at)
     d.run()  # the matrix is cached now
-    from huisheng.monitor.matrix_sync import sync_matrix
-    from huisheng.monitor.settings import AccountSpec, Matrix
+    from huisheng.storage.matrix_sync import sync_matrix
+    from huisheng.config.settings import AccountSpec, Matrix
 
     newcomer = AccountSpec("weibo", "2000000001", "新开账号", kit.matrix.accounts[3].unit)
     with kit.sessions.begin() as session:

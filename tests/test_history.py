@@ -30,14 +30,14 @@ from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import History
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.dispatcher import Dispatcher
-from huisheng.monitor.matrix import dump_matrix, import_csv, load_matrix
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.polling.dispatcher import Dispatcher
+from huisheng.config.matrix import dump_matrix, import_csv, load_matrix
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.notify.alerts import LABELS
 from huisheng.notify.digest import gather
 from huisheng.notify.sink import free_port

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -28,11 +27,11 @@ from sqlalchemy import select
 from huisheng import errors
 from huisheng.adapters.base import Cancel, Http, Pace
 from huisheng.cli import main
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Account
-from huisheng.monitor.pace import HostPacer
+from huisheng.clock import Clock
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Account
+from huisheng.polling.pace import HostPacer
 from huisheng.simulator.sample import sample_matrix
 
 HUISHENG = str(Path(sys.executable).with_name("huisheng"))

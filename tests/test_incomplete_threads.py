@@ -15,7 +15,7 @@ from sqlalchemy import select
 from harness import compare_with_truth, scenario
 from huisheng.cli import main
 from huisheng.flags.sla import calendar_from_settings
-from huisheng.monitor.models import Account, Comment, Post, Unit
+from huisheng.storage.models import Account, Comment, Post, Unit
 from huisheng.notify.digest import gather, render_digest
 from huisheng.simulator import FaultRule
 

@@ -11,8 +11,8 @@ from flagkit import Kit
 from huisheng.flags.ladder import Ladder
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.models import FlagEvent
+from huisheng.clock import FakeClock
+from huisheng.storage.models import FlagEvent
 
 SH = timezone(timedelta(hours=8))
 
@@ -57,7 +57,7 @@ def test_each_step_once_at_its_time(kit):
         assert len(events(kit, kind)) == 1
     (escalated,) = events(kit, "escalated")
     with kit.sessions() as session:
-        from huisheng.monitor.models import Unit
+        from huisheng.storage.models import Unit
 
         assert escalated.data["to_unit"] == session.get(Unit, flag.unit_id).parent_id
 

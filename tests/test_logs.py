@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from huisheng.monitor.logs import setup_logging
+from huisheng.logs import setup_logging
 
 
 @pytest.fixture

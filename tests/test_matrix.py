@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from huisheng.errors import ConfigError
 from huisheng.cli import main
-from huisheng.monitor.matrix import dump_matrix, import_csv, level_counts, load_matrix, parse_matrix_text
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.config.matrix import dump_matrix, import_csv, level_counts, load_matrix, parse_matrix_text
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "matrix"

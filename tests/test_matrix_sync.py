@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from huisheng.cli import main
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.matrix_sync import OwnerChange, SyncReport, sync_matrix
-from huisheng.monitor.models import Account, AccountOwnerChange, Base, Unit
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.config.matrix import load_matrix
+from huisheng.storage.matrix_sync import OwnerChange, SyncReport, sync_matrix
+from huisheng.storage.models import Account, AccountOwnerChange, Base, Unit
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)

@@ -8,8 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from huisheng import migrations
-from huisheng.monitor.db import make_engine
-from huisheng.monitor.models import Base
+from huisheng.storage.db import make_engine
+from huisheng.storage.models import Base
 
 TABLES = set(Base.metadata.tables)
 

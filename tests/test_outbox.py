@@ -15,9 +15,9 @@ from sqlalchemy import select
 from huisheng import migrations
 from huisheng.errors import ConfigError
 from huisheng.cli import main
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.models import OutboxMessage
+from huisheng.config import load_settings
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.models import OutboxMessage
 from huisheng.notify.mail import MailSettings, mail_from_settings
 from huisheng.notify.outbox import backoff, enqueue
 
@@ -173,7 +173,7 @@ def test_outbox_list_and_retry(db, db_url, tmp_path):
 
 
 def test_a_sender_without_a_server_configured_leaves_the_queue_alone(db):
-    from huisheng.monitor.clock import FakeClock
+    from huisheng.clock import FakeClock
     from huisheng.notify.outbox import Sender
 
     put(db)

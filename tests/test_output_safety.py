@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from flagkit import Kit
 from huisheng.cli import main
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Account, Flag, Unit
-from huisheng.monitor.settings import AccountSpec, Matrix
-from huisheng.monitor.textsafe import csv_cell, json_text, terminal
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Account, Flag, Unit
+from huisheng.config.settings import AccountSpec, Matrix
+from huisheng.textsafe import csv_cell, json_text, terminal
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 #: a formula a spreadsheet would run; then it sets the window title, clears the screen, reverses the

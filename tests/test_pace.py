@@ -4,8 +4,8 @@ import random
 import threading
 
 from huisheng.adapters.base import Pace
-from huisheng.monitor.clock import Clock, FakeClock
-from huisheng.monitor.pace import HostPacer, backoff_delay
+from huisheng.clock import Clock, FakeClock
+from huisheng.polling.pace import HostPacer, backoff_delay
 
 
 def test_spacing_between_request_starts_is_kept():

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from harness import scenario
 from huisheng.adapters.weibo.adapter import WeiboAdapter
 from huisheng.cli import main
-from huisheng.monitor.models import Account
+from huisheng.storage.models import Account
 
 BROKEN = "1000000001"
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select, text, update
 
 from flagkit import Kit
 from huisheng.cli import main
-from huisheng.monitor.db import make_engine
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Account, Base, Flag, Post
+from huisheng.storage.db import make_engine
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Account, Base, Flag, Post
 from huisheng.reports.compliance import ComplianceSettings, compliance
 from huisheng.reports.coverage import coverage
 from huisheng.reports.rollup import RollupJob

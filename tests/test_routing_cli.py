@@ -15,7 +15,7 @@ from huisheng.cli import main
 from huisheng.errors import ConfigError
 from huisheng.flags import learn
 from huisheng.flags.relearn import routing_from_settings
-from huisheng.monitor.config import load_settings
+from huisheng.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "config" / "huisheng.example.toml")

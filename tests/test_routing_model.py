@@ -18,7 +18,7 @@ from huisheng.flags.classify import Subject, build_directory, decide
 from huisheng.flags.evaluate import Labelled, default_account, evaluate
 from huisheng.flags.relearn import RoutingSettings, examples_from_csv, router_text, with_priority
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ROOT / "tests" / "data" / "routing-messages.csv"

@@ -24,8 +24,8 @@ from huisheng.flags.classify import build_directory
 from huisheng.flags.process import Decider
 from huisheng.flags.relearn import ModelHandle, RetrainJob, RoutingSettings, router_text, settled_flags
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.models import Flag, FlagEvent, Unit
+from huisheng.clock import FakeClock
+from huisheng.storage.models import Flag, FlagEvent, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ROOT / "tests" / "data" / "routing-messages.csv"
@@ -85,7 +85,7 @@ def settled_world(kit: Kit, pairs: list[tuple[str, str]] | None = None, at: date
     flags = {f.comment_id: f for f in raise_flags(kit, [t for t, _ in pairs], at)}
     by_text = {}
     with kit.sessions() as session:
-        from huisheng.monitor.models import Comment
+        from huisheng.storage.models import Comment
 
         for comment_id, text in session.execute(select(Comment.id, Comment.text)):
             by_text[text] = comment_id
@@ -289,7 +289,7 @@ def test_router_text_is_what_the_decide_step_sees():
 
 def test_the_daemon_wires_the_model_and_its_retraining(tmp_path):
     from huisheng.app import build_runtime
-    from huisheng.monitor.config import load_settings
+    from huisheng.config import load_settings
 
     url = f"sqlite:///{tmp_path / 'huisheng.sqlite'}"
     config = _config(tmp_path, url, threshold="0.8", priority='["mention", "learned", "place"]')

@@ -12,8 +12,8 @@ import pytest
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config import load_settings
+from huisheng.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT_UID = "5706878669"      # 沙坪坝发布 (district)

@@ -14,7 +14,7 @@ from huisheng.flags.classify import build_directory
 from huisheng.flags.evaluate import default_account, evaluate, read_labelled
 from huisheng.flags.rules import load_rules
 from huisheng.cli import main
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "config" / "huisheng.example.toml")

@@ -9,8 +9,8 @@ import pytest
 
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.config.matrix import load_matrix
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT = "5706878669"        # 沙坪坝发布 → spb

@@ -11,7 +11,7 @@ import pytest
 
 from huisheng.flags.classify import Subject, build_directory, decide
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 from huisheng.simulator import World, WorldConfig
 
 ROOT = Path(__file__).resolve().parent.parent

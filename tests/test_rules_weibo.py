@@ -16,7 +16,7 @@ from huisheng.cli import main
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules, parse_rules
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT_UID = "5706878669"      # 沙坪坝发布

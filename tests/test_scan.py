@@ -11,7 +11,7 @@ import pytest
 
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import load_rules
-from huisheng.monitor.matrix import load_matrix
+from huisheng.config.matrix import load_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT = "5706878669"        # 沙坪坝发布 → spb

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from huisheng.cli import main
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.db import make_engine
-from huisheng.monitor.matrix import dump_matrix
-from huisheng.monitor.models import Account
+from huisheng.clock import FakeClock
+from huisheng.storage.db import make_engine
+from huisheng.config.matrix import dump_matrix
+from huisheng.storage.models import Account
 from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 

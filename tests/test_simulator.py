@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.matrix import load_matrix
+from huisheng.clock import FakeClock
+from huisheng.config.matrix import load_matrix
 from huisheng.simulator import SimServer, World, WorldConfig, texts
 from huisheng.simulator.render import CURSOR_BASE, abs_time, html, rel_time
 from huisheng.simulator.sample import sample_matrix

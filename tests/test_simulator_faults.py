@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.clock import FakeClock
+from huisheng.clock import FakeClock
 from huisheng.simulator import FaultRule, SimServer, World, load_faults, parse_rules
 
 START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from huisheng.monitor.clock import FakeClock
+from huisheng.clock import FakeClock
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 

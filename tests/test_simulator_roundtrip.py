@@ -15,7 +15,7 @@ import requests
 
 from huisheng.adapters.base import Http
 from huisheng.adapters.weibo.adapter import WeiboAdapter
-from huisheng.monitor.clock import FakeClock
+from huisheng.clock import FakeClock
 from huisheng.records import AccountRef
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
@@ -90,7 +90,7 @@ def test_adapter_reads_exactly_the_truth(mode):
 
 
 def test_simulate_command_serves_until_sigterm(tmp_path):
-    from huisheng.monitor.matrix import dump_matrix
+    from huisheng.config.matrix import dump_matrix
 
     matrix = tmp_path / "matrix.toml"
     matrix.write_text(dump_matrix(sample_matrix(5)), encoding="utf-8")
@@ -126,7 +126,7 @@ def test_simulate_command_reports_bad_input_cleanly(tmp_path):
     from click.testing import CliRunner
 
     from huisheng.cli import main
-    from huisheng.monitor.matrix import dump_matrix
+    from huisheng.config.matrix import dump_matrix
 
     matrix = tmp_path / "matrix.toml"
     matrix.write_text(dump_matrix(sample_matrix(3)), encoding="utf-8")

@@ -11,8 +11,8 @@ import pytest
 
 from huisheng.errors import ConfigError
 from huisheng.flags.sla import Sla, calendar_from_settings, sla_from_settings
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.settings import Settings
+from huisheng.config import load_settings
+from huisheng.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config" / "huisheng.example.toml"

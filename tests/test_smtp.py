@@ -18,9 +18,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from huisheng import migrations
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.db import make_engine, session_factory
-from huisheng.monitor.models import OutboxMessage
+from huisheng.clock import FakeClock
+from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.models import OutboxMessage
 from huisheng.notify.mail import MailSettings
 from huisheng.notify.outbox import Sender, _Due, connect, enqueue, retry
 from huisheng.notify.sink import MailSink, free_port

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from digestkit import COMMUNITY, DISTRICT, NOW, days, hours, scenario
 from huisheng.cli import main
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Account, Post
+from huisheng.storage.models import Account, Post
 from huisheng.notify.digest import gather, render_digest
 from huisheng.reports.compliance import ComplianceSettings
 

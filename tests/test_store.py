@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 
 from huisheng import migrations
 from huisheng.errors import StoreError
-from huisheng.monitor import models, store
-from huisheng.monitor.db import make_engine, session_factory
+from huisheng.storage import models, store
+from huisheng.storage.db import make_engine, session_factory
 from huisheng.records import Comment, Post, content_hash
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)

@@ -21,9 +21,9 @@ from huisheng.flags.ladder import Ladder
 from huisheng.flags.process import Decider
 from huisheng.flags.rules import load_rules
 from huisheng.flags.sla import calendar_from_settings, sla_from_settings
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.models import Comment, Flag, FlagEvent, Unit
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.storage.models import Comment, Flag, FlagEvent, Unit
 from huisheng.notify.alerts import LABELS, AlertJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from huisheng.cli import main
-from huisheng.monitor.matrix_sync import sync_matrix
-from huisheng.monitor.models import User
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import User
+from huisheng.config.settings import Matrix, UnitSpec
 from huisheng.users import Role, UserError, add_user, can_act, find_user, sync_matrix_users, visible_units
 from huisheng.users.signin import hash_password
 from tests.digestkit import COMMUNITY, DISTRICT, MATRIX, NOW, STREET, TRANSPORT, TRANSPORT_ACCOUNT, DigestKit

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from huisheng.monitor.models import Flag, FlagEvent, User
+from huisheng.storage.models import Flag, FlagEvent, User
 from huisheng.users.signin import MAX_FAILURES_PER_EMAIL, hash_password
-from tests.webkit import ADMIN, AUDITOR, COMMUNITY, STREET, TRANSPORT, WebKit, csrf, days
+from tests.webkit import ADMIN, AUDITOR, COMMUNITY, STREET, WebKit, csrf, days
 
 
 @pytest.fixture
@@ -254,7 +254,7 @@ def test_an_urgent_flag_shows_clock_hours_left(kit):
 def test_a_flag_links_to_the_comment_on_the_platform(kit):
     page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['community']}").get_data(as_text=True)
     with kit.sessions() as session:
-        from huisheng.monitor.models import Comment, Post
+        from huisheng.storage.models import Comment, Post
 
         row = session.get(Flag, kit.flag["community"])
         comment, post = session.get(Comment, row.comment_id), session.get(Post, row.post_id)

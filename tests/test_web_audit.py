@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from huisheng.cli import main
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Account, Flag, Post
+from huisheng.storage.models import Account, Flag, Post
 from huisheng.reports.coverage import coverage
 from tests.webkit import ADMIN, AUDITOR, COMMUNITY, NOW, STREET, TRANSPORT, WebKit, days
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from huisheng.monitor.config import load_settings
+from huisheng.config import load_settings
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.users import signin

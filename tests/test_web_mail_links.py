@@ -13,14 +13,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.models import Comment, OutboxMessage, SigninToken
+from huisheng.config import load_settings
+from huisheng.storage.models import Comment, OutboxMessage, SigninToken
 from huisheng.notify.alerts import AlertJob
 from huisheng.notify.digest import DigestJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.users import signin
-from huisheng.web.app import create_app
 from tests.webkit import KEY, NOW, STREET, TRANSPORT, WebKit, csrf, write_config
 
 

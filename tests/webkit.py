@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from huisheng.monitor.clock import FakeClock
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.models import Unit
+from huisheng.clock import FakeClock
+from huisheng.config import load_settings
+from huisheng.storage.models import Unit
 from huisheng.users import Role, add_user, signin, sync_matrix_users
 from huisheng.web.app import create_app
 from tests.digestkit import COMMUNITY, DISTRICT, NOW, STREET, TRANSPORT, DigestKit, days

@@ -2,7 +2,7 @@
 
 An adapter turns a platform's HTTP responses into normalized records
 (:mod:`huisheng.records`).  It never touches the database and never decides
-what to fetch next beyond one page: the poller (``huisheng.monitor.poll``)
+what to fetch next beyond one page: the poller (``huisheng.polling.poll``)
 drives paging and incrementality.  All HTTP goes through :class:`Http`, which
 wraps one injectable ``requests.Session``, applies the per-host politeness
 gate supplied by the monitor, counts requests, and maps transport failures to

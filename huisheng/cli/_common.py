@@ -62,7 +62,7 @@ _ERRNO_WORDS = {
 def os_error_line(exc: OSError) -> str:
     """An operating-system error as one line naming the path: ``/var/lib/huisheng:
     没有权限（当前用户 huisheng；Permission denied）``."""
-    from huisheng.monitor.db import current_user
+    from huisheng.storage.db import current_user
 
     words = _ERRNO_WORDS.get(exc.errno, "系统错误")
     detail = exc.strerror or type(exc).__name__

@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError
 
 from huisheng.errors import ConfigError, HuishengError
 from huisheng.cli._common import config_option, fail_cleanly
-from huisheng.monitor.config import ConfigErrors, load_settings, parse_toml
-from huisheng.monitor.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
+from huisheng.config import ConfigErrors, load_settings, parse_toml
+from huisheng.config.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
                                      platform_counts)
-from huisheng.monitor.settings import Matrix, Settings
-from huisheng.monitor.textsafe import terminal
+from huisheng.config.settings import Matrix, Settings
+from huisheng.textsafe import terminal
 
 
 def hidden_password_url(url: str) -> str:
@@ -51,7 +51,7 @@ def _named_paths(config: Path) -> tuple[Path | None, Path | None]:
 def _check_database_place(settings: Settings) -> None:
     """A SQLite file this user can create or open and write (``ExecStartPre``
     runs the check as the service's user)."""
-    from huisheng.monitor.db import sqlite_place_problem
+    from huisheng.storage.db import sqlite_place_problem
 
     url = make_url(settings.database_url)
     database = url.database or ""
@@ -223,9 +223,9 @@ def register(main: click.Group) -> None:
         from huisheng import migrations
         from huisheng.flags.history import remark
         from huisheng.flags.sla import calendar_from_settings, history_from_settings
-        from huisheng.monitor.clock import Clock
-        from huisheng.monitor.db import make_engine, session_factory
-        from huisheng.monitor.matrix_sync import sync_matrix
+        from huisheng.clock import Clock
+        from huisheng.storage.db import make_engine, session_factory
+        from huisheng.storage.matrix_sync import sync_matrix
         from huisheng.users import sync_matrix_users
 
         settings = load_settings(config)

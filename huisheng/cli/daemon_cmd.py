@@ -14,15 +14,15 @@ from sqlalchemy import func, or_, select
 
 from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
-from huisheng.monitor.models import Account, Comment, Post, Unit
-from huisheng.monitor.tables import text_table
-from huisheng.monitor.threads import unread_threads
-from huisheng.monitor.textsafe import json_text
+from huisheng.storage.models import Account, Comment, Post, Unit
+from huisheng.cli.tables import text_table
+from huisheng.storage.threads import unread_threads
+from huisheng.textsafe import json_text
 
 
 def _runtime(config: Path):
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.logs import setup_logging
+    from huisheng.config import load_settings
+    from huisheng.logs import setup_logging
     from huisheng.app import build_runtime
 
     settings = load_settings(config)
@@ -61,7 +61,7 @@ def _find_account(session, key: str) -> Account:
 @fail_cleanly
 def run(config: Path) -> None:
     """Run the daemon: poll every account on schedule until SIGTERM/SIGINT."""
-    from huisheng.monitor.dispatcher import Dispatcher
+    from huisheng.polling.dispatcher import Dispatcher
 
     rt = _runtime(config)
     dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller, jobs=rt.jobs())
@@ -193,8 +193,8 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
     from zoneinfo import ZoneInfo
 
     from huisheng.errors import error_kind_name
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.config import load_settings
+    from huisheng.storage.db import make_engine, session_factory
 
     settings = load_settings(config)
     lang = lang or (settings.extra.get("mail") or {}).get("locale") or "zh"

@@ -17,14 +17,14 @@ R = TypeVar("R")
 
 
 def _database_url(config: Path) -> str:
-    from huisheng.monitor.config import load_settings
+    from huisheng.config import load_settings
 
     return load_settings(config).database_url
 
 
 def _ensure_sqlite_dir(url: str) -> None:
     """A fresh install's database folder may not exist yet."""
-    from huisheng.monitor.db import sqlite_place_problem
+    from huisheng.storage.db import sqlite_place_problem
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):

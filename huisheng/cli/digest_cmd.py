@@ -17,9 +17,9 @@ STATUS_NAMES = {"queued": "已加入发件队列", "duplicate": "今日已发送
 
 
 def _job(config: Path, readonly: bool):
-    from huisheng.monitor.clock import Clock
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.clock import Clock
+    from huisheng.config import load_settings
+    from huisheng.storage.db import make_engine, session_factory
     from huisheng.notify.digest import DigestJob
 
     settings = load_settings(config)

@@ -19,18 +19,18 @@ from huisheng.flags import lifecycle
 from huisheng.flags.actions import FlagActions
 from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
 from huisheng.flags.rules import ROUTING_LABELS
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
-from huisheng.monitor.tables import text_table
-from huisheng.monitor.textsafe import json_text, terminal
-from huisheng.reports.output import Column, render
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.cli.tables import render, text_table
+from huisheng.textsafe import json_text, terminal
+from huisheng.reports.output import Column
 
 
 class _Context:
     def __init__(self, config: Path, readonly: bool):
         from huisheng.flags.sla import calendar_from_settings, sla_from_settings
-        from huisheng.monitor.clock import Clock
-        from huisheng.monitor.config import load_settings
-        from huisheng.monitor.db import make_engine, session_factory
+        from huisheng.clock import Clock
+        from huisheng.config import load_settings
+        from huisheng.storage.db import make_engine, session_factory
 
         self.settings = load_settings(config)
         require_schema(self.settings.database_url)

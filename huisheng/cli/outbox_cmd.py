@@ -16,8 +16,8 @@ STATUS_NAMES = {"pending": "待发送", "failed": "发送失败", "sent": "已�
 
 
 def _open(config: Path):
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.db import make_engine, session_factory
+    from huisheng.config import load_settings
+    from huisheng.storage.db import make_engine, session_factory
 
     settings = load_settings(config)
     require_schema(settings.database_url)
@@ -43,7 +43,7 @@ def register(main: click.Group) -> None:
     @fail_cleanly
     def list_cmd(config: Path, status: str | None, limit: int) -> None:
         """List messages, newest first."""
-        from huisheng.monitor.models import OutboxMessage
+        from huisheng.storage.models import OutboxMessage
 
         settings, engine, sessions = _open(config)
         tz = ZoneInfo(settings.timezone)
@@ -77,7 +77,7 @@ def register(main: click.Group) -> None:
     @fail_cleanly
     def retry_cmd(config: Path, message_id: int) -> None:
         """Queue a failed message again (its attempts start over)."""
-        from huisheng.monitor.clock import Clock
+        from huisheng.clock import Clock
         from huisheng.notify.outbox import retry
 
         _, engine, sessions = _open(config)
@@ -95,7 +95,7 @@ def register(main: click.Group) -> None:
     @fail_cleanly
     def send_cmd(config: Path) -> None:
         """Deliver the messages that are due now (the daemon does this every minute)."""
-        from huisheng.monitor.clock import Clock
+        from huisheng.clock import Clock
         from huisheng.notify.mail import mail_from_settings
         from huisheng.notify.outbox import Sender
 

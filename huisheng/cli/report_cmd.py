@@ -13,8 +13,9 @@ import click
 
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
-from huisheng.monitor.textsafe import json_text
-from huisheng.reports.output import FORMATS, LANGS, Column, json_rows, render, render_csv, utc_offset
+from huisheng.textsafe import json_text
+from huisheng.cli.tables import render
+from huisheng.reports.output import FORMATS, LANGS, Column, json_rows, render_csv, utc_offset
 from huisheng.reports.ranking import MIN_FLAGS, RANKED_LEVELS
 from huisheng.reports.tables import (BY_NAMES, COMPLIANCE_COLUMNS, LEVEL_SUMMARY_COLUMNS, OVERDUE_COLUMNS,
                                      RANKING_COLUMNS, compliance_records, compliance_sheets, coverage_columns,
@@ -26,9 +27,9 @@ from huisheng.reports.tables import (BY_NAMES, COMPLIANCE_COLUMNS, LEVEL_SUMMARY
 class _Context:
     def __init__(self, config: Path, now: str | None, lang: str | None):
         from huisheng.flags.sla import calendar_from_settings
-        from huisheng.monitor.clock import Clock
-        from huisheng.monitor.config import load_settings
-        from huisheng.monitor.db import make_engine, session_factory
+        from huisheng.clock import Clock
+        from huisheng.config import load_settings
+        from huisheng.storage.db import make_engine, session_factory
 
         self.settings = load_settings(config)
         require_schema(self.settings.database_url)

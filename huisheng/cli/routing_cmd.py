@@ -12,7 +12,7 @@ import click
 
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
 from huisheng.errors import ConfigError, HuishengError
-from huisheng.monitor.tables import text_table
+from huisheng.cli.tables import text_table
 
 LANGS = ("zh", "en")
 
@@ -68,7 +68,7 @@ class _Context:
     def __init__(self, config: Path, lang: str | None):
         from huisheng.flags.relearn import routing_from_settings
         from huisheng.flags.rules import load_rules
-        from huisheng.monitor.config import load_settings
+        from huisheng.config import load_settings
 
         self.settings = load_settings(config)
         self.routing = routing_from_settings(self.settings)
@@ -81,13 +81,13 @@ class _Context:
     def directory(self, session=None):
         """The config's matrix; without one, the matrix the database holds."""
         from huisheng.flags.classify import build_directory
-        from huisheng.monitor.matrix import load_matrix
+        from huisheng.config.matrix import load_matrix
 
         if self._directory is None:
             if self.settings.matrix_path is not None:
                 self._directory = build_directory(load_matrix(self.settings.matrix_path))
             elif session is not None:
-                from huisheng.flags.process import matrix_from_db
+                from huisheng.storage.matrix_sync import matrix_from_db
 
                 self._directory = build_directory(matrix_from_db(session)[0])
             else:
@@ -136,7 +136,7 @@ def train_cmd(from_flags: bool, csv_files: tuple[Path, ...], out: Path | None, f
     """Train a routing model and write it to MODEL (atomically: a running daemon picks it up)."""
     from huisheng.flags.learn import save, train
     from huisheng.flags.relearn import examples_from_csv, examples_from_flags
-    from huisheng.monitor.clock import Clock
+    from huisheng.clock import Clock
 
     if not from_flags and not csv_files:
         raise click.UsageError("需要样本：--from-flags（已办结、已销号或改派的需回复）和/或 --csv FILE")
@@ -144,7 +144,7 @@ def train_cmd(from_flags: bool, csv_files: tuple[Path, ...], out: Path | None, f
     out = ctx.model_path(out, "--out")
     examples = []
     if from_flags:
-        from huisheng.monitor.db import make_engine, session_factory
+        from huisheng.storage.db import make_engine, session_factory
 
         require_schema(ctx.settings.database_url)
         engine = make_engine(ctx.settings.database_url, readonly=True)

@@ -17,9 +17,9 @@ from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Reason, Subject, build_directory, decide
 from huisheng.flags.evaluate import CLASSES, NONE, RESIDENT, Evaluation, default_account, evaluate, read_labelled
 from huisheng.flags.rules import CATEGORY_LABELS, ROUTING_LABELS, Rules, load_rules
-from huisheng.monitor.config import load_settings
-from huisheng.monitor.matrix import load_matrix
-from huisheng.monitor.tables import pad
+from huisheng.config import load_settings
+from huisheng.config.matrix import load_matrix
+from huisheng.cli.tables import pad
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned

@@ -12,7 +12,7 @@ import click
 
 from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.errors import ConfigError
-from huisheng.monitor.clock import Clock
+from huisheng.clock import Clock
 
 
 def _parse_start(value: str | None) -> datetime | None:
@@ -49,12 +49,12 @@ def register(main: click.Group) -> None:
         Prints the base URL, then serves until SIGINT or SIGTERM.  Ground truth,
         request counts and the minimal request count are under /_sim/.
         """
-        from huisheng.monitor.matrix import load_matrix
+        from huisheng.config.matrix import load_matrix
         from huisheng.simulator import SimServer, World, load_faults
         from huisheng.simulator.clock import AcceleratedClock
 
         if matrix_path is None:
-            from huisheng.monitor.config import load_settings
+            from huisheng.config import load_settings
 
             settings = load_settings(config)
             if settings.matrix_path is None:

@@ -9,8 +9,8 @@ import click
 from sqlalchemy import select
 
 from huisheng.cli._common import config_option, fail_cleanly, require_schema
-from huisheng.monitor.models import Unit, User
-from huisheng.monitor.tables import text_table
+from huisheng.storage.models import Unit, User
+from huisheng.cli.tables import text_table
 from huisheng.users import ROLE_LABELS, Role, UserError, add_user, find_user, set_role, sync_matrix_users
 
 ROLE_CHOICES = [str(r) for r in Role]
@@ -18,9 +18,9 @@ ROLE_CHOICES = [str(r) for r in Role]
 
 class _Db:
     def __init__(self, config: Path):
-        from huisheng.monitor.clock import Clock
-        from huisheng.monitor.config import load_settings
-        from huisheng.monitor.db import make_engine, session_factory
+        from huisheng.clock import Clock
+        from huisheng.config import load_settings
+        from huisheng.storage.db import make_engine, session_factory
 
         self.settings = load_settings(config)
         require_schema(self.settings.database_url)

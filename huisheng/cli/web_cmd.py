@@ -16,9 +16,9 @@ from huisheng.cli._common import config_option, fail_cleanly, require_schema
 @fail_cleanly
 def web(host: str | None, port: int | None, config: Path) -> None:
     """Serve the web workbench (我的待办, flags, audit pages) until interrupted."""
-    from huisheng.monitor.config import load_settings
-    from huisheng.monitor.db import make_engine, session_factory
-    from huisheng.monitor.logs import setup_logging
+    from huisheng.config import load_settings
+    from huisheng.storage.db import make_engine, session_factory
+    from huisheng.logs import setup_logging
     from huisheng.web.config import web_from_settings
     from huisheng.web.serve import build_app, make_server
 

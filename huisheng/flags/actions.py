@@ -14,7 +14,7 @@ from huisheng.flags import lifecycle
 from huisheng.flags.lifecycle import Event, FlagError
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Flag, Unit
+from huisheng.storage.models import Flag, Unit
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Subject, decide
 from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
-from huisheng.monitor.matrix import read_csv
+from huisheng.config.matrix import read_csv
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
@@ -121,7 +121,7 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
         rows.append(Labelled(number, cell("text") or "", account, category, flags["needs_reply"], unit,
                              flags["urgent"]))
     if errors:
-        from huisheng.monitor.config import ConfigErrors
+        from huisheng.errors import ConfigErrors
 
         raise ConfigErrors(errors)
     return rows

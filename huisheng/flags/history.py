@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from huisheng.flags.sla import History
-from huisheng.monitor.models import Account, Flag, FlagEvent
+from huisheng.storage.models import Account, Flag, FlagEvent
 
 ACTOR = "rule:monitoring-start"
 EVENT = "history"

@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from huisheng.flags import lifecycle
 from huisheng.flags.sla import Sla
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Flag, Unit
+from huisheng.clock import Clock
+from huisheng.storage.models import Flag, Unit
 
 ACTOR = "rule:ladder"
 UNANSWERED = ("open", "acknowledged")

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.models import Flag, FlagEvent, Unit
+from huisheng.storage.models import Flag, FlagEvent, Unit
 
 ORDER = ("open", "acknowledged", "replied", "resolved", "closed")
 STATES = ORDER + ("dismissed",)

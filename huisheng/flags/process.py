@@ -44,9 +44,9 @@ from huisheng.flags.replies import AccountComment, OpenFlag, match_reply
 from huisheng.flags.rules import Rules
 from huisheng.flags.sla import History, Sla
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.clock import Clock
+from huisheng.storage.matrix_sync import matrix_from_db
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
 
 if TYPE_CHECKING:
     from huisheng.flags.relearn import ModelHandle
@@ -75,23 +75,6 @@ class DecideResult:
     urgent: list[int] = field(default_factory=list)
     replied: list[int] = field(default_factory=list)
     acknowledged: list[int] = field(default_factory=list)
-
-
-def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, int]]:
-    """The matrix as the database holds it (units and enabled accounts), with
-    unit code → row id and account uid → row id."""
-    units = session.scalars(select(Unit).where(Unit.enabled.is_(True))).all()
-    by_id = {u.id: u for u in units}
-    unit_specs = tuple(UnitSpec(code=u.code, name=u.name, level=u.level,
-                                parent=by_id[u.parent_id].code if u.parent_id in by_id else None,
-                                aliases=tuple(u.aliases or ()), admins=tuple(u.admins or ()))
-                       for u in units)
-    accounts = session.scalars(select(Account)).all()
-    account_specs = tuple(AccountSpec(platform=a.platform, uid=a.uid, name=a.name, unit=by_id[a.unit_id].code,
-                                      enabled=a.enabled)
-                          for a in accounts if a.unit_id in by_id)
-    return (Matrix(units=unit_specs, accounts=account_specs), {u.code: u.id for u in units},
-            {a.uid: a.id for a in accounts})
 
 
 class _FlagRow:

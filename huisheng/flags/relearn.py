@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from huisheng.flags.classify import Directory, Subject, build_directory, mask_mentions, normalize
 from huisheng.flags.rules import ROUTINGS, Rules
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.config import Key, Table, register_table
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Unit
-from huisheng.monitor.settings import Settings
+from huisheng.clock import Clock
+from huisheng.config import Key, Table, register_table
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Unit
+from huisheng.config.settings import Settings
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Example, Learned, RoutingModel
@@ -249,7 +249,7 @@ def examples_from_csv(path: Path, rules: Rules, directory: Directory) -> list[Ex
     from huisheng.errors import ConfigError
     from huisheng.flags.evaluate import default_account, read_labelled
     from huisheng.flags.learn import Example
-    from huisheng.monitor.config import ConfigErrors
+    from huisheng.errors import ConfigErrors
 
     # the account does not matter to the model; any will do for a file without one
     rows = read_labelled(path, directory, default_account(directory) or next(iter(directory.account_units), None))
@@ -377,7 +377,7 @@ def _accuracy(model: RoutingModel, examples: Sequence[Example]) -> float:
 
 
 def _directory_from_db(session: Session) -> Directory:
-    from huisheng.flags.process import matrix_from_db
+    from huisheng.storage.matrix_sync import matrix_from_db
 
     return build_directory(matrix_from_db(session)[0])
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from huisheng.flags.rules import Matcher, Rules
 from huisheng.flags.scan import Hit, Scan, WordFinder
-from huisheng.monitor.settings import Matrix, UnitSpec
+from huisheng.config.settings import Matrix, UnitSpec
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import yaml
 
 from huisheng.errors import ConfigError
-from huisheng.flags.scan import Scanner, combined
+from huisheng.flags.scan import Matcher, Negation, Scanner, combined
 
 DEFAULT_RULES = Path(__file__).with_name("default_rules.yaml")
 
@@ -36,31 +36,11 @@ YamlPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
-class Matcher:
-    """One keyword or pattern; ``rule`` names it in reasons (``complaint/投诉``)."""
-
-    rule: str
-    regex: re.Pattern[str]
-    weight: float = 1.0
-
-
-@dataclass(frozen=True)
 class CategoryRule:
     name: str
     label: str
     needs_reply: bool
     matchers: tuple[Matcher, ...]
-
-
-@dataclass(frozen=True)
-class Negation:
-    """A phrase that cancels hits: of the listed categories (or ``urgent``),
-    those overlapping the phrase (``scope: span``) or anywhere (``scope: text``)."""
-
-    rule: str
-    regex: re.Pattern[str]
-    cancels: frozenset[str]
-    scope: str = "span"
 
 
 @dataclass(frozen=True)
@@ -436,7 +416,7 @@ def parse_rules(text: str, file: str) -> Rules:
             acks.append(regex)
 
     if doc.errors:
-        from huisheng.monitor.config import ConfigErrors
+        from huisheng.errors import ConfigErrors
 
         raise ConfigErrors(doc.errors)
     return Rules(

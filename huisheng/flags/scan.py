@@ -13,10 +13,28 @@ import itertools
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
-if TYPE_CHECKING:
-    from huisheng.flags.rules import Matcher, Negation
+
+@dataclass(frozen=True)
+class Matcher:
+    """One keyword or pattern; ``rule`` names it in reasons (``complaint/投诉``)."""
+
+    rule: str
+    regex: re.Pattern[str]
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Negation:
+    """A phrase that cancels hits: of the listed categories (or ``urgent``),
+    those overlapping the phrase (``scope: span``) or anywhere (``scope: text``)."""
+
+    rule: str
+    regex: re.Pattern[str]
+    cancels: frozenset[str]
+    scope: str = "span"
+
 
 #: matchers searched as one group (a category, urgent, spam, the negations, a topic)
 Group = tuple["Matcher | Negation", ...]

@@ -26,8 +26,8 @@ from datetime import date, datetime, time
 from typing import Any, Callable, Mapping
 
 from huisheng.flags.workcal import WorkCalendar, YearArrangement
-from huisheng.monitor.config import Key, Table, register_table
-from huisheng.monitor.settings import Settings
+from huisheng.config import Key, Table, register_table
+from huisheng.config.settings import Settings
 
 #: categories that need an answer, with their default deadlines in working days
 DEFAULT_DEADLINES: Mapping[str, float] = {"consultation": 2.0, "help": 5.0, "suggestion": 5.0,

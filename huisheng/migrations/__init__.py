@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 
-from huisheng.monitor.db import make_engine
+from huisheng.storage.db import make_engine
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from huisheng.monitor.db import make_engine
-from huisheng.monitor.models import Base
+from huisheng.storage.db import make_engine
+from huisheng.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

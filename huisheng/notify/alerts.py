@@ -29,9 +29,9 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
-from huisheng.monitor.settings import Settings
+from huisheng.clock import Clock
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.config.settings import Settings
 from huisheng.notify import outbox
 from huisheng.notify.digest import comment_link, next_step, post_link, workbench_url
 from huisheng.notify.mail import MailSettings, mail_from_settings

@@ -43,10 +43,10 @@ from huisheng.errors import ConfigError
 from huisheng.flags.lifecycle import SOLVABLE
 from huisheng.flags.sla import calendar_from_settings
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, OutboxMessage, Post, Unit
-from huisheng.monitor.settings import Settings
-from huisheng.monitor.threads import STAYS_UNREADABLE, UnreadThread, unread_threads
+from huisheng.clock import Clock
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, OutboxMessage, Post, Unit
+from huisheng.config.settings import Settings
+from huisheng.storage.threads import STAYS_UNREADABLE, UnreadThread, unread_threads
 from huisheng.notify import outbox
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.render import labels, render

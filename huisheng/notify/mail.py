@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from huisheng.monitor.config import EnvKey, Key, Table, register_table
-from huisheng.monitor.settings import Settings
+from huisheng.config import EnvKey, Key, Table, register_table
+from huisheng.config.settings import Settings
 
 SECURITY = ("starttls", "tls", "none")
 LOCALES = ("zh", "en")

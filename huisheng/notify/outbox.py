@@ -34,8 +34,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.errors import StoreError
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import OutboxMessage
+from huisheng.clock import Clock
+from huisheng.storage.models import OutboxMessage
 from huisheng.notify.mail import MailSettings
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from huisheng.monitor.config import Key, Table, register_table
-from huisheng.monitor.settings import Settings
+from huisheng.config import Key, Table, register_table
+from huisheng.config.settings import Settings
 
 DEFAULT_CRON = "30 8 * * *"
 LOCALES = ("zh", "en")

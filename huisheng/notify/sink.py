@@ -11,7 +11,7 @@ import socket
 import threading
 from pathlib import Path
 
-from huisheng.monitor.clock import Clock
+from huisheng.clock import Clock
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -31,9 +31,9 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from huisheng.monitor.config import Key, Table, register_table
-from huisheng.monitor.models import Account, Flag, Post, Unit
-from huisheng.monitor.settings import Settings
+from huisheng.config import Key, Table, register_table
+from huisheng.storage.models import Account, Flag, Post, Unit
+from huisheng.config.settings import Settings
 
 
 @dataclass(frozen=True)

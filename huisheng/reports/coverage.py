@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from huisheng.flags.lifecycle import CATEGORY_NAMES
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Account, Flag, Unit, flag_rollups
+from huisheng.storage.models import Account, Flag, Unit, flag_rollups
 from huisheng.reports import rollup
 from huisheng.reports.stats import COUNT_COLUMNS, EXACT_LIMIT, HIST_COLUMNS, Tally, hours, ratio
 

@@ -3,7 +3,7 @@ or JSON.  Headers and values in Simplified Chinese, English with
 ``lang="en"``; JSON keys are always the English field names.  Rates are
 percentages in tables and CSV, fractions (0–1) in JSON; times are local with
 their UTC offset.  Citizens' text is made safe for the terminal and the
-spreadsheet (:mod:`huisheng.monitor.textsafe`).  The workbench exports the
+spreadsheet (:mod:`huisheng.textsafe`).  The workbench exports the
 same tables as CSV and as XLSX (:func:`render_csv`, :func:`render_xlsx`)."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, Iterable, Mapping
 
-from huisheng.monitor.tables import text_table
-from huisheng.monitor.textsafe import csv_cell, csv_row, json_text
+from huisheng.textsafe import csv_cell, csv_row, json_text
 
 FORMATS = ("table", "csv", "json")
 LANGS = ("zh", "en")
@@ -82,21 +81,32 @@ def json_rows(records: Iterable[Mapping[str, Any]], columns: list[Column], tz: t
     return [{c.key: _cell(r.get(c.key), c.kind, "json", "en", tz) for c in columns} for r in records]
 
 
+def cells(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: str, lang: str = "zh",
+          tz: tzinfo) -> tuple[list[str], list[list[Any]]]:
+    """The header and the rows' cells as ``fmt`` ("table" or "csv") shows them."""
+    header = [c.zh if lang == "zh" else c.en for c in columns]
+    return header, [[_cell(r.get(c.key), c.kind, fmt, lang, tz) for c in columns] for r in records]
+
+
+def numeric(columns: list[Column]) -> list[bool]:
+    """Which columns hold numbers (right-aligned in a terminal table)."""
+    return [c.kind in ("int", "ratio", "hours", "float") for c in columns]
+
+
 def render(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: str, lang: str = "zh",
            tz: tzinfo) -> str:
+    """Records as JSON or CSV (a terminal table is the CLI's: ``huisheng.cli.tables``)."""
     records = list(records)
     if fmt == "json":
         return json_text(json_rows(records, columns, tz), indent=1) + "\n"
-    header = [c.zh if lang == "zh" else c.en for c in columns]
-    body = [[_cell(r.get(c.key), c.kind, fmt, lang, tz) for c in columns] for r in records]
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(header)
-        writer.writerows(csv_row(row) for row in body)
-        return BOM + out.getvalue()
-    rows = [header] + [[str(v) for v in row] for row in body]
-    return text_table(rows, [c.kind in ("int", "ratio", "hours", "float") for c in columns]) + "\n"
+    if fmt != "csv":
+        raise ValueError(f"no {fmt!r} rendering here")
+    header, body = cells(records, columns, fmt=fmt, lang=lang, tz=tz)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(csv_row(row) for row in body)
+    return BOM + out.getvalue()
 
 
 def render_csv(sheets: list[Sheet], *, lang: str = "zh", tz: tzinfo) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Account, Comment, Flag, Unit
+from huisheng.storage.models import Account, Comment, Flag, Unit
 
 #: the furthest ladder step a flag has reached, with what it means on a report
 #: (the digest's words: 催办 reminder, 督办 escalation, 通报 public notice)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huisheng.flags.workcal import WorkCalendar
-from huisheng.monitor.models import Unit
+from huisheng.storage.models import Unit
 from huisheng.reports.coverage import CoverageRow, coverage
 
 #: the levels whose units are ranked against each other (the district is one unit)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from huisheng.monitor.models import Flag, RollupState, flag_rollups
+from huisheng.storage.models import Flag, RollupState, flag_rollups
 from huisheng.reports.stats import Tally
 
 log = logging.getLogger("huisheng.reports")

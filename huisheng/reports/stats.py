@@ -20,7 +20,7 @@ from datetime import datetime
 from math import floor, log
 from typing import Any, Mapping
 
-from huisheng.monitor.models import ROLLUP_BUCKETS
+from huisheng.storage.models import ROLLUP_BUCKETS
 
 BUCKETS = ROLLUP_BUCKETS
 _LOW = 60.0

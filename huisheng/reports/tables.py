@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 from huisheng.errors import HuishengError, error_kind_name
 from huisheng.flags.lifecycle import CATEGORY_NAMES
-from huisheng.monitor.textsafe import terminal
+from huisheng.textsafe import terminal
 from huisheng.reports.compliance import AccountCompliance
 from huisheng.reports.coverage import LEVEL_NAMES, LEVEL_ORDER, CoverageRow
 from huisheng.reports.output import Column, Sheet

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from huisheng.monitor.clock import Clock
+from huisheng.clock import Clock
 
 
 class AcceleratedClock(Clock):

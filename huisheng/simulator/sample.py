@@ -3,7 +3,7 @@ reading ``config/`` (the example district is loaded from its files instead)."""
 
 from __future__ import annotations
 
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 DEPARTMENTS = (
     "区政府办公室", "住房和城乡建设委员会", "生态环境局", "交通局", "教育委员会", "人力资源和社会保障局",

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.clock import Clock
+from huisheng.clock import Clock
 from huisheng.simulator import render
 from huisheng.simulator.faults import FaultRule, FaultSet, parse_rules
 from huisheng.simulator.minimal import minimal_requests

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from huisheng.monitor.settings import AccountSpec, Matrix
+from huisheng.config.settings import AccountSpec, Matrix
 from huisheng.simulator import texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huisheng.errors import HuishengError
-from huisheng.monitor.models import Account, Unit, User
+from huisheng.storage.models import Account, Unit, User
 
 
 class Role(StrEnum):

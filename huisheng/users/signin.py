@@ -1,7 +1,7 @@
 """Signing in: one-time links, passwords, and limits on attempts.
 
 A sign-in link carries ``<nonce>.<signature>``: the nonce names a
-:class:`~huisheng.monitor.models.SigninToken` row, the signature is an HMAC of
+:class:`~huisheng.storage.models.SigninToken` row, the signature is an HMAC of
 it under the workbench's secret key.  The database holds nonces only, and a
 nonce without the key signs nobody in; so a link may be queued in the outbox
 (whose rows are stored) as a placeholder, ``HSSIGNIN-<nonce>``, that the sender
@@ -29,7 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from huisheng.monitor.models import AuthAttempt, SigninToken, User
+from huisheng.storage.models import AuthAttempt, SigninToken, User
 from huisheng.users.directory import UserError, find_user
 
 #: a link asked for on the sign-in page is short-lived; links in digests and

@@ -20,8 +20,8 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import select
 
 from huisheng.errors import HuishengError, error_kind_name
-from huisheng.monitor.models import Account, Unit
-from huisheng.monitor.threads import STAYS_UNREADABLE, unread_threads
+from huisheng.storage.models import Account, Unit
+from huisheng.storage.threads import STAYS_UNREADABLE, unread_threads
 from huisheng.notify.render import clean, excerpt, safe_url
 from huisheng.reports.compliance import check_instant, compliance, compliance_from_settings
 from huisheng.reports.coverage import GROUPINGS, LEVEL_NAMES, coverage as coverage_rows
@@ -34,7 +34,7 @@ from huisheng.reports.tables import (BY_NAMES, COMPLIANCE_COLUMNS, COVERAGE_COLU
                                      level_summary, month_end, overdue_records, overdue_sheets, parse_day,
                                      parse_month, period, period_text, ranking_records, ranking_sheets)
 from huisheng.web import charts
-from huisheng.web.app import context, db, t
+from huisheng.web.context import context, db, t
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from huisheng.notify import outbox
 from huisheng.notify.mail import mail_from_settings
 from huisheng.users import signin
-from huisheng.web.app import context, current_user, db, local_path, sign_in, t
+from huisheng.web.context import context, current_user, db, local_path, sign_in, t
 
 bp = Blueprint("auth", __name__)
 

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from huisheng.errors import ConfigError
-from huisheng.monitor.config import EnvKey, Key, Table, register_table
-from huisheng.monitor.settings import Settings
+from huisheng.config import EnvKey, Key, Table, register_table
+from huisheng.config.settings import Settings
 
 DEFAULT_PORT = 8470
 KEY_BYTES = 32

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
-from huisheng.monitor.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.notify.digest import comment_link, post_link
 from huisheng.users import can_act, can_see
-from huisheng.web.app import context, current_user, db, t
+from huisheng.web.context import context, current_user, db, t
 
 bp = Blueprint("flag", __name__)
 

@@ -12,8 +12,8 @@ from flask import Blueprint, g, render_template, request
 from sqlalchemy import and_, case, func, or_, select
 
 from huisheng.flags.lifecycle import CATEGORY_NAMES
-from huisheng.monitor.models import Account, Comment, Flag, Unit
-from huisheng.web.app import context, db
+from huisheng.storage.models import Account, Comment, Flag, Unit
+from huisheng.web.context import context, db
 
 bp = Blueprint("inbox", __name__)
 

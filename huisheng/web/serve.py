@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.settings import Settings
+from huisheng.clock import Clock
+from huisheng.config.settings import Settings
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.users import signin, sync_matrix_users

@@ -22,7 +22,7 @@ from huisheng.records import Comment, Page, Post
 
 PLATFORM = "weibo"
 
-#: widths of the store's columns (``huisheng.monitor.models``): ids, short
+#: widths of the store's columns (``huisheng.storage.models``): ids, short
 #: ids, names, regions; a longer id is not Weibo's, a longer name is cut
 ID_WIDTH = 64
 SHORT_ID_WIDTH = 32

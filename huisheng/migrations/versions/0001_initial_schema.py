@@ -1,4 +1,4 @@
-"""Initial schema: every table of ``huisheng.monitor.models``.
+"""Initial schema: every table of ``huisheng.storage.models``.
 
 Datetimes are naive UTC (``UTCDateTime`` in the models is a ``DateTime`` underneath).
 

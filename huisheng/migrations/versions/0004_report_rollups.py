@@ -18,7 +18,7 @@ down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: as huisheng.monitor.models.ROLLUP_BUCKETS when this revision was written
+#: as huisheng.storage.models.ROLLUP_BUCKETS when this revision was written
 BUCKETS = 48
 
 

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huisheng.monitor.models import Account, AccountOwnerChange, Unit
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.storage.models import Account, AccountOwnerChange, Unit
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 
 #: items listed per line of a report (a first sync adds every unit)
@@ -203,3 +203,20 @@ def sync_matrix(session: Session, matrix: Matrix, now: datetime, *, timezone: st
                       names={**{code: row.name for code, row in units.items()},
                              **{f"{row.platform}:{row.uid}": row.name for row in accounts.values()},
                              **{f"{a.platform}:{a.uid}": a.name for a in matrix.accounts}})
+
+
+def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, int]]:
+    """The matrix as the database holds it (units and enabled accounts), with
+    unit code → row id and account uid → row id."""
+    units = session.scalars(select(Unit).where(Unit.enabled.is_(True))).all()
+    by_id = {u.id: u for u in units}
+    unit_specs = tuple(UnitSpec(code=u.code, name=u.name, level=u.level,
+                                parent=by_id[u.parent_id].code if u.parent_id in by_id else None,
+                                aliases=tuple(u.aliases or ()), admins=tuple(u.admins or ()))
+                       for u in units)
+    accounts = session.scalars(select(Account)).all()
+    account_specs = tuple(AccountSpec(platform=a.platform, uid=a.uid, name=a.name, unit=by_id[a.unit_id].code,
+                                      enabled=a.enabled)
+                          for a in accounts if a.unit_id in by_id)
+    return (Matrix(units=unit_specs, accounts=account_specs), {u.code: u.id for u in units},
+            {a.uid: a.id for a in accounts})

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from huisheng import errors
 from huisheng.adapters.base import Cancel, Pace
-from huisheng.monitor.clock import Clock
+from huisheng.clock import Clock
 
 
 @dataclass

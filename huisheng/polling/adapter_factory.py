@@ -10,9 +10,9 @@ import requests
 
 from huisheng import adapters
 from huisheng.adapters.base import Adapter, Cancel, Http
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.pace import HostPacer
-from huisheng.monitor.settings import Settings
+from huisheng.clock import Clock
+from huisheng.polling.pace import HostPacer
+from huisheng.config.settings import Settings
 
 
 class AdapterFactory:

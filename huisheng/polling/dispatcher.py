@@ -23,10 +23,10 @@ from typing import Callable, Sequence
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from huisheng.monitor.clock import Clock, FakeClock
-from huisheng.monitor.models import Account
-from huisheng.monitor.poll import Poller, PollResult
-from huisheng.monitor.settings import Settings
+from huisheng.clock import Clock, FakeClock
+from huisheng.storage.models import Account
+from huisheng.polling.poll import Poller, PollResult
+from huisheng.config.settings import Settings
 
 log = logging.getLogger("huisheng.dispatcher")
 

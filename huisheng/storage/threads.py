@@ -14,7 +14,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huisheng.monitor.models import Account, Comment, Post
+from huisheng.storage.models import Account, Comment, Post
 
 #: a thread still incomplete this long after its first short read stays unreadable
 STAYS_UNREADABLE = timedelta(hours=24)

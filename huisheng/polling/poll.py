@@ -31,17 +31,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng import errors
 from huisheng.adapters.base import Adapter
-from huisheng.monitor import store
-from huisheng.monitor.adapter_factory import AdapterFactory
-from huisheng.monitor.clock import Clock
-from huisheng.monitor.models import Account
-from huisheng.monitor.pace import backoff_delay
-from huisheng.monitor.settings import Settings
+from huisheng.storage import store
+from huisheng.polling.adapter_factory import AdapterFactory
+from huisheng.clock import Clock
+from huisheng.storage.models import Account
+from huisheng.polling.pace import backoff_delay
+from huisheng.config.settings import Settings
 from huisheng.records import AccountRef, Comment, Post, Shortfall
 
 log = logging.getLogger("huisheng.poll")

@@ -1,13 +1,16 @@
 """Plain-text tables for terminals, where a Chinese character takes two columns.
-Every cell goes through :func:`huisheng.monitor.textsafe.terminal`: a table
+Every cell goes through :func:`huisheng.textsafe.terminal`: a table
 shows citizens' text and names, which must not drive the terminal."""
 
 from __future__ import annotations
 
 import unicodedata
-from typing import Sequence
+from datetime import tzinfo
+from typing import Any, Iterable, Mapping, Sequence
 
-from huisheng.monitor.textsafe import terminal
+from huisheng.reports import output
+from huisheng.reports.output import Column
+from huisheng.textsafe import terminal
 
 
 def display_width(text: str) -> int:
@@ -32,3 +35,12 @@ def text_table(rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def render(records: Iterable[Mapping[str, Any]], columns: list[Column], *, fmt: str, lang: str = "zh",
+           tz: tzinfo) -> str:
+    """Records as a terminal table, or as JSON or CSV (``huisheng.reports.output``)."""
+    if fmt != "table":
+        return output.render(records, columns, fmt=fmt, lang=lang, tz=tz)
+    header, body = output.cells(records, columns, fmt=fmt, lang=lang, tz=tz)
+    return text_table([header] + [[str(v) for v in row] for row in body], output.numeric(columns)) + "\n"

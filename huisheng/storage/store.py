@@ -26,7 +26,7 @@ from sqlalchemy.types import NullType
 
 from huisheng import records
 from huisheng.errors import StoreError
-from huisheng.monitor import models
+from huisheng.storage import models
 
 POSTS: Table = models.Post.__table__  # type: ignore[assignment]
 COMMENTS: Table = models.Comment.__table__  # type: ignore[assignment]

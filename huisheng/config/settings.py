@@ -1,6 +1,6 @@
 """Validated configuration as frozen records (what the rest of the code reads).
 
-``huisheng.monitor.config`` turns files into these; nothing else parses files.
+``huisheng.config`` turns files into these; nothing else parses files.
 Durations are seconds.
 """
 

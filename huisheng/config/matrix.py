@@ -30,7 +30,7 @@ accepts the folder or the file)::
 Errors name the file, the key path (``account[17].unit``: the 17th
 ``[[account]]`` table, counting from 1) and the line.
 :func:`import_csv` turns the spreadsheet districts already keep into a
-:class:`~huisheng.monitor.settings.Matrix`; :func:`dump_matrix` writes one as
+:class:`~huisheng.config.settings.Matrix`; :func:`dump_matrix` writes one as
 ``matrix.toml`` text.
 """
 
@@ -46,10 +46,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from huisheng.errors import ConfigError
-from huisheng.monitor.config import (ConfigErrors, Key, KeyLines, Many, Table, Validator,
-                                     parse_toml, show_path)
-from huisheng.monitor.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.config.schema import Key, KeyLines, Many, Table, Validator, parse_toml, show_path
+from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.errors import ConfigError, ConfigErrors
 
 MATRIX_FILE = "matrix.toml"
 LEVELS = ("district", "department", "street", "community")

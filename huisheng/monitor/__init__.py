@@ -1,1 +1,0 @@
-"""The monitor: configuration, storage, polling and the daemon."""

@@ -1,0 +1,3 @@
+"""Storage: the schema (SQLAlchemy models; alembic migrations in
+``huisheng.migrations``), engines and sessions, the item store (idempotent
+upserts, edits, tombstones), and loading the matrix into the database."""
