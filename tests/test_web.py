@@ -259,3 +259,26 @@ def test_a_flag_links_to_the_comment_on_the_platform(kit):
         row = session.get(Flag, kit.flag["community"])
         comment, post = session.get(Comment, row.comment_id), session.get(Post, row.post_id)
     assert f"https://m.weibo.cn/detail/{post.external_id}?cid={comment.external_id}" in page
+
+
+def test_behind_the_proxy_each_forwarded_client_has_its_own_limit(db_url, tmp_path):
+    from huisheng.users.signin import MAX_FAILURES_PER_CLIENT
+
+    kit = WebKit(db_url, tmp_path, config_extra="behind_proxy = true\n")
+    try:
+        with kit.sessions.begin() as session:
+            session.scalars(select(User).where(User.email == AUDITOR)).one().password_hash = hash_password(
+                "correct horse battery")
+        client = kit.app.test_client()
+        token = csrf(client.get("/signin"))
+
+        def attempt(address: str, email: str, password: str) -> str:
+            return client.post("/signin/password", headers={"X-Forwarded-For": address},
+                               data={"csrf_token": token, "email": email, "password": password}).headers["Location"]
+
+        for n in range(MAX_FAILURES_PER_CLIENT):
+            attempt("203.0.113.7", f"guess{n}@example.org", "x")
+        assert attempt("203.0.113.7", AUDITOR, "correct horse battery").startswith("/signin")
+        assert attempt("198.51.100.9", AUDITOR, "correct horse battery") == "/"
+    finally:
+        kit.close()
