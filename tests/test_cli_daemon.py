@@ -102,3 +102,42 @@ def test_unknown_account_is_a_clear_error(district):
     result = run(config, "poll", "no-such-account")
     assert result.exit_code == 1
     assert "no account 'no-such-account'" in result.output
+
+
+def test_poll_refuses_an_account_the_daemon_is_polling(district, db_url):
+    """The command takes the account's lease as the dispatcher does: it never
+    polls beside the daemon, nor takes the daemon's lease away."""
+    from sqlalchemy import update
+
+    from huisheng.storage.db import make_engine
+    from huisheng.storage.models import Account
+
+    config, matrix, server = district
+    uid = matrix.accounts[0].uid
+    engine = make_engine(db_url)
+    until = datetime.now(timezone.utc) + timedelta(minutes=10)
+    with engine.begin() as conn:
+        conn.execute(update(Account).where(Account.uid == uid).values(lease_owner="host:4242", lease_until=until))
+    try:
+        refused = run(config, "poll", uid)
+        assert refused.exit_code == 1 and "正在被轮询" in refused.output and "host:4242" in refused.output
+        with engine.connect() as conn:
+            held = conn.execute(select_lease(uid)).one()
+        assert held.lease_owner == "host:4242" and held.last_success_at is None
+        with engine.begin() as conn:  # the daemon's lease expired (it died): the command may poll
+            conn.execute(update(Account).where(Account.uid == uid)
+                         .values(lease_until=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        assert run(config, "poll", uid).exit_code == 0
+        with engine.connect() as conn:
+            done = conn.execute(select_lease(uid)).one()
+        assert done.lease_owner is None and done.last_success_at is not None
+    finally:
+        engine.dispose()
+
+
+def select_lease(uid: str):
+    from sqlalchemy import select
+
+    from huisheng.storage.models import Account
+
+    return select(Account.lease_owner, Account.last_success_at).where(Account.uid == uid)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
@@ -119,7 +121,8 @@ def poll(account: str, config: Path) -> None:
     try:
         with rt.sessions() as session:
             target = _find_account(session, account)
-        result = rt.poller.poll(target.id)
+        owner = _lease(rt, target)
+        result = rt.poller.poll(target.id, lease_owner=owner)
         click.echo(result.log_line())
         _decide(rt)
         if result.outcome != "ok":
@@ -147,7 +150,7 @@ def backfill(days: int, account_key: str | None, config: Path) -> None:
         with click.progressbar(targets, label=f"backfill {days}d", file=sys.stderr,
                                item_show_func=lambda a: a.name if a else "") as bar:
             for target in bar:
-                result = rt.poller.poll(target.id, backfill_days=days)
+                result = rt.poller.poll(target.id, backfill_days=days, lease_owner=_lease(rt, target))
                 failures += result.outcome != "ok"
         click.echo(f"backfill done: {len(targets)} accounts, {failures} failed "
                    f"(see `huisheng status`)")
@@ -156,6 +159,24 @@ def backfill(days: int, account_key: str | None, config: Path) -> None:
             raise SystemExit(1)
     finally:
         rt.close()
+
+
+def _lease(rt, target: Account) -> str:
+    """Lease ``target`` for a poll from the command line, as the dispatcher
+    does: never a second poll of an account the daemon is polling."""
+    owner = f"cli:{socket.gethostname()}:{os.getpid()}"
+    now = rt.clock.now()
+    with rt.sessions.begin() as session:
+        claimed = session.execute(
+            update(Account).where(Account.id == target.id,
+                                  or_(Account.lease_until.is_(None), Account.lease_until < now))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=rt.settings.polling.lease_seconds))
+        ).rowcount
+        if not claimed:
+            held = session.get(Account, target.id)
+            until = held.lease_until.astimezone(ZoneInfo(rt.settings.timezone)).strftime("%H:%M:%S")
+            raise HuishengError(f"账号 {target.name} 正在被轮询（{held.lease_owner} 持有租约至 {until}），请稍后再试")
+    return owner
 
 
 def _fmt_time(value: datetime | None, tz) -> str:
