@@ -25,6 +25,7 @@ from huisheng.notify.alerts import TEXT_LIMIT, AlertJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.notify.sink import free_port
+from tests.mailkit import Inbox
 
 DUTY = "duty@example.org"
 HOSTILE = ("<script>alert('x')</script><b onclick=\"steal()\">紧急！</b> 井盖丢失 "
@@ -157,14 +158,6 @@ def test_english_on_request(kit, db_url, tmp_path):
     assert "Category: Help request" in text
     assert '<html lang="en">' in html
 
-
-class Inbox:
-    def __init__(self):
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content)
-        return "250 OK"
 
 
 def test_a_stored_urgent_comment_is_mailed_within_one_tick(kit, db_url, tmp_path):

@@ -31,6 +31,7 @@ from huisheng.notify.digest import DigestJob, comment_link, gather, next_step, p
 from huisheng.notify.mail import MailSettings, mail_from_settings
 from huisheng.notify.outbox import Sender, build_message
 from huisheng.notify.sink import free_port
+from tests.mailkit import Inbox
 from test_digest import well_formed
 
 WORKBENCH = "https://hs.example.gov.cn"
@@ -207,14 +208,6 @@ def test_source_errors_in_words(kit):
     assert "示范区发布 (示范区): blocked by risk control (timeline: HTTP 432)" in en.text
     well_formed(zh.html)
 
-
-class Inbox:
-    def __init__(self):
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content)
-        return "250 OK"
 
 
 def test_subjects_arrive_with_their_spaces(kit, db_url, tmp_path):

@@ -11,7 +11,6 @@ import email
 import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
@@ -41,6 +40,7 @@ from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.notify.alerts import LABELS
 from huisheng.notify.digest import gather
 from huisheng.notify.sink import free_port
+from tests.mailkit import Inbox
 from huisheng.reports.overdue import overdue
 from huisheng.simulator import SimServer, World, WorldConfig
 
@@ -63,17 +63,6 @@ LAST_WEEK = "请问小区的快递柜坏了找谁修？"               # Thursda
 WEEKEND = "请问明天小区停水几点恢复？"                   # Sunday 11-01, after the start
 NEW_URGENT = "3栋着火了，浓烟很大，有人被困！"            # START + 30 minutes
 
-
-class Inbox:
-    def __init__(self):
-        self.received: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(email.message_from_bytes(envelope.original_content, policy=default_policy))
-        return "250 OK"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m in self.received if m["To"] == address]
 
 
 def subject(key: str, unit: str, text: str) -> str:
@@ -176,7 +165,7 @@ def test_a_first_poll_of_months_of_comments_records_history_and_flags_only_what_
     assert flags[OLD_URGENT].urgent and flags[NEW_URGENT].urgent
 
     # the urgent alert, its reminder at half time and its escalation at the deadline: the new fire only
-    alerts = [m["Subject"] for m in d.inbox.received if NEW_URGENT in m["Subject"] or OLD_URGENT in m["Subject"]]
+    alerts = [m["Subject"] for m in d.inbox.messages if NEW_URGENT in m["Subject"] or OLD_URGENT in m["Subject"]]
     assert sorted(alerts) == sorted([
         subject("subject", "东城第1社区", NEW_URGENT), subject("subject", "东城第1社区", NEW_URGENT),
         subject("reminder_subject", "东城第1社区", NEW_URGENT),
@@ -188,7 +177,7 @@ def test_a_first_poll_of_months_of_comments_records_history_and_flags_only_what_
     # the first digests (the morning's, sent late at the start) and the next day's: what is
     # new, never the history
     d.run_for(hours=24)
-    digests = [m for m in d.inbox.received if m["Subject"] not in alerts]
+    digests = [m for m in d.inbox.messages if m["Subject"] not in alerts]
     first, second = [body(m) for m in d.inbox.to(COMMUNITY) if m in digests]
     assert WEEKEND in first and NEW_URGENT in second
     for message in digests:
@@ -217,7 +206,7 @@ def test_history_flag_mode_makes_the_backlog_ordinary_flags(district):
     assert set(flags) == {OLD_URGENT, OLD_QUESTION, LAST_WEEK, WEEKEND}
     assert not any(f.historical for f in flags.values())
     # the old fire is alerted, and laddered at once: it is past every step
-    assert subject("subject", "东城第1社区", OLD_URGENT) in [m["Subject"] for m in d.inbox.received]
+    assert subject("subject", "东城第1社区", OLD_URGENT) in [m["Subject"] for m in d.inbox.messages]
     assert {"alerted", "escalated", "notice", "stale"} <= set(d.events(flags[OLD_URGENT].id))
     assert "escalated" in d.events(flags[OLD_QUESTION].id)
 
@@ -278,7 +267,7 @@ def test_an_account_added_later_starts_its_own_monitoring_at_its_first_poll(dist
     # the fire half an hour after START (an hour and a half before it was added) is new
     assert {text: f.historical for text, f in flags.items()} == {
         OLD_URGENT: True, OLD_QUESTION: True, LAST_WEEK: True, WEEKEND: False, NEW_URGENT: False}
-    subjects = [m["Subject"] for m in d.inbox.received]
+    subjects = [m["Subject"] for m in d.inbox.messages]
     assert subject("subject", "东城街道", NEW_URGENT) in subjects
     assert not any(OLD_URGENT[:10] in s for s in subjects)
 

@@ -6,9 +6,7 @@ decide step, real SMTP."""
 
 from __future__ import annotations
 
-import email
 from datetime import datetime, timedelta, timezone
-from email.policy import default as default_policy
 from itertools import count
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from huisheng.notify.alerts import LABELS, AlertJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.notify.sink import free_port
+from tests.mailkit import Inbox
 
 SH = timezone(timedelta(hours=8))
 DUTY = "duty@example.org"
@@ -35,20 +34,6 @@ FIRE_IN_STREET = "东城街道菜市场着火了，浓烟很大！"
 FIRE_IN_COMMUNITY = "东城第1社区3栋着火了，浓烟很大，快来人！"
 _ids = count(7_000_000_000_000_000)
 
-
-class Inbox:
-    def __init__(self):
-        self.received: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(email.message_from_bytes(envelope.original_content, policy=default_policy))
-        return "250 OK"
-
-    def take(self) -> list[tuple[str, str]]:
-        """(recipient, subject) of what arrived since the last take, sorted."""
-        got = sorted((m["To"], m["Subject"]) for m in self.received)
-        self.received.clear()
-        return got
 
 
 @pytest.fixture

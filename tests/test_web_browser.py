@@ -4,15 +4,12 @@ over real SMTP (aiosmtpd).  Screenshots go to ``test-output/screenshots/``."""
 
 from __future__ import annotations
 
-import email
 import re
 import shutil
 from datetime import timedelta
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from huisheng.config import load_settings
 from huisheng.notify.mail import mail_from_settings
@@ -20,57 +17,39 @@ from huisheng.notify.outbox import Sender
 from huisheng.users import signin
 from huisheng.web.app import create_app
 from huisheng.web.serve import make_server
+from huisheng.notify.sink import free_port
+from tests.mailkit import Inbox, smtp_server
 from tests.webkit import AUDITOR, COMMUNITY, KEY, WebKit, write_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 
 
-class Inbox:
-    def __init__(self):
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content)
-        return "250 OK"
-
-    def last_link(self) -> str:
-        message = email.message_from_bytes(self.received[-1], policy=default_policy)
-        body = message.get_body(("plain",)).get_content()
-        return re.search(r"https?://\S+/signin/link/\S+", body).group(0)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def last_link(inbox: Inbox) -> str:
+    body = inbox.messages[-1].get_body(("plain",)).get_content()
+    return re.search(r"https?://\S+/signin/link/\S+", body).group(0)
 
 
 @pytest.fixture
 def served(tmp_path):
     """The web kit on SQLite, a mail server, and the app on a real port."""
-    inbox = Inbox()
-    smtp_port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    db_url = f"sqlite:///{tmp_path / 'web.sqlite'}"
-    kit = WebKit(db_url, tmp_path)
-    web_port = free_port()
-    config = write_config(tmp_path, db_url, f'\n[mail]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
-                                            f'from_address = "huisheng@example.org"\n')
-    text = config.read_text(encoding="utf-8").replace("https://hs.example.gov.cn", f"http://127.0.0.1:{web_port}")
-    config.write_text(text, encoding="utf-8")
-    settings = load_settings(config)
-    sender = Sender(kit.sessions, kit.clock, mail_from_settings(settings),
-                    finalize=lambda data: signin.fill_message(data, KEY))
-    app = create_app(settings, kit.sessions, kit.clock, key=KEY, send_now=sender.run)
-    server = make_server(app, "127.0.0.1", web_port).start()
-    yield kit, inbox, f"http://127.0.0.1:{web_port}"
-    server.stop()
-    controller.stop()
-    kit.close()
+    with smtp_server() as (inbox, smtp_port):
+        db_url = f"sqlite:///{tmp_path / 'web.sqlite'}"
+        kit = WebKit(db_url, tmp_path)
+        web_port = free_port()
+        config = write_config(tmp_path, db_url, f'\n[mail]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+                                                f'security = "none"\nfrom_address = "huisheng@example.org"\n')
+        text = config.read_text(encoding="utf-8").replace("https://hs.example.gov.cn",
+                                                          f"http://127.0.0.1:{web_port}")
+        config.write_text(text, encoding="utf-8")
+        settings = load_settings(config)
+        sender = Sender(kit.sessions, kit.clock, mail_from_settings(settings),
+                        finalize=lambda data: signin.fill_message(data, KEY))
+        app = create_app(settings, kit.sessions, kit.clock, key=KEY, send_now=sender.run)
+        server = make_server(app, "127.0.0.1", web_port).start()
+        yield kit, inbox, f"http://127.0.0.1:{web_port}"
+        server.stop()
+        kit.close()
 
 
 @pytest.fixture
@@ -89,7 +68,7 @@ def sign_in_by_mail(page, base: str, inbox: Inbox, address: str, next_path: str 
     page.fill("#link-form input[name=email]", address)
     page.click("#link-form button")
     page.wait_for_selector(".flash")
-    link = inbox.last_link()
+    link = last_link(inbox)
     assert "HSSIGNIN" not in link  # the placeholder was filled in at delivery
     page.goto(link)
     page.click("#continue")

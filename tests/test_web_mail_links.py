@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 from email.policy import default as default_policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from huisheng.config import load_settings
@@ -20,43 +18,21 @@ from huisheng.notify.digest import DigestJob
 from huisheng.notify.mail import mail_from_settings
 from huisheng.notify.outbox import Sender
 from huisheng.users import signin
+from tests.mailkit import smtp_server
 from tests.webkit import KEY, NOW, STREET, TRANSPORT, WebKit, csrf, write_config
-
-
-class Inbox:
-    def __init__(self):
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content)
-        return "250 OK"
-
-    def bodies(self, to: str) -> list[str]:
-        out = []
-        for data in self.received:
-            message = email.message_from_bytes(data, policy=default_policy)
-            if message["To"] == to:
-                out.append(message.get_body(("plain",)).get_content())
-        return out
 
 
 @pytest.fixture
 def mailed(db_url, tmp_path):
-    inbox = Inbox()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    kit = WebKit(db_url, tmp_path)
-    settings = load_settings(write_config(tmp_path, db_url, (
-        f'\n[mail]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        f'from_address = "huisheng@example.org"\n')))
-    sender = Sender(kit.sessions, kit.clock, mail_from_settings(settings),
-                    finalize=lambda data: signin.fill_message(data, KEY))
-    yield kit, inbox, settings, sender
-    controller.stop()
-    kit.close()
+    with smtp_server() as (inbox, port):
+        kit = WebKit(db_url, tmp_path)
+        settings = load_settings(write_config(tmp_path, db_url, (
+            f'\n[mail]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            f'from_address = "huisheng@example.org"\n')))
+        sender = Sender(kit.sessions, kit.clock, mail_from_settings(settings),
+                        finalize=lambda data: signin.fill_message(data, KEY))
+        yield kit, inbox, settings, sender
+        kit.close()
 
 
 def follow(kit, link: str):
