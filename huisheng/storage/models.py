@@ -103,6 +103,10 @@ class Account(Base):
     lease_until: Mapped[datetime | None]
     #: opaque adapter state (container id, fallback mode, …)
     adapter_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: what the platform's adapter said it cannot do for this account
+    #: (``Unsupported``: "replies", "status", "expand" …), for ``status``; a
+    #: read that works again takes its name off
+    unsupported: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     #: last time the timeline pages covering the recent window were re-read
     window_checked_at: Mapped[datetime | None]
     #: the first poll that succeeded (never reset)
