@@ -146,6 +146,9 @@ class AccountRef:
     name: str = ""
     #: opaque adapter state saved from earlier pages (see ``Page.state``)
     state: Mapping[str, Any] = field(default_factory=dict)
+    #: the account's own logged-in cookie (its mention inbox), resolved from
+    #: the variable the matrix names; never shown
+    cookie: str | None = field(default=None, repr=False, compare=False)
 
 
 def record_to_json(item: Item) -> dict[str, Any]:

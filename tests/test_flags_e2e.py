@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from harness import scenario
-from huisheng.storage.models import Comment, Flag, Unit
+from huisheng.storage.models import Account, Comment, Flag, Unit
 from huisheng.simulator import WorldConfig
 
 
@@ -29,12 +29,14 @@ def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
                 select(Flag, Comment.external_id).join(Comment, Comment.id == Flag.comment_id)).all()}
             units = {u.id: u.code for u in session.scalars(select(Unit))}
             stored = {c.external_id: c for c in session.scalars(select(Comment))}
+            accounts = {a.id: a.uid for a in session.scalars(select(Account))}
     finally:
         sc.close()
 
+    citizen_posts = {p["id"] for p in truth["posts"] if p["citizen"]}
     residents = {c["id"]: c for c in truth["comments"]
                  if c["labels"].get("role") == "resident" and c["id"] in stored
-                 and not c["deleted"] and not c["post_deleted"]}
+                 and not c["deleted"] and not c["post_deleted"] and c["post_id"] not in citizen_posts}
     # A repeat by the same citizen in a still-open thread is part of the same case.
     should = {cid for cid, c in residents.items() if c["labels"]["needs_reply"]}
     raised = {cid for cid in flags if cid in residents}
@@ -85,3 +87,31 @@ def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
         earlier = flags.get(residents[cid]["labels"]["follow_up_of"])
         if earlier is not None:
             assert flags[cid].follow_up_of == earlier.id
+
+
+    # Mentions: a citizen's own post that @s accounts is found by the search for
+    # @NAME, stored as its thread's root item, flagged once (however many
+    # accounts it names) for the first named account's unit, and answered by
+    # that account's comment in its thread or its repost with words.
+    mentions = {p["id"]: p for p in truth["posts"] if p["citizen"] and not p["deleted"]}
+    assert len(mentions) > 10 and any(len(p["mentions"]) > 1 for p in mentions.values())
+    assert set(mentions) <= {cid for cid, c in stored.items() if c.item == "post"}, "mentions missed"
+    should = {pid for pid, p in mentions.items() if p["labels"]["needs_reply"]}
+    raised = {pid for pid in flags if pid in mentions}
+    assert len(should & raised) / len(should) >= 0.85 and len(should & raised) / len(raised) >= 0.9
+    for pid in should & raised:
+        flag, p = flags[pid], mentions[pid]
+        assert accounts[flag.account_id] == p["mentions"][0]
+        assert units[flag.unit_id] == p["labels"]["target_unit"], (pid, flag.routing_reason)
+    answers = {}
+    for item in truth["comments"] + truth["posts"]:
+        if item.get("labels", {}).get("role") == "reply" and item["labels"]["answers"] in mentions \
+                and not item["deleted"]:
+            answers[item["labels"]["answers"]] = (_parse(item["created_at"]), item["labels"]["form"])
+    answered = [pid for pid in should & raised if pid in answers]
+    assert {form for _, form in answers.values()} == {"comment", "repost"}
+    assert len(answered) > 5
+    exact = [pid for pid in answered if flags[pid].first_reply_at == answers[pid][0]]
+    assert len(exact) / len(answered) >= 0.95, [(pid, answers[pid], flags[pid].status) for pid in answered
+                                                if pid not in exact][:5]
+    assert all(flags[pid].status in ("open", "acknowledged") for pid in should & raised if pid not in answers)

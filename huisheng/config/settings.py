@@ -107,6 +107,9 @@ class AccountSpec:
     #: what was written before is history (a date: local midnight; a datetime
     #: without offset: local time); None: the first successful poll minus the grace
     monitoring_start: date | datetime | None = None
+    #: the environment variable holding the account's own logged-in cookie
+    #: (read at each poll, never stored)
+    cookie_env: str | None = None
 
 
 @dataclass(frozen=True)

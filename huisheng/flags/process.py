@@ -56,7 +56,7 @@ log = logging.getLogger("huisheng.flags")
 #: what the decide step reads of a comment
 COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.root_external_id,
                    Comment.author_id, Comment.author_name, Comment.created_at, Comment.text,
-                   Comment.mentions, Comment.reply_to_name, Comment.deleted_at)
+                   Comment.mentions, Comment.reply_to_name, Comment.deleted_at, Comment.item)
 #: what the decide step reads of a flag already stored
 FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
                 Flag.unit_id, Flag.status, Flag.historical)
@@ -83,11 +83,13 @@ class _FlagRow:
     Building ORM objects and flushing them through the unit of work cost more
     than deciding; the batch writes its rows in bulk instead."""
 
-    __slots__ = ("id", "_values", "_changed", "thread", "follow_up", "_open")
+    __slots__ = ("id", "_values", "_changed", "thread", "follow_up", "_open", "on_post")
 
     def __init__(self, flag_id: int | None, values: dict[str, Any], thread: str,
-                 follow_up: _FlagRow | None = None):
+                 follow_up: _FlagRow | None = None, on_post: bool = False):
         object.__setattr__(self, "id", flag_id)  # None until the batch is written
+        #: raised on a citizen's post itself (its thread's root item)
+        object.__setattr__(self, "on_post", on_post)
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_changed", set())
         object.__setattr__(self, "thread", thread)
@@ -121,11 +123,11 @@ class _Batch:
         self.new: list[_FlagRow] = []
         self.events: list[tuple[_FlagRow, lifecycle.Event]] = []
         for row in session.execute(
-                select(*FLAG_COLUMNS, Comment.root_external_id, Comment.external_id)
+                select(*FLAG_COLUMNS, Comment.root_external_id, Comment.external_id, Comment.item)
                 .join(Comment, Comment.id == Flag.comment_id).where(Flag.post_id.in_(post_ids))):
             values = row._asdict()
             root, own = values.pop("root_external_id"), values.pop("external_id")
-            self._add(_FlagRow(values.pop("id"), values, root or own))
+            self._add(_FlagRow(values.pop("id"), values, root or own, on_post=values.pop("item") == "post"))
         self.replies: dict[int, list[Row]] = {}
         for comment in session.execute(
                 select(*COMMENT_COLUMNS).where(Comment.post_id.in_(post_ids), Comment.decided_at.is_not(None),
@@ -154,7 +156,8 @@ class _Batch:
         if flag._open is None:
             object.__setattr__(flag, "_open", OpenFlag(
                 id=id(flag), post_id=flag.post_id, thread_root=flag.thread, author_name=flag.author_name,
-                started_at=flag.started_at, account_id=flag.account_id, unit_id=flag.unit_id))
+                started_at=flag.started_at, account_id=flag.account_id, unit_id=flag.unit_id,
+                on_post=flag.on_post))
         return flag._open
 
     def write(self, connection: Connection) -> None:
@@ -249,7 +252,7 @@ class Decider:
         with self.sessions.begin() as session:
             directory, unit_ids, account_ids, account_units = self._dir(session)
             # Plain rows, not ORM objects: the batch only reads them.
-            query = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"),
+            query = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Post.origin.label("origin"),
                             Account.uid.label("account_uid"), Account.monitoring_start.label("monitoring_start"))
                      .join(Post, Post.id == Comment.post_id)
                      .join(Account, Account.id == Post.account_id)
@@ -280,6 +283,9 @@ class Decider:
                                    batch, now, touched)
                     batch.replies.setdefault(comment.post_id, []).append(comment)
                     continue
+                if (comment.origin == "mention" and comment.item == "comment"
+                        and not any(n in directory.account_names for n in comment.mentions or ())):
+                    continue  # under a citizen's post, a citizen talking to others, not to an account
                 decision = decide(_subject(comment, account_uid), self.rules, directory, learned)
                 days = self.sla.deadline_days(decision.category) if decision.category else None
                 if not decision.needs_reply or (days is None and not decision.urgent):
@@ -366,7 +372,8 @@ class Decider:
             historical=historical, reasons=[_reason_json(r) for r in decision.reasons],
             author_id=comment.author_id, author_name=comment.author_name, started_at=started, created_at=now,
             due_at=due_at, due_uncertain=uncertain, updated_at=now,
-            follow_up_of=earlier.id if earlier is not None else None), thread, follow_up=earlier)
+            follow_up_of=earlier.id if earlier is not None else None), thread, follow_up=earlier,
+            on_post=comment.item == "post")
         extra = {"historical": True, "monitoring_start": _iso(comment.monitoring_start)} if historical else {}
         batch.raise_flag(flag, lifecycle.event(
             flag, "created", RULE_ACTOR, now, decision.routing_reason, category=decision.category,
@@ -411,7 +418,7 @@ def _iso(value: datetime | None) -> str | None:
 def _subject(comment: Row, account_uid: str) -> Subject:
     return Subject(text=comment.text, author_id=comment.author_id, author_name=comment.author_name,
                    account_uid=account_uid, mentions=tuple(comment.mentions or ()),
-                   reply_to_name=comment.reply_to_name, kind="comment")
+                   reply_to_name=comment.reply_to_name, kind="post" if comment.item == "post" else "comment")
 
 
 def _account_comment(comment: Row, writer_id: int, writer_unit: int) -> AccountComment:

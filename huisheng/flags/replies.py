@@ -7,7 +7,10 @@ raised under, or by an account of the flag's owning unit, in the flagged thread:
   flagged comment itself or a citizen's reply under it) — ``回复@NAME`` narrows
   it to NAME's flags when NAME has any there;
 * a top-level comment under the same post that mentions the flag's author
-  (``@NAME`` or ``回复@NAME``).
+  (``@NAME`` or ``回复@NAME``);
+* for a citizen's post that mentions the account (flagged as its own thread's
+  root item), any top-level comment in its thread, or the account's repost of
+  it with words of its own (stored there as a top-level item).
 
 Only flags started before the reply, and not yet replied, are answered.  A
 comment matching an acknowledgement pattern ("已收到，正在处理") acknowledges
@@ -35,6 +38,9 @@ class OpenFlag:
     #: the account under which it was raised, and its owning unit
     account_id: int
     unit_id: int
+    #: raised on a citizen's post that mentions the account (the post is its
+    #: thread's root item): any top-level comment of the account there answers it
+    on_post: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,6 @@ def match_reply(comment: AccountComment, flags: Iterable[OpenFlag],
         names = set(comment.mentions)
         if comment.reply_to_name:
             names.add(comment.reply_to_name)
-        chosen = [f for f in eligible if f.author_name in names]
+        chosen = [f for f in eligible if f.on_post or f.author_name in names]
     ack = is_acknowledgement(comment.text, acknowledgement_patterns)
     return ReplyMatch(tuple(sorted(f.id for f in chosen)), ack)

@@ -4,15 +4,26 @@ the config, HTTP through the shared per-host pacer."""
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from dataclasses import replace
+from typing import Any, Callable, Mapping
 
 import requests
 
 from huisheng import adapters
-from huisheng.adapters.base import Adapter, Cancel, Http
+from huisheng.adapters.base import Adapter, Cancel, Http, Pace
 from huisheng.clock import Clock
 from huisheng.polling.pace import HostPacer
 from huisheng.config.settings import Settings
+
+
+def lane_paces(cls: type[Adapter], options: Mapping[str, Any]) -> dict[str, Pace]:
+    """The adapter's lanes, each with the spacing its ``<lane>_min_interval``
+    option sets, else its default."""
+    out = {}
+    for lane, default in cls.lanes.items():
+        spacing = options.get(f"{lane}_min_interval")
+        out[lane] = replace(default, min_interval=float(spacing)) if spacing else default
+    return out
 
 
 class AdapterFactory:
@@ -46,9 +57,12 @@ class AdapterFactory:
             cls = self._classes[platform] = adapters.load(platform)
         platform_settings = self.settings.platform(platform)
         pace = platform_settings.pace
+        lanes = lane_paces(cls, platform_settings.options)
 
         def gate(host: str):
-            return self.pacer.gate(host, pace, self.cancel)
+            # "HOST#LANE": an endpoint's own stricter pace (Http.get(lane=…))
+            lane = host.partition("#")[2]
+            return self.pacer.gate(host, lanes.get(lane, pace) if lane else pace, self.cancel)
 
         http = Http(self._session(), gate=gate, timeout=self.timeout, cancel=self.cancel)
         return cls(http, platform_settings.options, now=self.clock.now)

@@ -26,20 +26,21 @@ scale-out worker.  What it fetches is decided here, incrementally:
 from __future__ import annotations
 
 import logging
+import os
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter
+from huisheng.adapters.base import Adapter, Source
 from huisheng.storage import store
 from huisheng.polling.adapter_factory import AdapterFactory
 from huisheng.clock import Clock
-from huisheng.storage.models import Account
+from huisheng.storage.models import Account, AccountSource
 from huisheng.polling.pace import backoff_delay
 from huisheng.config.settings import Settings
 from huisheng.records import AccountRef, Comment, Post, Shortfall
@@ -48,6 +49,9 @@ log = logging.getLogger("huisheng.poll")
 
 #: ``last_error_kind`` of an exception outside the adapters' error tree (a bug)
 CRASH_KIND = "crash"
+#: seconds below the newest item of a source's last read within which a new
+#: item may still turn up (search results come somewhat out of order)
+SOURCE_OVERLAP = 3600
 
 
 def _describe_crash(exc: BaseException) -> str:
@@ -69,6 +73,11 @@ class PollResult:
     new_comments: int = 0
     edited: int = 0
     tombstoned: int = 0
+    #: mention posts and comments found by the account's sources
+    mentions: int = 0
+    #: sources read, and those that failed (kind → error kind)
+    sources_read: list[str] = field(default_factory=list)
+    source_errors: dict[str, str] = field(default_factory=dict)
     error_kind: str | None = None
     error_message: str | None = None
     new_comment_ids: list[int] = field(default_factory=list)
@@ -80,6 +89,10 @@ class PollResult:
                  f"edited={self.edited}", f"tombstoned={self.tombstoned}"]
         if self.incomplete:
             parts.append(f"incomplete={self.incomplete}")
+        if self.sources_read or self.source_errors:
+            parts.append(f"mentions={self.mentions}")
+        for kind, error in self.source_errors.items():
+            parts.append(f"{kind}={error}")
         if self.error_kind:
             parts.append(f"error={self.error_kind}")
             parts.append(f"message={self.error_message!r}")
@@ -111,8 +124,11 @@ class Poller:
             account = session.get(Account, account_id)
             if account is None:
                 raise errors.HuishengError(f"no account with id {account_id}")
+            # the variable's value, read at each poll: never stored, never logged
+            cookie = os.environ.get(account.cookie_env) or None if account.cookie_env else None
             ref = AccountRef(platform=account.platform, uid=account.uid, name=account.name,
-                             state=dict(account.adapter_state or {}))
+                             state=dict(account.adapter_state or {}), cookie=cookie)
+            cookie_missing = account.cookie_env if account.cookie_env and cookie is None else None
             window_checked_at = account.window_checked_at
             interval = self.settings.interval_for(account.platform, account.poll_interval)
             consecutive_errors = account.consecutive_errors
@@ -123,6 +139,7 @@ class Poller:
             adapter = self.factory.adapter(ref.platform)  # a broken plugin fails here
             run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop)
             run.execute(window_checked_at=window_checked_at, backfill_days=backfill_days)
+            run.read_sources(cookie_missing=cookie_missing)
         except (_Interrupted, errors.Cancelled):
             result.outcome = "interrupted"
             self._record_interrupted(account_id, lease_owner)
@@ -226,7 +243,7 @@ def _post_of(row, account_uid: str) -> Post:
                 author_id=row.author_id, author_name=row.author_name, created_at=row.created_at,
                 created_at_approx=row.created_at_approx, text=row.text, short_id=row.short_id,
                 url=row.url, is_pinned=row.is_pinned, comments_count=row.comments_count,
-                raw=row.raw or {})
+                repost_of=row.repost_of, raw=row.raw or {})
 
 
 def _comment_of(row, post_external_id: str) -> Comment:
@@ -236,6 +253,19 @@ def _comment_of(row, post_external_id: str) -> Comment:
                    created_at_approx=row.created_at_approx, text=row.text,
                    is_from_owner=row.is_from_owner, replies_count=row.replies_count,
                    raw=row.raw or {})
+
+
+def _root_item(post: Post) -> Comment:
+    """A citizen's post that mentions an account as the root item of its own
+    thread: decided, flagged and answered like a comment (same external id)."""
+    return Comment(platform=post.platform, external_id=post.external_id, post_id=post.external_id,
+                   author_id=post.author_id, author_name=post.author_name, created_at=post.created_at,
+                   created_at_approx=post.created_at_approx, text=post.text, mentions=post.mentions,
+                   region=post.region, raw=post.raw)
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
 class _Interrupted(Exception):
@@ -346,7 +376,29 @@ class _AccountRun:
                             .values(adapter_state=dict(self.ref.state)))
         self.result.new_posts += len([p for p in own if p.external_id not in existing])
         self.result.edited += len(upserted.edited)
+        reposts = [p for p in own if p.repost_of]
+        if reposts:
+            with sessions.begin() as session:
+                mentions = store.mention_posts(session, self.ref.platform, [p.repost_of for p in reposts])
+                self._link_reposts(session, [p for p in reposts if p.repost_of in mentions], mentions)
         return known_hit, oldest
+
+    def _link_reposts(self, session: Session, reposts: Sequence[Post], mentions: dict[str, int]) -> None:
+        """An account's repost with words of its own of a citizen's mention is
+        its answer: stored in that post's thread as a top-level item."""
+        items = []
+        for post in reposts:
+            text = self.adapter.repost_text(post)
+            if text is not None:
+                items.append(Comment(platform=post.platform, external_id=post.external_id,
+                                     post_id=post.repost_of, author_id=post.author_id,
+                                     author_name=post.author_name, created_at=post.created_at,
+                                     created_at_approx=post.created_at_approx, text=text,
+                                     is_from_owner=True, mentions=post.mentions, raw=post.raw))
+        if items:
+            upserted = store.upsert_comments(session, items, post_row_ids=mentions, now=self.now, item="repost")
+            self.result.new_comments += len(upserted.inserted)
+            self.result.new_comment_ids.extend(upserted.inserted)
 
     # -- comment threads ----------------------------------------------------------------
 
@@ -505,6 +557,188 @@ class _AccountRun:
                 if gone:
                     self.result.tombstoned += len(store.tombstone(
                         session, "comment", gone, "absent from a complete thread read", self.now))
+
+    # -- sources beside the timeline (mentions) ------------------------------------------
+
+    def read_sources(self, *, cookie_missing: str | None = None) -> None:
+        """Read each of the account's sources that is due.  A source's failure
+        is its own (recorded on it, backed off on its own); one that slows the
+        platform down ends this poll's source reads."""
+        sources = self.adapter.sources(self.ref)
+        if cookie_missing is not None:
+            # the matrix names the variable, the process lacks it: the sources
+            # it would open fail visibly rather than silently not exist
+            have = {s.kind for s in sources}
+            for source in self.adapter.sources(replace(self.ref, cookie="-")):
+                if source.kind not in have:
+                    self._source_failed(source, errors.AuthRequired(
+                        f"环境变量 {cookie_missing} 未设置或为空（矩阵中该账号的 cookie_env 指向它）",
+                        endpoint=source.kind))
+        if not sources:
+            return
+        with self.poller.sessions.begin() as session:
+            rows = {r.kind: (r.next_check_at, r.consecutive_errors, dict(r.cursor or {})) for r in session.scalars(
+                select(AccountSource).where(AccountSource.account_id == self.account_id))}
+            self.matrix = {uid: (row_id, name) for row_id, uid, name in session.execute(
+                select(Account.id, Account.uid, Account.name).where(Account.platform == self.ref.platform))}
+        for source in sources:
+            due_at, errors_before, cursor = rows.get(source.kind, (None, 0, {}))
+            if due_at is not None and due_at > self.now:
+                continue
+            if self.should_stop():
+                raise _Interrupted()
+            try:
+                self._read_source(source, cursor)
+            except (_Interrupted, errors.Cancelled):
+                raise
+            except errors.AdapterError as exc:
+                self._source_failed(source, exc, errors_before + 1)
+                if exc.slows_platform:
+                    self.poller.factory.slow_down(self.adapter, getattr(exc, "retry_after", None)
+                                                  or self.polling.backoff_base)
+                    return
+            except Exception as exc:
+                log.exception("account=%s source=%s outcome=crash", self.ref.name, source.kind)
+                self._source_failed(source, exc, errors_before + 1)
+
+    def _source_row(self, session: Session, source: Source) -> AccountSource:
+        row = session.scalars(select(AccountSource).where(AccountSource.account_id == self.account_id,
+                                                          AccountSource.kind == source.kind)).first()
+        if row is None:
+            row = AccountSource(account_id=self.account_id, kind=source.kind, consecutive_errors=0, cursor={})
+            session.add(row)
+        return row
+
+    def _source_failed(self, source: Source, exc: Exception, consecutive: int = 1) -> None:
+        polling = self.polling
+        if isinstance(exc, errors.AuthRequired):
+            delay = polling.backoff_cap  # a wall does not open by asking again
+        else:
+            delay = backoff_delay(consecutive, base=polling.backoff_base, cap=polling.backoff_cap,
+                                  jitter=polling.backoff_jitter, retry_after=getattr(exc, "retry_after", None),
+                                  rng=self.poller.rng)
+        kind = exc.kind if isinstance(exc, errors.AdapterError) else CRASH_KIND
+        message = str(exc)[:500] if isinstance(exc, errors.AdapterError) else _describe_crash(exc)
+        with self.poller.sessions.begin() as session:
+            row = self._source_row(session, source)
+            row.consecutive_errors = consecutive
+            row.last_error_kind, row.last_error_message, row.last_error_at = kind, message, self.now
+            row.last_check_at = self.now
+            if row.failing_since is None:
+                row.failing_since = self.now
+            row.next_check_at = self.now + timedelta(seconds=delay)
+        self.result.source_errors[source.kind] = kind
+
+    def _read_source(self, source: Source, cursor: dict) -> None:
+        """Page through the source until a page brings nothing new since the
+        last complete read (the platform's order and deduplication are loose:
+        the same item on two pages, items out of order — so a known item alone
+        ends nothing), the listing's end, or the page cap."""
+        newest = _parse_time(cursor.get("newest"))
+        # reordering reaches this far below the newest item of the last read
+        horizon = newest - timedelta(seconds=SOURCE_OVERLAP) if newest else \
+            self.now - timedelta(days=self.polling.recent_window_days)
+        found: dict[str, Post] = {}
+        page_cursor: str | None = None
+        complete, reason, pages = False, None, 0
+        while True:
+            if self.should_stop():
+                raise _Interrupted()
+            page = self.adapter.read_source(source, self.ref, page_cursor)
+            pages += 1
+            fresh, posts = self._store_source_page(page.items, horizon)
+            found.update((p.external_id, p) for p in posts)
+            dated = [i.created_at for i in page.items if i.created_at is not None]
+            if dated and (newest is None or max(dated) > newest):
+                newest = max(dated)
+            if page.cursor is None:
+                complete = page.complete
+                reason = None if complete else "the listing ended without its end marker"
+                break
+            if not fresh:
+                complete = True
+                break
+            if pages >= self.polling.max_timeline_pages:
+                reason = f"stopped after {pages} pages"
+                break
+            page_cursor = page.cursor
+        with self.poller.sessions.begin() as session:
+            states = store.existing_posts(session, self.ref.platform, list(found))
+        for post in found.values():
+            if self.should_stop():
+                raise _Interrupted()
+            self._maybe_read_thread(post, states[post.external_id])
+        if source.follow:
+            self._follow_mentions(set(found))
+        with self.poller.sessions.begin() as session:
+            row = self._source_row(session, source)
+            if complete and newest is not None:
+                row.cursor = {"newest": newest.isoformat()}
+            row.complete, row.incomplete_reason = complete, reason
+            row.last_check_at = row.last_success_at = self.now
+            row.consecutive_errors, row.failing_since = 0, None
+            row.next_check_at = self.now + timedelta(seconds=source.interval) if source.interval else None
+        self.result.sources_read.append(source.kind)
+
+    def _store_source_page(self, items: Sequence[Post | Comment], horizon: datetime
+                           ) -> tuple[bool, list[Post]]:
+        """Store what one source page found; (whether it brought anything not
+        stored before and newer than ``horizon``, the mention posts stored).
+        Posts and comments by the matrix's own accounts are left to their
+        timelines; a post is owned by the first matrix account it names."""
+        platform = self.ref.platform
+        by_name = {name: row_id for row_id, name in self.matrix.values()}
+        posts = {p.external_id: p for p in items if p.kind == "post" and p.author_id not in self.matrix}
+        comments = [c for c in items if c.kind == "comment" and c.author_id not in self.matrix
+                    and c.post_id in posts]
+        with self.poller.sessions.begin() as session:
+            known = set(store.existing_posts(session, platform, list(posts)))
+            known |= set(store.existing_comments(session, platform, [c.external_id for c in comments]))
+            owners = {}
+            for ext, post in posts.items():
+                named = [by_name[n] for n in post.mentions if n in by_name]
+                owners[ext] = named[0] if named else self.account_id
+            upserted = store.upsert_mention_posts(session, list(posts.values()), owners=owners, now=self.now)
+            # a post that names an account is its own mention: the root item of its thread
+            roots = [_root_item(p) for p in posts.values() if any(n in by_name for n in p.mentions)]
+            for item, batch in (("post", roots), ("comment", comments)):
+                if batch:
+                    done = store.upsert_comments(session, batch, post_row_ids=upserted.ids, now=self.now, item=item)
+                    self.result.new_comments += len(done.inserted)
+                    self.result.new_comment_ids.extend(done.inserted)
+            mentions = {ext: upserted.ids[ext] for ext in posts}
+            reposts = store.reposts_of(session, platform, list(mentions))
+            self._link_reposts(session, [_post_of(r, r.author_id) for r in reposts], mentions)
+        new = [i for i in (*posts.values(), *comments) if i.external_id not in known]
+        self.result.mentions += len(new)
+        fresh = any(i.created_at is None or i.created_at >= horizon for i in new)
+        return fresh, list(posts.values())
+
+    def _follow_mentions(self, seen: set[str]) -> None:
+        """A mention still awaiting an answer is looked at again (its post's
+        counters, then its thread if they moved): an answer in its thread
+        shows nowhere else.  Those the source listed just now are done."""
+        since = self.now - timedelta(days=self.polling.recent_window_days)
+        with self.poller.sessions.begin() as session:
+            rows = [r for r in store.followed_mentions(session, self.account_id, since)
+                    if r.external_id not in seen]
+        for row in rows:
+            if self.should_stop():
+                raise _Interrupted()
+            try:
+                post = self.adapter.status(row.external_id, self.ref)
+            except errors.NotFound:
+                with self.poller.sessions.begin() as session:
+                    store.tombstone(session, "post", [row.id], "status: not found", self.now)
+                    root = session.scalar(select(store.COMMENTS.c.id).where(
+                        store.COMMENTS.c.post_id == row.id, store.COMMENTS.c.item == "post"))
+                    store.tombstone(session, "comment", [root] if root else [], "its post is gone", self.now)
+                self.result.tombstoned += 1
+                continue
+            with self.poller.sessions.begin() as session:
+                store.upsert_mention_posts(session, [post], owners={post.external_id: self.account_id}, now=self.now)
+                state = store.existing_posts(session, self.ref.platform, [post.external_id])[post.external_id]
+            self._maybe_read_thread(post, state)
 
     # -- deletions ------------------------------------------------------------------------
 

@@ -23,6 +23,21 @@ endpoints and page sizes needs:
    not ``false``);
 5. status: one ``/statuses/show`` per post alive at p and deleted by t.
 
+Mention sources.  The server also records the instants each account's mention
+sources were read (the first page of the real-time search for ``@NAME``, of
+the inbox of posts and of comments that @ it).  For the search of account A
+at t after the one at p (the first: the window before t):
+
+6. search: the pages down to the deepest one holding a post that @s A created
+   in (p, t], at least one;
+7. for each citizen's post owned by A (the first account it @s) whose thread
+   changed in (p, t]: its hotflow and child pages as in 3–4, plus one
+   ``/statuses/show`` when it was not on the search pages of 6 (its counter
+   must be read somewhere);
+
+and for each inbox read: the pages down to the deepest item created since the
+inbox's previous read, at least one.
+
 The *naive* count re-reads, at each poll, the timeline pages down to the
 oldest post of the window, every thread (and child pages as in 4) of every live
 post created in the window, plus items 2 and 5.
@@ -34,7 +49,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from huisheng.simulator.render import CHILD_PAGE, COMMENT_PAGE, INLINE_CHILDREN, TIMELINE_PAGE
+from huisheng.simulator.render import (CHILD_PAGE, COMMENT_PAGE, INBOX_PAGE, INLINE_CHILDREN, TIMELINE_PAGE,
+                                       search_order)
 from huisheng.simulator.world import SimComment, SimPost, World
 
 
@@ -66,9 +82,49 @@ def _thread_cost(post: SimPost, t: datetime, changed_since: datetime | None, nai
     return hot, child
 
 
-def minimal_requests(world: World, polls: Mapping[str, Sequence[datetime]], window_days: int = 7) -> dict[str, Any]:
+def _sources_cost(world: World, sources: Mapping[str, Mapping[str, Sequence[datetime]]], window: timedelta,
+                  kinds: dict[str, int]) -> None:
+    for uid, instants in sorted(sources.get("search", {}).items()):
+        account = world.by_uid.get(uid)
+        if account is None:
+            continue
+        prev: datetime | None = None
+        for t in sorted(instants):
+            since = prev if prev is not None else t - window
+            pages = search_order(world, account.name, t)
+            deepest = max((n for n, chunk in enumerate(pages, start=1)
+                           for p in chunk if _between(p.created_at, since, t)), default=1)
+            kinds["search"] += deepest
+            listed = {p.id for chunk in pages[:deepest] for p in chunk}
+            for post in world.mentioning(account.name, t):
+                if post.citizen is None or post.account.uid != uid or post.created_at <= t - window:
+                    continue
+                if not post.changed_between(prev, t) or (prev is None and not post.thread_events):
+                    continue
+                hot, child = _thread_cost(post, t, prev, naive=False)
+                kinds["comments"] += hot
+                kinds["child_comments"] += child
+                kinds["status"] += post.id not in listed
+            prev = t
+    for endpoint, find in (("ajax_mentions", world.mentioning), ("ajax_comment_mentions", world.mentioning_comments)):
+        for uid, instants in sorted(sources.get(endpoint, {}).items()):
+            account = world.by_uid.get(uid)
+            if account is None:
+                continue
+            prev = None
+            for t in sorted(instants):
+                since = prev if prev is not None else t - window
+                items = find(account.name, t)
+                fresh = [i for i, item in enumerate(items) if _between(item.created_at, since, t)]
+                kinds[endpoint] += max(fresh) // INBOX_PAGE + 1 if fresh else 1
+                prev = t
+
+
+def minimal_requests(world: World, polls: Mapping[str, Sequence[datetime]], window_days: int = 7,
+                     sources: Mapping[str, Mapping[str, Sequence[datetime]]] | None = None) -> dict[str, Any]:
     window = timedelta(days=window_days)
-    kinds = dict.fromkeys(("timeline", "longtext", "comments", "child_comments", "status"), 0)
+    kinds = dict.fromkeys(("timeline", "longtext", "comments", "child_comments", "status", "search",
+                           "ajax_mentions", "ajax_comment_mentions"), 0)
     naive_total = 0
     by_account: dict[str, dict[str, int]] = {}
     for uid, instants in sorted(polls.items()):
@@ -111,6 +167,9 @@ def minimal_requests(world: World, polls: Mapping[str, Sequence[datetime]], wind
             prev = t
         by_account[uid] = {"polls": len(instants), "minimal": acc_min, "naive": acc_naive}
         naive_total += acc_naive
+    before = sum(kinds.values())
+    _sources_cost(world, sources or {}, window, kinds)
+    naive_total += sum(kinds.values()) - before  # the sources cost the naive client as much
     return {
         "minimal": sum(kinds.values()),
         "naive": naive_total,

@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from huisheng.simulator.world import SHANGHAI, SimComment, SimPost, World
 
 TIMELINE_PAGE = 10
+SEARCH_PAGE = 10
+INBOX_PAGE = 20
 AJAX_TIMELINE_PAGE = 20
 COMMENT_PAGE = 20
 CHILD_PAGE = 20
@@ -143,7 +145,8 @@ def mblog(world: World, post: SimPost, now: datetime, *, ajax: bool = False, ful
         "reposts_count": big_count(_grow(post.reposts_final, post.created_at, now)),
         "comments_count": post.comment_count(now),
         "attitudes_count": big_count(_grow(post.likes_final, post.created_at, now)),
-        "user": account_user(world, post.account.uid),
+        "user": account_user(world, post.account.uid) if post.citizen is None else {
+            "id": post.citizen[0], "screen_name": post.citizen[1], "verified": False, "verified_type": -1},
         "pic_ids": [],
         "visible": {"type": 0, "list_id": 0},
         "region_name": f"发布于 {post.region}",
@@ -384,3 +387,73 @@ def ajax_comments(world: World, q: Mapping[str, str], now: datetime) -> Response
     return 200, {"ok": 1, "data": [comment_obj(c, now, ajax=True, top=True) for c in chunk], "rootComment": [],
                  "max_id": _cursor(start + COMMENT_PAGE, len(order)), "total_number": post.comment_count(now),
                  "trendsText": "已加载全部评论" if start + COMMENT_PAGE >= len(order) else ""}
+
+
+# --- mentions -------------------------------------------------------------------------
+
+
+def search_order(world: World, name: str, now: datetime) -> list[list[SimPost]]:
+    """The real-time search for ``@name`` as pages: newest first, but Weibo's
+    deduplication is partial — within a page two neighbours may come swapped,
+    and a page may open with the last item of the page before again."""
+    posts = world.mentioning(name, now)
+    pages = [posts[i:i + SEARCH_PAGE] for i in range(0, len(posts), SEARCH_PAGE)]
+    out = []
+    for n, chunk in enumerate(pages):
+        chunk = list(chunk)
+        for i in range(0, len(chunk) - 1, 2):
+            if int(chunk[i].id) % 4 == 0:
+                chunk[i], chunk[i + 1] = chunk[i + 1], chunk[i]
+        if n and int(pages[n - 1][-1].id) % 3 == 0:
+            chunk.insert(0, pages[n - 1][-1])
+        out.append(chunk)
+    return out
+
+
+def search(world: World, containerid: str, now: datetime, page: str | None) -> Response:
+    """``getIndex`` with containerid ``100103type=61&q=@NAME&t=0``: cards of
+    ``SEARCH_PAGE`` posts (``card_type`` 9, some wrapped in 11), ``cardlistInfo.page``
+    the next page; past the last page (or for nothing found) ``这里还没有内容``."""
+    query = dict(part.partition("=")[::2] for part in containerid.split("&"))
+    name = query.get("q", "").removeprefix("@")
+    try:
+        n = max(1, int(page or 1))
+    except ValueError:
+        n = 1
+    pages = search_order(world, name, now)
+    if n > len(pages):
+        return 200, NO_CONTENT
+    cards = []
+    for post in pages[n - 1]:
+        card = {"card_type": 9, "itemid": f"seqid:{post.id}", "scheme": f"https://m.weibo.cn/status/{post.bid}",
+                "mblog": mblog(world, post, now)}
+        cards.append({"card_type": 11, "card_group": [card]} if int(post.id) % 5 == 0 else card)
+    info: dict[str, Any] = {"containerid": containerid, "v_p": 42, "page_size": SEARCH_PAGE,
+                            "page": n + 1 if n < len(pages) else None}
+    return 200, {"ok": 1, "data": {"cardlistInfo": info, "cards": cards, "scheme": ""}}
+
+
+def _inbox_page(items: list, since_id: str | None) -> tuple[list, str]:
+    start = 0
+    if since_id:
+        start = next((i for i, item in enumerate(items) if int(item.id) <= int(since_id)), len(items))
+    chunk = items[start:start + INBOX_PAGE]
+    nxt = start + INBOX_PAGE
+    return chunk, (items[nxt].id if nxt < len(items) else "0")
+
+
+def ajax_mentions(world: World, uid: str, now: datetime, since_id: str | None) -> Response:
+    """weibo.com ``/ajax/statuses/mentions`` for the logged-in account ``uid``."""
+    chunk, nxt = _inbox_page(world.mentioning(world.by_uid[uid].name, now), since_id)
+    return 200, {"ok": 1, "data": {"list": [mblog(world, p, now, ajax=True) for p in chunk], "since_id": nxt}}
+
+
+def ajax_comment_mentions(world: World, uid: str, now: datetime, since_id: str | None) -> Response:
+    """weibo.com ``/ajax/comments/mentions``: each comment with its post as ``status``."""
+    chunk, nxt = _inbox_page(world.mentioning_comments(world.by_uid[uid].name, now), since_id)
+    out = []
+    for c in chunk:
+        o = comment_obj(c, now, ajax=True)
+        o["status"] = mblog(world, c.post, now, ajax=True)
+        out.append(o)
+    return 200, {"ok": 1, "data": {"list": out, "since_id": nxt}}

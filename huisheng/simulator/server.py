@@ -79,7 +79,7 @@ class SimServer:
     """
 
     def __init__(self, world: World, clock: Clock, faults: Iterable[FaultRule] | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, search_limit: tuple[int, float] = (15, 60.0)):
         self.world = world
         self.clock = clock
         self.faults = FaultSet(faults or (), seed=world.seed)
@@ -91,6 +91,10 @@ class SimServer:
         self._by_account: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._faults_served: dict[str, int] = defaultdict(int)
         self._polls: dict[str, list[datetime]] = defaultdict(list)
+        #: first pages of the mention sources: endpoint → account → instants
+        self._source_polls: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+        self.search_limit = search_limit
+        self._searches: list[datetime] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -154,9 +158,14 @@ class SimServer:
         with self._lock:
             return {uid: list(v) for uid, v in self._polls.items()}
 
+    def source_polls(self) -> dict[str, dict[str, list[datetime]]]:
+        """The instants each account's mention sources were read (their first pages)."""
+        with self._lock:
+            return {endpoint: {uid: list(v) for uid, v in by.items()} for endpoint, by in self._source_polls.items()}
+
     def minimal(self, window_days: int = 7) -> dict[str, Any]:
         """See :mod:`huisheng.simulator.minimal` for the definition."""
-        return minimal_requests(self.world, self.polls(), window_days)
+        return minimal_requests(self.world, self.polls(), window_days, self.source_polls())
 
     def reset_stats(self) -> None:
         """Forget request counts and poll instants (e.g. after a benchmark's warm-up)."""
@@ -165,6 +174,7 @@ class SimServer:
             self._by_account.clear()
             self._faults_served.clear()
             self._polls.clear()
+            self._source_polls.clear()
 
     # --- request plumbing ------------------------------------------------------------------
 
@@ -173,16 +183,31 @@ class SimServer:
             self._by_endpoint[endpoint] += 1
             self._by_account[account][endpoint] += 1
 
-    def record_poll(self, account: str, now: datetime) -> None:
+    def record_poll(self, account: str, now: datetime, endpoint: str = "timeline") -> None:
         with self._lock:
-            self._polls[account].append(now)
+            if endpoint in ("timeline", "ajax_timeline"):
+                self._polls[account].append(now)
+            else:
+                self._source_polls[endpoint][account].append(now)
+
+    def search_allowed(self, now: datetime) -> bool:
+        """Weibo's tight limit on search: at most ``search_limit[0]`` searches in
+        any ``search_limit[1]`` seconds (of the simulated clock), else 418."""
+        count, seconds = self.search_limit
+        with self._lock:
+            recent = [t for t in self._searches if (now - t).total_seconds() < seconds]
+            recent.append(now)
+            self._searches = recent
+            return len(recent) <= count
 
     def record_fault(self, kind: str) -> None:
         with self._lock:
             self._faults_served[kind] += 1
 
-    def route(self, path: str, q: Mapping[str, str]) -> tuple[str, str, Callable[[datetime], render.Response], bool]:
-        """(endpoint name, account uid or '-', answer(now), is a first timeline page)."""
+    def route(self, path: str, q: Mapping[str, str], cookie: str = ""
+              ) -> tuple[str, str, Callable[[datetime], render.Response], bool]:
+        """(endpoint name, account uid or '-', answer(now), is a first page: of a
+        timeline, a search or an inbox)."""
         w = self.world
         now = self.clock.now()
 
@@ -194,6 +219,12 @@ class SimServer:
             c = w.comment(cid, now)
             return c.post.account.uid if c else "-"
 
+        if path == "/api/container/getIndex" and q.get("containerid", "").startswith("100103"):
+            query = dict(part.partition("=")[::2] for part in q["containerid"].split("&"))
+            account = w.by_name.get(query.get("q", "").removeprefix("@"))
+            first = q.get("page", "1") in ("", "1")
+            return "search", account.uid if account else "-", lambda t: render.search(
+                w, q["containerid"], t, q.get("page")), first
         if path == "/api/container/getIndex":
             uid = q.get("value", "")
             if "containerid" in q and q.get("type") == "uid":
@@ -227,6 +258,14 @@ class SimServer:
         if path == "/ajax/statuses/longtext":
             key = q.get("id", "")
             return "ajax_longtext", post_account(key), lambda t: render.ajax_longtext(w, key, t), False
+        if path in ("/ajax/statuses/mentions", "/ajax/comments/mentions"):
+            # the inbox of the account the cookie is logged in as ("SUB=sim-UID")
+            uid = cookie.partition("SUB=sim-")[2].split(";")[0].strip()
+            endpoint = "ajax_mentions" if path == "/ajax/statuses/mentions" else "ajax_comment_mentions"
+            if uid not in w.by_uid:
+                return endpoint, "-", lambda t: (302, ""), False
+            render_inbox = render.ajax_mentions if endpoint == "ajax_mentions" else render.ajax_comment_mentions
+            return endpoint, uid, lambda t: render_inbox(w, uid, t, q.get("since_id")), not q.get("since_id")
         if path == "/ajax/statuses/buildComments":
             key = q.get("id", "")
             account = comment_account(key) if q.get("fetch_level") == "1" else post_account(key)
@@ -295,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._control_get(split.path, q)
             return
         try:
-            endpoint, account, answer, first = self.sim.route(split.path, q)
+            endpoint, account, answer, first = self.sim.route(split.path, q, self.headers.get("Cookie", ""))
         except KeyError:
             self._html(404, "<html><body>404 Not Found</body></html>")
             return
@@ -306,9 +345,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.sim.record_fault(rule.fault)
             self._fault(rule, endpoint, answer, now)
             return
+        if endpoint == "search" and not self.sim.search_allowed(now):
+            self.sim.record_fault("search_limit")
+            self._html(418, "<html><body><h1>418 I'm a teapot</h1></body></html>")
+            return
         if first:
-            self.sim.record_poll(account, now)
+            self.sim.record_poll(account, now, endpoint)
         status, payload = answer(now)
+        if status == 302:  # no valid cookie: the login wall
+            self._html(302, "", {"Location": LOGIN_REDIRECT})
+            return
         self._body(status, payload)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -24,6 +25,7 @@ from huisheng.config.settings import AccountSpec, Matrix
 from huisheng.simulator import texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_MENTION = re.compile(r"@([\w\-\u4e00-\u9fff]{1,30})")
 #: Weibo's ids carry their time: ``(id >> 22) + ID_EPOCH_OFFSET`` is the Unix second
 ID_EPOCH_OFFSET = 515483463
 LEVEL_RANK = {"district": 0, "department": 1, "street": 2, "community": 3}
@@ -67,6 +69,13 @@ class WorldConfig:
     omit_author_flag_share: float = 0.2
     #: share of top-level comments whose inline ``comments`` is ``false`` though replies exist
     comments_false_share: float = 0.25
+    #: citizens' own posts that @ an account, per account and day
+    mentions_per_day: tuple[tuple[str, float], ...] = (
+        ("district", 1.5), ("department", 0.3), ("street", 0.3), ("community", 0.08))
+    #: of those, the share that @ a second account too
+    multi_mention_share: float = 0.15
+    #: share of answers to a mention given as a repost with words (the rest: a comment in its thread)
+    repost_answer_share: float = 0.25
 
     @classmethod
     def scripted(cls) -> "WorldConfig":
@@ -131,6 +140,14 @@ class SimPost:
     all_comments: list[SimComment] = field(default_factory=list)
     #: sorted instants at which the thread changed (a comment appeared or vanished)
     thread_events: list[datetime] = field(default_factory=list)
+    #: a citizen's own post (not an account's): its author, and the accounts it @s
+    citizen: tuple[int, str] | None = None
+    mentions: tuple[AccountSpec, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def author(self) -> tuple[int, str]:
+        return self.citizen or (int(self.account.uid), self.account.name)
 
     @property
     def bid(self) -> str:
@@ -248,6 +265,10 @@ class World:
         self.by_bid: dict[str, SimPost] = {}
         self.comments: dict[str, SimComment] = {}
         self._account_posts: dict[str, list[SimPost]] = {a.uid: [] for a in self.accounts}
+        #: account name → posts whose text @s it (citizens' and accounts'), and
+        #: comments that do, creation order
+        self._mentioning: dict[str, list[SimPost]] = {a.name: [] for a in self.accounts}
+        self._mentioning_comments: dict[str, list[SimComment]] = {a.name: [] for a in self.accounts}
         self._day0 = self.start.astimezone(SHANGHAI).date()
         self._next_day = -self.config.history_days
         self._used_ids: set[int] = set()
@@ -355,6 +376,13 @@ class World:
                 post = self._make_post(account, rng, when, repost=repost)
                 if level == "district":
                     district_posts.append(post)
+        for account in self.accounts:
+            rng = random.Random(f"{self.seed}:{account.uid}:{d}:mentions")
+            n = poisson(rng, self.config.rate(self.config.mentions_per_day, self._profile[account.uid]["level"])
+                        * (1.0 if is_workday(day) else 0.7))
+            for _ in range(n):
+                when = datetime.combine(day, time(0, 0), SHANGHAI) + timedelta(seconds=rng.uniform(0, 86400))
+                self._make_mention(account, rng, when)
 
     def _make_post(self, account: AccountSpec, rng: random.Random, when: datetime, *, pinned: bool = False,
                    repost: SimPost | None = None) -> SimPost:
@@ -388,8 +416,81 @@ class World:
         self.posts[post.id] = post
         self.by_bid[post.bid] = post
         self._account_posts[account.uid].append(post)
+        self._index_mentions(post, text)
         if not post.restricted:
             self._make_thread(post, rng, level)
+        post.reindex()
+        return post
+
+    def _index_mentions(self, item: SimPost | SimComment, text: str) -> None:
+        index = self._mentioning if isinstance(item, SimPost) else self._mentioning_comments
+        for name in dict.fromkeys(_MENTION.findall(text)):
+            if name in index:
+                index[name].append(item)
+
+    # --- citizens' posts that @ an account ---------------------------------------------
+
+    def _make_mention(self, account: AccountSpec, rng: random.Random, when: datetime) -> SimPost:
+        """A citizen writes on their own timeline to ``account`` (and now and then
+        to a second one); the first named account's unit owns it, as the
+        district's routing policy puts a mention first.  Its thread: some
+        citizens' chat, now and then another citizen asking the account the
+        same; the answer, if any, a comment of the account in the thread or
+        the account's repost with words of its own."""
+        cfg = self.config
+        created = when.astimezone(timezone.utc).replace(microsecond=0)
+        level = self._profile[account.uid]["level"]
+        others = [a for a in self.accounts if a.uid != account.uid]
+        named = [account]
+        if others and rng.random() < cfg.multi_mention_share:
+            named.append(rng.choice(others))
+        written = texts.resident_comment(rng, self.places, level, ())
+        if written.category == "topic" or written.routing != "account":
+            written = texts.Written(written.text, written.category, written.needs_reply, urgent=written.urgent)
+        text = " ".join(f"@{a.name}" for a in named) + " " + written.text
+        author = self._citizen(rng)
+        labels = {"role": "resident", "category": written.category, "needs_reply": written.needs_reply,
+                  "target_unit": account.unit if written.needs_reply else None,
+                  "routing": "mention" if written.needs_reply else None, "urgent": written.urgent,
+                  "hostile": None, "mentions": [a.uid for a in named]}
+        post = SimPost(id=self._alloc_id(created), account=account, created_at=created,
+                       versions=[(created, text)], region=rng.choice(REGIONS), citizen=author,
+                       mentions=tuple(named), labels=labels)
+        post.likes_final = int(rng.paretovariate(1.3))
+        post.reposts_final = int(rng.paretovariate(1.5)) - 1
+        if rng.random() < cfg.post_delete_share:
+            post.deleted_at = created + timedelta(seconds=rng.randrange(3600, 3 * 86400))
+        self.posts[post.id] = post
+        self.by_bid[post.bid] = post
+        self._index_mentions(post, text)
+        for _ in range(poisson(rng, 1.0)):
+            t = created + timedelta(seconds=rng.expovariate(1 / 7200.0))
+            if rng.random() < 0.2:
+                again = texts.resident_comment(rng, self.places, level, ())
+                if again.needs_reply and again.routing == "account":
+                    c = self._comment(post, rng, t, self._citizen(rng), f"@{account.name} {again.text}",
+                                      {"role": "resident", "category": again.category, "needs_reply": True,
+                                       "target_unit": account.unit, "routing": "mention",
+                                       "urgent": again.urgent, "hostile": None})
+                    self._index_mentions(c, c.text)
+                    continue
+            self._comment(post, rng, t, self._citizen(rng), rng.choice(texts.CITIZEN_CHAT),
+                          {"role": "resident", "category": None, "needs_reply": False, "target_unit": None,
+                           "routing": None, "urgent": False, "hostile": None})
+        if written.needs_reply and rng.random() < cfg.reply_share:
+            t, late = self._reply_time(rng, created)
+            body = texts.owner_reply(rng, written.category, self.places)
+            labels = {"role": "reply", "answers": post.id, "late": late}
+            if rng.random() < cfg.repost_answer_share:
+                answer = SimPost(id=self._alloc_id(t), account=account, created_at=t.replace(microsecond=0),
+                                 versions=[(t.replace(microsecond=0), f"{body}//@{author[1]}:{text}")],
+                                 repost_of=post, region=rng.choice(REGIONS), labels={**labels, "form": "repost"})
+                self.posts[answer.id] = answer
+                self.by_bid[answer.bid] = answer
+                self._account_posts[account.uid].append(answer)
+                answer.reindex()
+            else:
+                self._comment(post, rng, t, (int(account.uid), account.name), body, {**labels, "form": "comment"})
         post.reindex()
         return post
 
@@ -558,6 +659,20 @@ class World:
 
     # --- queries ---------------------------------------------------------------------
 
+    def mentioning(self, name: str, t: datetime) -> list[SimPost]:
+        """Live posts whose text @s ``name`` at ``t``, newest first."""
+        self.ensure(t)
+        with self._lock:
+            posts = [p for p in self._mentioning.get(name, ()) if p.alive(t)]
+        return sorted(posts, key=lambda p: -int(p.id))
+
+    def mentioning_comments(self, name: str, t: datetime) -> list[SimComment]:
+        """Live comments whose text @s ``name`` at ``t``, newest first."""
+        self.ensure(t)
+        with self._lock:
+            found = [c for c in self._mentioning_comments.get(name, ()) if c.alive(t) and c.post.alive(t)]
+        return sorted(found, key=lambda c: -int(c.id))
+
     def timeline(self, uid: str, t: datetime) -> list[SimPost]:
         """The account's live posts at ``t``: pinned first, then newest first."""
         self.ensure(t)
@@ -593,8 +708,10 @@ class World:
         for p in all_posts:
             edits, text = p.version_at(t)
             posts.append({
-                "id": p.id, "bid": p.bid, "account_uid": p.account.uid, "author_id": p.account.uid,
-                "author_name": p.account.name, "unit": p.account.unit, "created_at": iso(p.created_at),
+                "id": p.id, "bid": p.bid, "account_uid": p.account.uid, "author_id": str(p.author[0]),
+                "author_name": p.author[1], "unit": p.account.unit, "created_at": iso(p.created_at),
+                "citizen": p.citizen is not None, "mentions": [a.uid for a in p.mentions],
+                "labels": dict(p.labels),
                 "text": text, "is_long": p.is_long, "is_pinned": p.pinned,
                 "comments_restricted": p.restricted,
                 "repost_of": p.repost_of.id if p.repost_of else None, "edit_count": edits,

@@ -91,7 +91,8 @@ def _unit_values(spec: UnitSpec) -> dict:
 
 
 def _account_values(spec: AccountSpec) -> dict:
-    return {"name": spec.name, "poll_interval": spec.poll_interval, "admins": list(spec.admins)}
+    return {"name": spec.name, "poll_interval": spec.poll_interval, "admins": list(spec.admins),
+            "cookie_env": spec.cookie_env}
 
 
 def monitoring_start(spec: AccountSpec, tz: ZoneInfo) -> datetime | None:

@@ -115,8 +115,40 @@ class Account(Base):
     #: matrix when it names one, else from the first successful poll minus the
     #: configured grace
     monitoring_start: Mapped[datetime | None]
+    #: the environment variable holding this account's own logged-in cookie
+    #: (its mention inbox); the name only, never the value
+    cookie_env: Mapped[str | None] = mapped_column(String(128))
 
     unit: Mapped[Unit] = relationship()
+
+
+class AccountSource(Base):
+    """One source of an account beside its timeline (Weibo: the public search
+    for ``@NAME``, the logged-in account's mention inbox): polled on its own
+    interval, backed off on its own errors, read complete or not, with its own
+    cursor, within the account's poll."""
+
+    __tablename__ = "account_sources"
+    __table_args__ = (UniqueConstraint("account_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    #: the adapter's name for it (``mentions_search``, ``mentions_inbox`` …)
+    kind: Mapped[str] = mapped_column(String(32))
+    next_check_at: Mapped[datetime | None]
+    last_check_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    consecutive_errors: Mapped[int] = mapped_column(default=0)
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    #: the last read reached what was known (or the listing's end); False: it
+    #: stopped early (page cap, loop guard) and says why in ``incomplete_reason``
+    complete: Mapped[bool | None] = mapped_column(Boolean)
+    incomplete_reason: Mapped[str | None] = mapped_column(Text)
+    #: the adapter's opaque cursor between reads (where the last complete read began)
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class AccountOwnerChange(Base):
@@ -181,6 +213,10 @@ class Post(Base):
     comments_retry_attempts: Mapped[int] = mapped_column(default=0)
     deleted_at: Mapped[datetime | None]
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: timeline (an account's own post, or an original one reposts) | mention
+    #: (a post found by a mention source: a citizen's post that mentions an
+    #: account, or the post a mentioning comment is under)
+    origin: Mapped[str] = mapped_column(String(16), default="timeline", server_default="timeline")
 
 
 class Comment(Base):
@@ -231,6 +267,11 @@ class Comment(Base):
     #: when the decide step looked at this comment (None: still to decide);
     #: set in the same transaction as the flags it raised or the replies it linked
     decided_at: Mapped[datetime | None]
+    #: comment | post (a citizen's post that mentions an account, stored again
+    #: as the root item of its own thread, so it is decided and flagged like a
+    #: comment; same external id as the post) | repost (an account's repost
+    #: with text of such a post, stored in that thread as its top-level reply)
+    item: Mapped[str] = mapped_column(String(8), default="comment", server_default="comment")
 
 
 class ItemEdit(Base):

@@ -262,7 +262,7 @@ def live_post_ids(db: Db, account_id: int, *, since: datetime | None = None,
     within [since, until] when given (for absence checks over a span the
     timeline walk covered)."""
     stmt = select(POSTS.c.external_id, POSTS.c.id).where(
-        POSTS.c.account_id == account_id, POSTS.c.deleted_at.is_(None))
+        POSTS.c.account_id == account_id, POSTS.c.deleted_at.is_(None), POSTS.c.origin == "timeline")
     if since is not None:
         stmt = stmt.where(POSTS.c.created_at >= since)
     if until is not None:
@@ -274,9 +274,10 @@ def live_comment_ids(db: Db, post_row_id: int, *, root_external_id: str | None =
                      top_level_only: bool = False) -> dict[str, int]:
     """External id → row id of the post's comments not tombstoned: all of them,
     the replies under one root, or only the top-level ones (for absence checks
-    after a complete read)."""
+    after a complete read).  Items the thread listing never shows (a post
+    stored as its own root item, an account's repost) are not among them."""
     stmt = select(COMMENTS.c.external_id, COMMENTS.c.id).where(
-        COMMENTS.c.post_id == post_row_id, COMMENTS.c.deleted_at.is_(None))
+        COMMENTS.c.post_id == post_row_id, COMMENTS.c.deleted_at.is_(None), COMMENTS.c.item == "comment")
     if root_external_id is not None:
         stmt = stmt.where(COMMENTS.c.root_external_id == root_external_id)
     elif top_level_only:
@@ -494,6 +495,68 @@ def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, acco
     return out.result()
 
 
+def upsert_mention_posts(db: Db, posts: Sequence[records.Post], *, owners: Mapping[str, int],
+                         now: datetime) -> UpsertResult:
+    """Store posts a mention source found (``origin`` mention): a citizen's
+    post that mentions an account, or the post a mentioning comment is under.
+    ``owners`` maps each to the account its mention belongs to."""
+    conn = _conn(db)
+
+    def make_row(post: records.Post) -> dict[str, Any]:
+        return {**_post_row(post, owners[post.external_id], None), "origin": "mention"}
+
+    def compare(stored: Row, post: records.Post, plan: _Plan) -> None:
+        _compare_post(stored, post, plan, account_id=owners[post.external_id], preview_hash=None)
+
+    out = _Outcome()
+    for platform, group in _by_platform(_dedupe(posts)).items():
+        _upsert(conn, "post", POSTS, _POST_STATE_COLS, platform,
+                {p.external_id: p for p in group}, make_row, compare, now, out)
+    result = out.result()
+    if result.ids:  # an original stored before because an account reposted it
+        conn.execute(update(POSTS).where(_among(conn, POSTS.c.id, list(result.ids.values())),
+                                         POSTS.c.origin != "mention").values(origin="mention"))
+    return result
+
+
+def mention_posts(db: Db, platform: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """External id → row id of the stored mention posts among ``external_ids``."""
+    conn = _conn(db)
+    ids = list(set(external_ids))
+    if not ids:
+        return {}
+    stmt = select(POSTS.c.external_id, POSTS.c.id).where(
+        POSTS.c.platform == platform, POSTS.c.origin == "mention", _among(conn, POSTS.c.external_id, ids))
+    return {ext: row_id for ext, row_id in conn.execute(stmt)}
+
+
+def reposts_of(db: Db, platform: str, external_ids: Iterable[str]) -> list[Row]:
+    """Stored posts from accounts' own timelines that repost one of ``external_ids``."""
+    conn = _conn(db)
+    ids = list(set(external_ids))
+    if not ids:
+        return []
+    stmt = (select(POSTS).join(models.Account.__table__, models.Account.id == POSTS.c.account_id)
+            .where(POSTS.c.platform == platform, POSTS.c.origin == "timeline",
+                   POSTS.c.author_id == models.Account.uid, _among(conn, POSTS.c.repost_of, ids)))
+    return list(conn.execute(stmt))
+
+
+def followed_mentions(db: Db, account_id: int, since: datetime) -> list[Row]:
+    """The account's live mention posts since ``since`` whose own mention
+    (the post as its root item) still awaits its decision or an answer."""
+    flags = models.Flag.__table__
+    root = COMMENTS.alias("root")
+    unanswered = (select(flags.c.id).where(flags.c.comment_id == root.c.id,
+                                           flags.c.status.in_(("open", "acknowledged"))).exists())
+    stmt = (select(POSTS).join(root, (root.c.post_id == POSTS.c.id) & (root.c.item == "post"))
+            .where(POSTS.c.account_id == account_id, POSTS.c.origin == "mention",
+                   POSTS.c.deleted_at.is_(None), POSTS.c.created_at >= since,
+                   root.c.decided_at.is_(None) | unanswered)
+            .order_by(POSTS.c.created_at, POSTS.c.id))
+    return list(_conn(db).execute(stmt))
+
+
 # --- comments --------------------------------------------------------------------
 
 
@@ -544,9 +607,10 @@ def _compare_comment(stored: Row, comment: records.Comment, plan: _Plan) -> None
 
 
 def upsert_comments(db: Db, comments: Sequence[records.Comment], *,
-                    post_row_ids: Mapping[str, int], now: datetime) -> UpsertResult:
+                    post_row_ids: Mapping[str, int], now: datetime, item: str = "comment") -> UpsertResult:
     """Store a batch of comments; ``post_row_ids`` maps each comment's post
-    (external id) to its row id."""
+    (external id) to its row id.  ``item``: what they are in their thread
+    (``models.Comment.item``)."""
     conn = _conn(db)
     for comment in comments:
         if comment.post_id not in post_row_ids:
@@ -554,7 +618,7 @@ def upsert_comments(db: Db, comments: Sequence[records.Comment], *,
                              "is not stored")
 
     def make_row(comment: records.Comment) -> dict[str, Any]:
-        return _comment_row(comment, post_row_ids[comment.post_id])
+        return {**_comment_row(comment, post_row_ids[comment.post_id]), "item": item}
 
     out = _Outcome()
     for platform, group in _by_platform(_dedupe(comments)).items():

@@ -570,6 +570,80 @@ def _is_top_level(node: At) -> bool:
     return rootid is None or rootid == node.opt_ident("id", "idstr")
 
 
+# --- mentions --------------------------------------------------------------------
+
+
+def parse_search(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                 page: int = 1) -> Page[Post]:
+    """m.weibo.cn real-time search (``getIndex``, containerid ``100103type=61&q=…``):
+    the timeline's card shapes, ``cardlistInfo.page`` the next page, ``这里还没有
+    内容`` the end.  Only the posts found are kept, not the originals they repost
+    (an original is no mention of the account)."""
+    root = _envelope(payload, "search")
+    if isinstance(root, Page):
+        return root
+    data = root.obj("data")
+    posts: list[Post] = []
+    for card in data.items("cards"):
+        card_type = card.get("card_type")
+        if card_type == 9:
+            posts += _post(card.obj("mblog"), account_uid=account_uid, now=now)[:1]
+        elif card_type == 11:
+            for inner in card.items("card_group", required=False):
+                if inner.get("card_type") == 9 and inner.has("mblog"):
+                    posts += _post(inner.obj("mblog"), account_uid=account_uid, now=now)[:1]
+    info = data.opt_obj("cardlistInfo")
+    cursor = None
+    if info is not None and info.get("page") not in (None, "", 0, "0"):
+        cursor = _cursor(page=_page_number(info, "page"))
+    # no next page named: the last page (the same as the end marker one page on)
+    return Page(items=_dedup(posts), cursor=cursor, complete=cursor is None)
+
+
+def _since(data: At) -> str | None:
+    """weibo.com's ``since_id`` paging: the next page's cursor, None at the end."""
+    if data.get("since_id") in (None, "", 0, "0"):
+        return None
+    return _cursor(since_id=_token(data, "since_id"))
+
+
+def parse_ajax_mentions(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                        page: int = 1) -> Page[Post]:
+    """weibo.com ``/ajax/statuses/mentions`` (the logged-in account's inbox of
+    posts that @ it): ``{ok, data:{list[], since_id}}``, newest first."""
+    root = _envelope(payload, "ajax_mentions")
+    if isinstance(root, Page):
+        return root
+    data = root.obj("data")
+    posts: list[Post] = []
+    for entry in data.items("list"):
+        posts += _post(entry, account_uid=account_uid, now=now)[:1]
+    cursor = _since(data)
+    return Page(items=_dedup(posts), cursor=cursor, complete=cursor is None)
+
+
+def parse_ajax_comment_mentions(payload: Any, *, account_uid: str = "", now: datetime, post_id: str = "",
+                                page: int = 1) -> Page:
+    """weibo.com ``/ajax/comments/mentions`` (comments that @ the logged-in
+    account, anywhere): ``{ok, data:{list[], since_id}}``, each comment with
+    the post it is under as ``status``; that post comes first in the page."""
+    root = _envelope(payload, "ajax_comment_mentions")
+    if isinstance(root, Page):
+        return root
+    data = root.obj("data")
+    items: list[Post | Comment] = []
+    for entry in data.items("list"):
+        status = entry.obj("status")
+        post = _post(status, account_uid=account_uid, now=now)[0]
+        comment = _comment(entry, account_uid="", now=now, post_id=post.external_id)
+        items += [post, comment]
+    cursor = _since(data)
+    seen: dict[tuple[str, str], Any] = {}
+    for item in items:
+        seen.setdefault((item.kind, item.external_id), item)
+    return Page(items=tuple(seen.values()), cursor=cursor, complete=cursor is None)
+
+
 # --- profile ---------------------------------------------------------------------
 
 
@@ -601,6 +675,9 @@ PARSERS: Mapping[str, Parser] = {
     "child_comments": parse_child_comments,
     "ajax_timeline": parse_ajax_timeline,
     "ajax_comments": parse_ajax_comments,
+    "search": parse_search,
+    "ajax_mentions": parse_ajax_mentions,
+    "ajax_comment_mentions": parse_ajax_comment_mentions,
 }
 
 
