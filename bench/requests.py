@@ -5,8 +5,11 @@ real dispatcher and poller (``Dispatcher.run_virtual`` on a ``FakeClock``) over
 real HTTP against the in-process simulator, on SQLite in a temporary folder,
 with the polling defaults and Weibo pace of ``config/huisheng.example.toml``
 (interval 900 s, 7-day recent window re-read every 3600 s, 3 s between
-requests, one at a time; the pacer's waits advance the fake clock, so the
-spacing shapes when polls happen just as it would in real time).
+requests, one at a time; each account's @NAME searched every 1800 s, searches
+5 s apart; the pacer's waits advance the fake clock, so the spacing shapes
+when polls happen just as it would in real time).  The first five accounts
+also read their own mention inbox (a cookie each).  The minimal counts the
+mention sources too (see :mod:`huisheng.simulator.minimal`).
 
 A warm-up runs until every account has read its recent window once (at 3 s a
 request that takes about two simulated hours); then the simulator's counters
@@ -49,6 +52,8 @@ SEED = 20261102
 START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in Shanghai
 SPAN_HOURS = float(os.environ.get("HUISHENG_BENCH_SPAN_HOURS", "24"))
 ACCOUNTS = int(os.environ.get("HUISHENG_BENCH_ACCOUNTS", "0"))  # 0: the whole matrix
+#: the first accounts of the matrix have their own cookie: their mention inbox is read too
+INBOX_ACCOUNTS = 5
 
 
 def _merge(*polls: dict[str, list[datetime]]) -> dict[str, list[datetime]]:
@@ -64,6 +69,12 @@ def measure(folder: Path) -> dict:
     matrix = load_matrix(base_settings.matrix_path)
     if ACCOUNTS:
         matrix = replace(matrix, accounts=matrix.accounts[:ACCOUNTS])
+    # a few accounts read their own mention inbox with their own cookie
+    inbox = {a.uid for a in matrix.accounts[:INBOX_ACCOUNTS]}
+    for uid in inbox:
+        os.environ[f"HUISHENG_BENCH_COOKIE_{uid}"] = f"SUB=sim-{uid}"
+    matrix = replace(matrix, accounts=tuple(replace(a, cookie_env=f"HUISHENG_BENCH_COOKIE_{a.uid}")
+                                            if a.uid in inbox else a for a in matrix.accounts))
     clock = FakeClock(START)
     world = World(matrix, seed=SEED, start=START)
     server = SimServer(world, clock)
@@ -88,7 +99,7 @@ def measure(folder: Path) -> dict:
         # 3 s a request the first reads of 176 windows take hours of simulated time).
         while len(server.polls()) < len(matrix.accounts):
             dispatcher.run_virtual(clock, clock.now() + timedelta(seconds=polling.interval))
-        warm_polls = server.polls()
+        warm_polls, warm_sources = server.polls(), server.source_polls()
         note(f"requests: warm-up {clock.now() - START} simulated, {sum(map(len, warm_polls.values()))} polls, "
              f"{server.stats()['total']} requests in {time.perf_counter() - started:.1f}s")
         server.reset_stats()
@@ -96,18 +107,20 @@ def measure(folder: Path) -> dict:
         day_start = clock.now()
         dispatcher.run_virtual(clock, day_start + timedelta(hours=SPAN_HOURS))
         stats = server.stats()
-        day_polls = server.polls()
+        day_polls, day_sources = server.polls(), server.source_polls()
         elapsed = time.perf_counter() - started
         window = polling.recent_window_days
-        warm = minimal_requests(world, warm_polls, window)
-        both = minimal_requests(world, _merge(warm_polls, day_polls), window)
+        warm = minimal_requests(world, warm_polls, window, warm_sources)
+        both = minimal_requests(world, _merge(warm_polls, day_polls), window,
+                                {e: _merge(warm_sources.get(e, {}), day_sources.get(e, {}))
+                                 for e in {*warm_sources, *day_sources}})
         kinds = {k: both["by_kind"][k] - warm["by_kind"][k] for k in both["by_kind"]}
         return {
             "made": stats["total"], "by_endpoint": stats["by_endpoint"], "faults": stats["faults"],
             "minimal": both["minimal"] - warm["minimal"], "naive": both["naive"] - warm["naive"],
             "minimal_by_kind": kinds, "polls": sum(map(len, day_polls.values())),
             "accounts": len(matrix.accounts), "polled_accounts": len(day_polls),
-            "reset_only_minimal": minimal_requests(world, day_polls, window)["minimal"],
+            "reset_only_minimal": minimal_requests(world, day_polls, window, day_sources)["minimal"],
             "errors": sum(1 for r in results if r.outcome != "ok"),
             "span": clock.now() - day_start, "seconds": elapsed,
             "budget": stats["total"] * settings.platforms["weibo"].pace.min_interval

@@ -658,7 +658,8 @@ class _AccountRun:
             if not fresh:
                 complete = True
                 break
-            if pages >= self.polling.max_timeline_pages:
+            # a first read goes back over the whole recent window, deeper than a timeline's look
+            if pages >= self.polling.max_comment_pages:
                 reason = f"stopped after {pages} pages"
                 break
             page_cursor = page.cursor

@@ -1,0 +1,177 @@
+"""Mentions: the search for @NAME (its own interval and pace, stops at known
+items, copes with Weibo's partial deduplication, a tight rate limit), the
+account's own mention inbox with its own cookie, and ``status`` showing each
+source — through the real command line, against the simulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from huisheng.cli import main
+from huisheng.clock import FakeClock
+from huisheng.config.matrix import dump_matrix, parse_matrix_text
+from huisheng.errors import ConfigErrors
+from huisheng.simulator import SimServer, World, WorldConfig
+from huisheng.simulator.render import search_order
+from huisheng.simulator.sample import sample_matrix
+from huisheng.storage.db import make_engine
+from huisheng.storage.models import Account, AccountSource, Comment, Post
+
+COOKIE_VAR = "TEST_OWN_COOKIE"
+BUSY = WorldConfig(history_days=3, mentions_per_day=(("district", 12.0), ("department", 6.0), ("street", 6.0),
+                                                     ("community", 6.0)))
+
+
+@pytest.fixture
+def district(tmp_path, db_url):
+    matrix = sample_matrix(3, streets=1)
+    own = matrix.accounts[0]
+    from dataclasses import replace
+    matrix = replace(matrix, accounts=(replace(own, cookie_env=COOKIE_VAR), *matrix.accounts[1:]))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    clock = FakeClock(now)
+    world = World(matrix, seed=7, start=now - timedelta(days=3), config=BUSY)
+    server = SimServer(world, clock)
+    base = server.start()
+    (tmp_path / "matrix").mkdir()
+    (tmp_path / "matrix" / "matrix.toml").write_text(dump_matrix(matrix), encoding="utf-8")
+    config = tmp_path / "huisheng.toml"
+    config.write_text(f"""
+matrix = "matrix"
+[database]
+url = "{db_url}"
+[platforms.weibo]
+min_interval = 0.001
+search_min_interval = 0.001
+base_url = "{base}"
+ajax_base_url = "{base}"
+mode = "mobile"
+""", encoding="utf-8")
+    for args in (["db", "upgrade"], ["matrix", "sync"]):
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
+    yield config, matrix, server, db_url
+    server.stop()
+
+
+def run(config, *args):
+    return CliRunner().invoke(main, [*args, "--config", str(config)])
+
+
+def _stored(db_url):
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            posts = {p.external_id: p for p in conn.execute(select(Post).where(Post.origin == "mention"))}
+            roots = {c.external_id: c for c in conn.execute(select(Comment).where(Comment.item == "post"))}
+            accounts = [tuple(a) for a in conn.execute(select(Account.cookie_env, Account.adapter_state))]
+    finally:
+        engine.dispose()
+    return posts, roots, accounts
+
+
+def test_search_finds_every_mention_once_despite_partial_dedup_then_stops_at_known(district):
+    config, matrix, server, db_url = district
+    district_account = matrix.accounts[0]
+    now = server.clock.now()
+    pages = search_order(server.world, district_account.name, now)
+    assert len(pages) >= 3, "the search spans pages"
+    flat = [p.id for chunk in pages for p in chunk]
+    assert len(flat) > len(set(flat)), "the same item on two pages"
+
+    result = run(config, "poll", district_account.uid)
+    assert result.exit_code == 0, result.output
+    posts, roots, _ = _stored(db_url)
+    truth = server.truth()
+    mine = {p["id"] for p in truth["posts"] if p["citizen"] and district_account.uid in p["mentions"]
+            and not p["deleted"]}
+    assert mine and mine <= set(posts) and mine <= set(roots), (server.stats()["by_endpoint"], len(pages), result.output)
+    searched = server.stats()["by_endpoint"]["search"]
+    assert searched == len(pages)  # down to the last page, each once
+
+    # within the interval (30 minutes by default) no search at all
+    server.reset_stats()
+    assert run(config, "poll", district_account.uid).exit_code == 0
+    assert "search" not in server.stats()["by_endpoint"]
+
+    # once due again, with nothing new: one page, which ends the read (all known)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(update(AccountSource).values(next_check_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+    engine.dispose()
+    server.reset_stats()
+    assert run(config, "poll", district_account.uid).exit_code == 0
+    assert server.stats()["by_endpoint"].get("search") == 1
+
+    # still within the interval afterwards
+    server.reset_stats()
+    assert run(config, "poll", district_account.uid).exit_code == 0
+    assert "search" not in server.stats()["by_endpoint"]
+
+
+def test_the_accounts_own_inbox_with_its_own_cookie_never_shown(district, monkeypatch, caplog):
+    config, matrix, server, db_url = district
+    own, other = matrix.accounts[0], matrix.accounts[1]
+    cookie = f"SUB=sim-{own.uid}"
+    monkeypatch.setenv(COOKIE_VAR, cookie)
+    with caplog.at_level(logging.DEBUG):
+        outputs = [run(config, "poll", own.uid).output, run(config, "poll", other.uid).output]
+    stats = server.stats()["by_account"]
+    assert stats[own.uid].get("ajax_mentions") and stats[own.uid].get("ajax_comment_mentions")
+    assert "ajax_mentions" not in stats.get(other.uid, {})
+    status = json.loads(run(config, "status", "--format", "json").output)
+    by_uid = {row["uid"]: row for row in status}
+    kinds = {s["kind"]: s for s in by_uid[own.uid]["sources"]}
+    assert set(kinds) == {"mentions_search", "mentions_posts", "mentions_comments"}
+    assert all(s["complete"] and s["consecutive_errors"] == 0 for s in kinds.values())
+    assert {s["kind"] for s in by_uid[other.uid]["sources"]} == {"mentions_search"}
+    table = run(config, "status").output
+    assert "搜索 @账号名" in table and "@我的评论（本账号 cookie）" in table
+    # comments that @ the account under citizens' posts arrive through the inbox
+    posts, roots, accounts = _stored(db_url)
+    text = "\n".join(outputs + [table, json.dumps(status)] + [r.getMessage() for r in caplog.records]
+                     + [repr(a) for a in accounts])
+    assert cookie not in text and COOKIE_VAR in repr(accounts)
+
+
+def test_a_missing_cookie_variable_fails_the_inbox_visibly(district, monkeypatch):
+    config, matrix, server, db_url = district
+    monkeypatch.delenv(COOKIE_VAR, raising=False)
+    result = run(config, "poll", matrix.accounts[0].uid)
+    assert result.exit_code == 0, result.output  # the timeline and the search still work
+    status = json.loads(run(config, "status", "--format", "json").output)
+    sources = {s["kind"]: s for s in status[0]["sources"]} if status[0]["uid"] == matrix.accounts[0].uid else {
+        s["kind"]: s for row in status if row["uid"] == matrix.accounts[0].uid for s in row["sources"]}
+    assert sources["mentions_search"]["consecutive_errors"] == 0
+    for kind in ("mentions_posts", "mentions_comments"):
+        assert sources[kind]["last_error_kind"] == "auth_required"
+        assert COOKIE_VAR in sources[kind]["last_error_message"]
+
+
+def test_the_search_rate_limit_backs_the_search_off_not_the_account(district):
+    config, matrix, server, db_url = district
+    server.search_limit = (1, 60.0)  # tighter than the district's pages
+    result = run(config, "poll", matrix.accounts[0].uid)
+    assert "outcome=ok" in result.output
+    status = json.loads(run(config, "status", "--format", "json").output)
+    row = next(r for r in status if r["uid"] == matrix.accounts[0].uid)
+    search = next(s for s in row["sources"] if s["kind"] == "mentions_search")
+    assert row["consecutive_errors"] == 0
+    assert search["last_error_kind"] == "rate_limited" and search["consecutive_errors"] == 1
+    assert server.stats()["faults"].get("search_limit") == 1
+
+
+def test_a_cookie_in_the_matrix_is_refused(tmp_path):
+    text = dump_matrix(sample_matrix(1, streets=1)).replace(
+        'unit = "', 'cookie = "SUB=abc"\nunit = "', 1)
+    with pytest.raises(ConfigErrors) as caught:
+        parse_matrix_text(text, tmp_path / "matrix.toml")
+    assert "cookie_env" in str(caught.value)
+    ok = dump_matrix(sample_matrix(1, streets=1)).replace('unit = "', f'cookie_env = "{COOKIE_VAR}"\nunit = "', 1)
+    assert parse_matrix_text(ok, tmp_path / "matrix.toml").accounts[0].cookie_env == COOKIE_VAR
