@@ -75,7 +75,7 @@ def test_example_config_and_matrix_check_passes():
     result = CliRunner().invoke(main, ["config", "check", "--config",
                                        str(ROOT / "config" / "huisheng.example.toml")])
     assert result.exit_code == 0, result.output
-    assert "单位：区（district）1，部门（department）30，街镇（street）25，社区村（community）113" in result.output
+    assert "单位：区级（district）1，部门（department）30，街镇（street）25，社区/村（community）113" in result.output
     assert "账号：weibo 176（共 176，启用 176）" in result.output
     assert "配置检查通过" in result.output
 

@@ -12,10 +12,10 @@ from sqlalchemy.exc import DBAPIError
 from huisheng.errors import ConfigError, HuishengError
 from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.config import ConfigErrors, load_settings, parse_toml
-from huisheng.config.matrix import (LEVEL_NAMES, dump_matrix, import_csv, level_counts, load_matrix,
-                                     platform_counts)
+from huisheng.config.matrix import dump_matrix, import_csv, level_counts, load_matrix, platform_counts
 from huisheng.config.settings import Matrix, Settings
 from huisheng.textsafe import terminal
+from huisheng.vocabulary import UnitLevel
 
 
 def hidden_password_url(url: str) -> str:
@@ -100,7 +100,7 @@ def summary_lines(settings: Settings, matrix: Matrix) -> list[str]:
         lines.append(f"平台 {name}：请求间隔 ≥ {pace.min_interval:g} 秒，并发 {pace.concurrency}"
                      + (f"；{secrets}" if secrets else ""))
     lines.append(f"矩阵：{matrix.source}")
-    lines.append("单位：" + "，".join(f"{LEVEL_NAMES[level]}（{level}）{n}"
+    lines.append("单位：" + "，".join(f"{UnitLevel.label_of(level)}（{level}）{n}"
                                     for level, n in level_counts(matrix).items()))
     enabled = sum(1 for a in matrix.accounts if a.enabled)
     lines.append("账号：" + "，".join(f"{p} {n}" for p, n in platform_counts(matrix).items())

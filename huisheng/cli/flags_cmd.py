@@ -17,12 +17,11 @@ from huisheng.cli._common import LIMIT, ROW_ID, config_option, fail_cleanly, req
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.actions import FlagActions
-from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
-from huisheng.flags.rules import ROUTING_LABELS
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
 from huisheng.cli.tables import render, text_table
 from huisheng.textsafe import json_text, terminal
 from huisheng.reports.output import Column
+from huisheng.vocabulary import Category, FlagState, Routing
 
 
 class _Context:
@@ -109,8 +108,8 @@ def flags_group() -> None:
 
 @flags_group.command("list")
 @click.option("--unit", "unit_key", default=None, help="Unit code or name (its own flags).")
-@click.option("--status", type=click.Choice(lifecycle.STATES), default=None)
-@click.option("--category", type=click.Choice(tuple(CATEGORY_NAMES)), default=None)
+@click.option("--status", type=click.Choice(FlagState.values()), default=None)
+@click.option("--category", type=click.Choice(Category.values()), default=None)
 @click.option("--overdue", is_flag=True, help="Unanswered past the deadline.")
 @click.option("--urgent", is_flag=True)
 @click.option("--limit", type=LIMIT, default=200, show_default=True)
@@ -165,7 +164,7 @@ def list_flags(unit_key, status, category, overdue, urgent, limit, fmt, config: 
             due = ctx.local(f.due_at) + (" 超期" if r["overdue"] else "") + ("?" if f.due_uncertain else "")
             if f.historical:
                 due = HISTORICAL  # no clock: its deadline is only on record
-            table.append((str(r["id"]), STATE_NAMES[r["status"]], mark + CATEGORY_NAMES[r["category"]],
+            table.append((str(r["id"]), FlagState.label_of(r["status"]), mark + Category.label_of(r["category"]),
                           r["unit"], due, _excerpt(terminal(r["text"]), 30)))
         if cut:
             click.echo(cut)
@@ -186,7 +185,6 @@ _CSV_COLUMNS = [
 ]
 
 
-_ROUTING_NAMES = {**ROUTING_LABELS, "manual": "人工改派"}
 #: what ``flags list`` shows for a historical flag's deadline
 HISTORICAL = "历史（不计时）"
 
@@ -197,11 +195,11 @@ def _overdue(flag: Flag, now: datetime) -> bool:
 
 
 def _flags_csv(rows, now: datetime, tz: ZoneInfo) -> str:
-    records = [{"id": f.id, "status": STATE_NAMES[f.status], "category": CATEGORY_NAMES[f.category],
+    records = [{"id": f.id, "status": FlagState.label_of(f.status), "category": Category.label_of(f.category),
                 "urgent": f.urgent, "historical": f.historical, "unit": unit, "account": account,
                 "author": f.author_name, "started_at": f.started_at, "due_at": f.due_at,
                 "due_uncertain": f.due_uncertain, "overdue": _overdue(f, now),
-                "first_reply_at": f.first_reply_at, "routing": _ROUTING_NAMES.get(f.routing, f.routing),
+                "first_reply_at": f.first_reply_at, "routing": Routing.label_of(f.routing),
                 "routing_reason": f.routing_reason, "text": text}
                for f, unit, account, text in rows]
     return render(records, _CSV_COLUMNS, fmt="csv", lang="zh", tz=tz)
@@ -236,10 +234,10 @@ def show(flag_id: int, config: Path) -> None:
                                      .order_by(FlagEvent.at, FlagEvent.id)).all()
     finally:
         ctx.close()
-    lines = [f"需回复 #{flag.id}  {STATE_NAMES[flag.status]}  {CATEGORY_NAMES[flag.category]}"
+    lines = [f"需回复 #{flag.id}  {FlagState.label_of(flag.status)}  {Category.label_of(flag.category)}"
              + ("  【紧急】" if flag.urgent else "") + ("  【历史】" if flag.historical else ""),
              f"单位: {unit.name}    账号: {account.name}",
-             f"分派: {flag.routing} — {flag.routing_reason}",
+             f"分派: {Routing.label_of(flag.routing)} — {flag.routing_reason}",
              f"留言: {comment.author_name} @ {ctx.local(comment.created_at)}",
              f"  {comment.text}",
              f"博文: {_excerpt(post.text, 60)}  {post.url or ''}",

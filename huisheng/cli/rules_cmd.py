@@ -16,17 +16,18 @@ from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Reason, Subject, build_directory, decide
 from huisheng.flags.evaluate import CLASSES, NONE, RESIDENT, Evaluation, default_account, evaluate, read_labelled
-from huisheng.flags.rules import CATEGORY_LABELS, ROUTING_LABELS, Rules, load_rules
+from huisheng.flags.rules import Rules, load_rules
 from huisheng.config import load_settings
 from huisheng.config.matrix import load_matrix
 from huisheng.cli.tables import pad
 
+from huisheng.vocabulary import Category, Routing
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
 
 KIND_LABELS = {"category": "类别", "needs_reply": "需回复", "no_reply": "无需回复", "urgent": "紧急",
                "negation": "否定", "route": "分派", "skip": "跳过"}
-CLASS_LABELS = {**CATEGORY_LABELS, NONE: "无"}
+CLASS_LABELS = {**Category.labels(), NONE: "无"}
 
 
 def _load(config: Path, routing_model: Path | None = None) -> tuple[Rules, Directory, Learned | None]:
@@ -62,14 +63,14 @@ def decision_json(decision: Decision, directory: Directory) -> dict:
 
 
 def decision_lines(decision: Decision, directory: Directory) -> list[str]:
-    category = CATEGORY_LABELS.get(decision.category or "", "无")
+    category = Category.label_of(decision.category) if decision.category else "无"
     lines = [f"需回复：{'是' if decision.needs_reply else '否'}",
              f"类别：{category}",
              f"紧急：{'是' if decision.urgent else '否'}"]
     if decision.needs_reply:
         unit = directory.unit_name(decision.unit_code) if decision.unit_code else "（未确定）"
         lines.append(f"负责单位：{unit}" + (f"（{decision.unit_code}）" if decision.unit_code else ""))
-        lines.append(f"分派方式：{ROUTING_LABELS.get(decision.routing or '', decision.routing)}")
+        lines.append(f"分派方式：{Routing.label_of(decision.routing or '')}")
         lines.append(f"分派理由：{decision.routing_reason}")
     lines.append(f"规范化文本：{decision.text}")
     lines.append("依据：")
@@ -97,7 +98,7 @@ def report_lines(result: Evaluation) -> list[str]:
         lines.append(f"分派准确率：{_pct(r['accuracy'])}（{r['correct']}/{r['judged']}；"
                      f"标注了单位 {r['labelled']} 条，其中判为需回复的参与评估）")
         lines.append("  按分派方式：" + "；".join(
-            f"{ROUTING_LABELS.get(kind, kind)} {c['correct']}/{c['judged']}" for kind, c in r["by_routing"].items()))
+            f"{Routing.label_of(kind)} {c['correct']}/{c['judged']}" for kind, c in r["by_routing"].items()))
     if "categories" in m:
         lines.append(f"类别准确率：{_pct(m['category_accuracy'])}")
         lines.append("")

@@ -8,7 +8,7 @@ accepts the folder or the file)::
     name = "沙坪坝区"
     admins = ["xinwen@example.org"]
 
-    [[unit]]                        # a department (部门), street/town (街镇) or community/village (社区村)
+    [[unit]]                        # a department (部门), street/town (街镇) or community/village (社区/村)
     code = "street-ciqikou"
     name = "磁器口街道"
     level = "street"                # department | street | community
@@ -51,8 +51,7 @@ from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.errors import ConfigError, ConfigErrors
 
 MATRIX_FILE = "matrix.toml"
-LEVELS = ("district", "department", "street", "community")
-LEVEL_NAMES = {"district": "区", "department": "部门", "street": "街镇", "community": "社区村"}
+from huisheng.vocabulary import UnitLevel
 #: the level a unit's parent must have
 PARENT_LEVEL = {"department": "district", "street": "district", "community": "street"}
 #: how a platform's account ids look
@@ -119,7 +118,7 @@ SCHEMA = Table({
     "district": Table(dict(_UNIT_ITEMS), doc="区本身：code、name、admins；每个矩阵恰好一个"),
     "unit": Many(Table({
         **_UNIT_ITEMS,
-        "level": Key("str", required=True, choices=LEVELS[1:]),
+        "level": Key("str", required=True, choices=UnitLevel.values()[1:]),
         "parent": Key("str", doc="parent unit code (default: the district)"),
     })),
     "account": Many(Table({
@@ -199,8 +198,8 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
             v.error(path + ("parent",), f"上级单位 \"{unit.parent}\" 不存在（应为某个单位的 code）")
         elif parent.level != want:
             v.error(path + ("parent",),
-                    f"{LEVEL_NAMES[unit.level]}（{unit.level}）的上级应为{LEVEL_NAMES[want]}（{want}），"
-                    f"\"{unit.parent}\" 是{LEVEL_NAMES[parent.level]}（{parent.level}）")
+                    f"{UnitLevel.label_of(unit.level)}（{unit.level}）的上级应为{UnitLevel.label_of(want)}（{want}），"
+                    f"\"{unit.parent}\" 是{UnitLevel.label_of(parent.level)}（{parent.level}）")
 
     installed = adapters.available()
     accounts: list[AccountSpec] = []
@@ -538,8 +537,8 @@ def import_csv(path: Path, previous: Matrix | None = None) -> Matrix:
         level_text = reader.cell(row, "level")
         level = CSV_LEVELS.get(level_text.lower()) if level_text else None
         if level_text and level is None:
-            reader.error(number, "level", f"未知的单位级别「{level_text}」（应为 区、部门、街镇、社区村 之一，"
-                                          f"或 district、department、street、community）")
+            reader.error(number, "level", f"未知的单位级别「{level_text}」（应为 {'、'.join(UnitLevel.labels().values())} 之一，"
+                                          f"或 {'、'.join(UnitLevel.values())}）")
             continue
         code = reader.cell(row, "unit_code") or None
         parent_ref = reader.cell(row, "parent") or None
@@ -710,7 +709,7 @@ def _resolve_csv(reader: _CsvReader, units: dict[tuple, _CsvUnit], order: list[t
 
 def level_counts(matrix: Matrix) -> dict[str, int]:
     counts = Counter(u.level for u in matrix.units)
-    return {level: counts.get(level, 0) for level in LEVELS}
+    return {level: counts.get(level, 0) for level in UnitLevel.values()}
 
 
 def platform_counts(matrix: Matrix) -> dict[str, int]:

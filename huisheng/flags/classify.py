@@ -29,13 +29,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from huisheng.flags.route import Directory, build_directory, fold, route
-from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
+from huisheng.flags.rules import Rules
 from huisheng.flags.scan import Hit, Scan
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
+from huisheng.vocabulary import Category
 
-_LABELS = {**CATEGORY_LABELS, "urgent": "紧急"}
+_LABELS = {**Category.labels(), "urgent": "紧急"}
 
 #: invisible format characters that would split a keyword (bidi overrides, zero-width)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -223,7 +224,7 @@ def _to_resident(text: str, subject: Subject, rules: Rules, directory: Directory
         rule, span, who = matcher.rule, Span(start, end, matched), f"对其他网友说（「{matched.strip()}」）"
     if mentioned or scan.hits(rules.address):
         return None
-    cancelled = "、".join(_LABELS[c] for c in CATEGORIES if c in rules.to_resident_cancels)
+    cancelled = "、".join(c.label() for c in Category if c in rules.to_resident_cancels)
     return Reason(rule, "negation", span, f"{who}，不是对政府说的：不计{cancelled}")
 
 

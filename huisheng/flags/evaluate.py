@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Subject, decide
-from huisheng.flags.rules import CATEGORIES, CATEGORY_LABELS, Rules
+from huisheng.flags.rules import Rules
 from huisheng.config.matrix import read_csv
 
+from huisheng.vocabulary import Category
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
 
 NONE = "none"
-CLASSES = CATEGORIES + (NONE,)
-_CATEGORY_WORDS = {**{c: c for c in CATEGORIES}, **{v: k for k, v in CATEGORY_LABELS.items()},
+CLASSES = Category.values() + (NONE,)
+_CATEGORY_WORDS = {**{c.value: c.value for c in Category}, **{c.zh: c.value for c in Category},
                    "": NONE, NONE: NONE, "无": NONE, "-": NONE, "null": NONE}
 _BOOLS = {"1": True, "0": False, "true": True, "false": False, "是": True, "否": False, "yes": True,
           "no": False, "y": True, "n": False}
 #: the author of every evaluated row: a resident, never a matrix account
+_ZH_CLASSES = "、".join(Category.labels().values())
 RESIDENT = "resident"
 
 
@@ -90,7 +92,7 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
         if category is not None:
             category = _CATEGORY_WORDS.get(category.lower())
             if category is None:
-                bad("category", f"未知的类别「{cell('category')}」（应为 咨询、投诉、求助、建议、感谢、无 或英文名）")
+                bad("category", f"未知的类别「{cell('category')}」（应为 {_ZH_CLASSES}、无 或英文名）")
                 continue
         flags: dict[str, bool | None] = {}
         for name in ("needs_reply", "urgent"):

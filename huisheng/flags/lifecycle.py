@@ -24,16 +24,11 @@ from sqlalchemy.orm import Session
 
 from huisheng.errors import HuishengError
 from huisheng.storage.models import Flag, FlagEvent, Unit
+from huisheng.vocabulary import Category, FlagState
 
-ORDER = ("open", "acknowledged", "replied", "resolved", "closed")
-STATES = ORDER + ("dismissed",)
-#: what a state means on a report or a digest
-STATE_NAMES = {"open": "待回复", "acknowledged": "已受理", "replied": "已回复", "resolved": "已办结",
-               "closed": "已销号", "dismissed": "已驳回"}
-CATEGORY_NAMES = {"consultation": "咨询", "complaint": "投诉", "help": "求助", "suggestion": "建议",
-                  "praise": "感谢"}
+ORDER = tuple(s for s in FlagState if s is not FlagState.DISMISSED)
 #: categories that are about getting something done (解决类) and may carry a promised date
-SOLVABLE = ("complaint", "help", "suggestion")
+SOLVABLE = (Category.COMPLAINT, Category.HELP, Category.SUGGESTION)
 
 
 class FlagError(HuishengError):
@@ -72,11 +67,12 @@ def record(session: Session, flag: Flag, kind: str, actor: str, now: datetime, n
 
 def _advance(flag: Any, to: str, actor: str, now: datetime, note: str, **data: Any) -> Event:
     if flag.status == "dismissed":
-        raise FlagError(f"#{flag.id} 已驳回，不能再改为「{STATE_NAMES[to]}」")
+        raise FlagError(f"#{flag.id} 已驳回，不能再改为「{FlagState.label_of(to)}」")
     if to == flag.status:
-        raise FlagError(f"#{flag.id} 已是「{STATE_NAMES[to]}」")
+        raise FlagError(f"#{flag.id} 已是「{FlagState.label_of(to)}」")
     if ORDER.index(to) < ORDER.index(flag.status):
-        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能退回「{STATE_NAMES[to]}」")
+        raise FlagError(f"#{flag.id} 当前为「{FlagState.label_of(flag.status)}」，"
+                        f"不能退回「{FlagState.label_of(to)}」")
     flag.status = to
     return event(flag, to, actor, now, note, **data)
 
@@ -112,7 +108,7 @@ def resolve(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
 
 def close(flag: Any, *, actor: str, now: datetime, note: str = "") -> Event:
     if flag.status != "resolved":
-        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」：只有已办结的才能销号（办结销号）")
+        raise FlagError(f"#{flag.id} 当前为「{FlagState.label_of(flag.status)}」：只有已办结的才能销号（办结销号）")
     step = _advance(flag, "closed", actor, now, note)
     flag.closed_at = now
     return step
@@ -122,7 +118,7 @@ def dismiss(flag: Any, *, actor: str, now: datetime, reason: str) -> Event:
     if not reason.strip():
         raise FlagError("驳回须说明理由")
     if flag.status not in ("open", "acknowledged", "replied"):
-        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能驳回")
+        raise FlagError(f"#{flag.id} 当前为「{FlagState.label_of(flag.status)}」，不能驳回")
     flag.status = "dismissed"
     flag.dismissed_reason = reason
     return event(flag, "dismissed", actor, now, reason)
@@ -133,9 +129,9 @@ def promise(flag: Any, *, actor: str, now: datetime, promised_at: datetime, limi
     """办结时间表: a date by which a 解决类 item will be done; at most ``limit``
     (``promise_max`` working days) unless extended with a reason."""
     if flag.category not in SOLVABLE:
-        raise FlagError(f"#{flag.id} 是{CATEGORY_NAMES[flag.category]}类留言：只有投诉、求助、建议可承诺办结时间")
+        raise FlagError(f"#{flag.id} 是{Category.label_of(flag.category)}类留言：只有投诉、求助、建议可承诺办结时间")
     if flag.status not in ("open", "acknowledged", "replied"):
-        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不再需要承诺办结时间")
+        raise FlagError(f"#{flag.id} 当前为「{FlagState.label_of(flag.status)}」，不再需要承诺办结时间")
     if promised_at <= now:
         raise FlagError("承诺办结时间须晚于现在")
     if promised_at > limit and not extension_reason.strip():
@@ -151,7 +147,7 @@ def reassign(flag: Any, unit: Unit, *, actor: str, now: datetime, note: str, ret
     unchanged); the event records whether the wrong unit handed it back within
     its own deadline (``return_due``)."""
     if flag.status in ("closed", "dismissed"):
-        raise FlagError(f"#{flag.id} 当前为「{STATE_NAMES[flag.status]}」，不能改派")
+        raise FlagError(f"#{flag.id} 当前为「{FlagState.label_of(flag.status)}」，不能改派")
     if unit.id == flag.unit_id:
         raise FlagError(f"#{flag.id} 已属于{unit.name}")
     old = flag.unit_id

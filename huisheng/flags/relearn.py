@@ -29,18 +29,19 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from huisheng.flags.classify import Directory, Subject, build_directory, mask_mentions, normalize
-from huisheng.flags.rules import ROUTINGS, Rules
+from huisheng.flags.rules import Rules
 from huisheng.clock import Clock
 from huisheng.config import Key, Table, register_table
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Unit
 from huisheng.config.settings import Settings
 
+from huisheng.vocabulary import RULE_ROUTINGS, FlagState
 if TYPE_CHECKING:
     from huisheng.flags.learn import Example, Learned, RoutingModel
 
 log = logging.getLogger("huisheng.routing")
 
-SETTLED = ("resolved", "closed")
+SETTLED = (FlagState.RESOLVED.value, FlagState.CLOSED.value)
 
 
 def _range(low: float, high: float, *, low_open: bool = False):
@@ -52,9 +53,9 @@ def _range(low: float, high: float, *, low_open: bool = False):
 
 
 def _priority(value: tuple[str, ...]) -> str | None:
-    unknown = [v for v in value if v not in ROUTINGS]
+    unknown = [v for v in value if v not in RULE_ROUTINGS]
     if unknown:
-        return f"未知的分派方式 {'、'.join(unknown)}（可用：{'、'.join(ROUTINGS)}）"
+        return f"未知的分派方式 {'、'.join(unknown)}（可用：{'、'.join(RULE_ROUTINGS)}）"
     return None
 
 

@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Mapping
 from huisheng.flags.rules import Matcher, Rules
 from huisheng.flags.scan import Hit, Scan, WordFinder
 from huisheng.config.settings import Matrix, UnitSpec
+from huisheng.vocabulary import UnitLevel
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
 
-LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区村"}
+#: looked up once per routed comment: a plain dict, not the enum
+_LEVEL_NAMES = UnitLevel.labels()
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,7 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
     before it in the priority decided)."""
     own_unit = directory.account_units.get(account_uid)
     level = directory.level(own_unit)
-    level_name = LEVEL_NAMES.get(level or "", "")
+    level_name = _LEVEL_NAMES.get(level or "", "")
     notes: list[tuple[str, int | None, int | None, str, str]] = []
     #: routing → (unit code, reason)
     candidates: dict[str, tuple[str, str]] = {}

@@ -28,11 +28,11 @@ from typing import Any, Callable, Mapping
 from huisheng.flags.workcal import WorkCalendar, YearArrangement
 from huisheng.config import Key, Table, register_table
 from huisheng.config.settings import Settings
+from huisheng.vocabulary import Category
 
 #: categories that need an answer, with their default deadlines in working days
 DEFAULT_DEADLINES: Mapping[str, float] = {"consultation": 2.0, "help": 5.0, "suggestion": 5.0,
                                           "complaint": 7.0}
-CATEGORIES = ("consultation", "complaint", "help", "suggestion", "praise")
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def sla_from_settings(settings: Settings) -> Sla:
     values = settings.extra.get("sla")
     if values is None:  # Settings built without load_settings (tests, defaults)
         return Sla()
-    deadlines = {c: values[c] for c in CATEGORIES if values.get(c) is not None}
+    deadlines = {c: values[c] for c in Category.values() if values.get(c) is not None}
     flags = settings.extra.get("flags") or {}
     return Sla(deadlines=deadlines, wrong_unit_return=values["wrong_unit_return"],
                promise_max=values["promise_max"], reminder_before=values["reminder_before"],

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 
 from huisheng.errors import error_kind_name
-from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
+from huisheng.vocabulary import Category, LadderStep
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -145,10 +145,6 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "attempts": "已连续 {n} 次未读全",
         "thread_cut": "共 {total} 个，以下列出 {listed} 个；全部可运行 huisheng status 查看。",
         "footer": "本邮件由回声（huisheng）自动生成，请勿直接回复。",
-        "state": STATE_NAMES,
-        "category_names": CATEGORY_NAMES,
-        "steps": {"due": "超期", "reminded": "已催办", "escalated": "已督办", "noticed": "已通报",
-                  "stale": "长期未回复"},
         "date_format": "%Y-%m-%d %H:%M",
         "colon": "：", "semi": "；", "comma": "，", "lp": "（", "rp": "）",
     },
@@ -216,12 +212,6 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "attempts": "{n} short reads in a row",
         "thread_cut": "{total} in all, {listed} listed; run huisheng status to see them all.",
         "footer": "Sent automatically by huisheng; please do not reply to this message.",
-        "state": {"open": "open", "acknowledged": "acknowledged", "replied": "replied",
-                  "resolved": "resolved", "closed": "closed", "dismissed": "dismissed"},
-        "category_names": {"consultation": "Consultation", "complaint": "Complaint", "help": "Help request",
-                           "suggestion": "Suggestion", "praise": "Praise"},
-        "steps": {"due": "overdue", "reminded": "reminded", "escalated": "escalated",
-                  "noticed": "on the notice list", "stale": "stale"},
         "date_format": "%Y-%m-%d %H:%M",
         "colon": ": ", "semi": "; ", "comma": ", ", "lp": " (", "rp": ")",
     },
@@ -243,12 +233,13 @@ def _localtime(ctx: Any, value: datetime | None, fmt: str | None = None) -> str:
 
 @pass_context
 def _category(ctx: Any, value: str) -> str:
-    return ctx["L"]["category_names"].get(value, value)
+    return Category.label_of(value, ctx["locale"])
 
 
 @pass_context
 def _step(ctx: Any, value: str | None) -> str:
-    return ctx["L"]["steps"].get(value or "due", value or "")
+    # a flag that has taken no step yet is just overdue
+    return LadderStep.label_of(value or LadderStep.OVERDUE, ctx["locale"])
 
 
 #: the commands that record each next step (``todo``); replying is done on the platform itself

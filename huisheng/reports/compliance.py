@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from huisheng.config import Key, Table, register_table
 from huisheng.storage.models import Account, Flag, Post, Unit
 from huisheng.config.settings import Settings
+from huisheng.vocabulary import UnitLevel
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,6 @@ def compliance(db: Session, *, at: datetime, rules: ComplianceSettings, tz: tzin
             recent_posts=total, closed_posts=closed, no_interaction=judged and total > 0 and closed == total,
             stale_flags=stale.get(a.id, 0), unreadable=not judged, unreadable_since=since, unreadable_error=error,
             never_read=never, last_success_at=a.last_success_at))
-    from huisheng.reports.coverage import LEVEL_ORDER
-
-    out.sort(key=lambda c: (LEVEL_ORDER.index(c.level) if c.level in LEVEL_ORDER else 9, c.unit_name, c.name))
+    levels = UnitLevel.values()
+    out.sort(key=lambda c: (levels.index(c.level) if c.level in levels else len(levels), c.unit_name, c.name))
     return out

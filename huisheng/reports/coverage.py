@@ -37,15 +37,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from huisheng.flags.lifecycle import CATEGORY_NAMES
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.storage.models import Account, Flag, Unit, flag_rollups
 from huisheng.reports import rollup
 from huisheng.reports.stats import COUNT_COLUMNS, EXACT_LIMIT, HIST_COLUMNS, Tally, hours, ratio
+from huisheng.vocabulary import Category, UnitLevel
 
 GROUPINGS = ("unit", "level", "account", "category", "month", "district")
-LEVEL_NAMES = {"district": "区级", "department": "部门", "street": "街镇", "community": "社区/村"}
-LEVEL_ORDER = ("district", "department", "street", "community")
 #: the flag column each grouping is counted by (level: by unit, then merged)
 _COLUMN = {"unit": "unit_id", "level": "unit_id", "account": "account_id", "category": "category",
            "month": "month", "district": None}
@@ -99,7 +97,7 @@ def _labels(db: Session, by: str, tz: ZoneInfo) -> tuple[Callable[[Any], str], C
     if by == "district":
         return (lambda raw: "district"), (lambda key: "全区")
     if by == "category":
-        return (lambda raw: raw), (lambda key: CATEGORY_NAMES.get(key, key))
+        return (lambda raw: raw), Category.label_of
     if by == "month":
         return (lambda raw: raw.strftime("%Y-%m")), (lambda key: key)
     if by in ("unit", "level"):
@@ -107,7 +105,7 @@ def _labels(db: Session, by: str, tz: ZoneInfo) -> tuple[Callable[[Any], str], C
         if by == "unit":
             names = {u.code: u.name for u in units.values()}
             return (lambda raw: units[raw].code), names.__getitem__
-        return (lambda raw: units[raw].level), (lambda key: LEVEL_NAMES.get(key, key))
+        return (lambda raw: units[raw].level), UnitLevel.label_of
     if by == "account":
         accounts = {a.id: a for a in db.scalars(select(Account))}
         names = {f"{a.platform}:{a.uid}": a.name for a in accounts.values()}
@@ -126,7 +124,8 @@ def _raw_of_flag(by: str, tz: ZoneInfo) -> Callable[[Any], Any]:
 
 def _sort_key(by: str, key: str):
     if by == "level":
-        return (LEVEL_ORDER.index(key) if key in LEVEL_ORDER else len(LEVEL_ORDER), key)
+        levels = UnitLevel.values()
+        return (levels.index(key) if key in levels else len(levels), key)
     return (0, key)
 
 

@@ -11,12 +11,10 @@ from sqlalchemy.orm import Session
 
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.storage.models import Account, Comment, Flag, Unit
+from huisheng.vocabulary import LadderStep
 
-#: the furthest ladder step a flag has reached, with what it means on a report
-#: (the digest's words: 催办 reminder, 督办 escalation, 通报 public notice)
-STEPS = ("overdue", "reminded", "escalated", "noticed", "stale")
-STEP_NAMES = {"overdue": "超期", "reminded": "已催办", "escalated": "已督办", "noticed": "已通报",
-              "stale": "长期未回复"}
+#: the furthest ladder step a flag has reached (催办 reminder, 督办 escalation, 通报 public notice)
+STEPS = LadderStep.values()
 
 
 @dataclass(frozen=True)

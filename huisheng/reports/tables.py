@@ -11,13 +11,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
 from huisheng.errors import HuishengError, error_kind_name
-from huisheng.flags.lifecycle import CATEGORY_NAMES
 from huisheng.textsafe import terminal
 from huisheng.reports.compliance import AccountCompliance
-from huisheng.reports.coverage import LEVEL_NAMES, LEVEL_ORDER, CoverageRow
+from huisheng.reports.coverage import CoverageRow
 from huisheng.reports.output import Column, Sheet
-from huisheng.reports.overdue import STEP_NAMES, OverdueFlag
+from huisheng.reports.overdue import OverdueFlag
 from huisheng.reports.ranking import RankedUnit
+from huisheng.vocabulary import Category, LadderStep, UnitLevel
 
 # One term for one figure, in every report, table and CSV (and the README):
 # 需回复 flags · 已回复 replied · 回复率 coverage · 按时回复 on time · 按时回复率
@@ -162,7 +162,7 @@ def compliance_records(rows: Iterable[AccountCompliance], day: date, lang: str) 
     zh = lang == "zh"
     records = []
     for r in rows:
-        record = {**asdict(r), "level": LEVEL_NAMES.get(r.level, r.level) if zh else r.level, "check_day": day}
+        record = {**asdict(r), "level": UnitLevel.label_of(r.level) if zh else r.level, "check_day": day}
         if r.unreadable:
             record.update(inactive=None, warning=None, no_interaction=None)
             reason = error_kind_name(r.unreadable_error, lang) if r.unreadable_error else None
@@ -176,10 +176,10 @@ def compliance_records(rows: Iterable[AccountCompliance], day: date, lang: str) 
 
 def level_summary(rows: list[AccountCompliance], lang: str) -> list[dict[str, Any]]:
     summary = []
-    for level in LEVEL_ORDER:
+    for level in UnitLevel.values():
         group = [r for r in rows if r.level == level]
         if group:
-            summary.append({"level": LEVEL_NAMES[level] if lang == "zh" else level, "accounts": len(group),
+            summary.append({"level": UnitLevel.label_of(level) if lang == "zh" else level, "accounts": len(group),
                             "inactive": sum(r.inactive for r in group), "warning": sum(r.warning for r in group),
                             "no_interaction": sum(r.no_interaction for r in group),
                             "unreadable": sum(r.unreadable for r in group),
@@ -201,8 +201,8 @@ def overdue_records(rows: Iterable[OverdueFlag], as_of: datetime, lang: str, fmt
     for r in rows:
         record = {**asdict(r), "as_of": as_of}
         if fmt != "json":
-            record["step"] = STEP_NAMES[r.step] if zh else r.step
-            record["category"] = (CATEGORY_NAMES.get(r.category, r.category) if zh else r.category) \
+            record["step"] = LadderStep.label_of(r.step) if zh else r.step
+            record["category"] = (Category.label_of(r.category) if zh else r.category) \
                 + ("⚠" if r.urgent else "")
             if fmt == "table":
                 text = terminal(r.text)
@@ -222,7 +222,7 @@ def unranked_note(min_flags: int, lang: str) -> str:
 def ranking_records(ranked: Iterable[RankedUnit], first: date, last: date, min_flags: int, lang: str
                     ) -> list[dict[str, Any]]:
     zh = lang == "zh"
-    return [{**asdict(r.row), "rank": r.rank, "level": LEVEL_NAMES.get(r.level, r.level) if zh else r.level,
+    return [{**asdict(r.row), "rank": r.rank, "level": UnitLevel.label_of(r.level) if zh else r.level,
              "note": None if r.rank else unranked_note(min_flags, lang), "period_from": first, "period_to": last}
             for r in ranked]
 

@@ -24,9 +24,9 @@ from huisheng.storage.models import Account, Unit
 from huisheng.storage.threads import STAYS_UNREADABLE, unread_threads
 from huisheng.notify.render import clean, excerpt, safe_url
 from huisheng.reports.compliance import check_instant, compliance, compliance_from_settings
-from huisheng.reports.coverage import GROUPINGS, LEVEL_NAMES, coverage as coverage_rows
+from huisheng.reports.coverage import GROUPINGS, coverage as coverage_rows
 from huisheng.reports.output import Column, Sheet, cell_text, render_csv, render_xlsx
-from huisheng.reports.overdue import STEP_NAMES, STEPS, overdue as overdue_rows
+from huisheng.reports.overdue import STEPS, overdue as overdue_rows
 from huisheng.reports.ranking import MIN_FLAGS, RANKED_LEVELS, ranking as ranking_rows
 from huisheng.reports.tables import (BY_NAMES, COMPLIANCE_COLUMNS, COVERAGE_COLUMNS, LEVEL_SUMMARY_COLUMNS,
                                      OVERDUE_COLUMNS, RANKING_COLUMNS, compliance_records, compliance_sheets,
@@ -409,7 +409,7 @@ def overdue_page(export: str | None):
                    texts={"text": lambda text: excerpt(text, 60), "author": clean})
     note = t("overdue_note", time=view.local(view.now) + _offset(view))
     return _page(view, "overdue", sheets=sheets, stem="", table=table, note=note, page_number=page, pages_total=pages,
-                 total=len(records), step=step, steps=STEPS, step_names=STEP_NAMES)
+                 total=len(records), step=step, steps=STEPS)
 
 
 @bp.get("/ranking", defaults={"export": None}, endpoint="ranking")
@@ -442,7 +442,7 @@ def ranking_page(export: str | None):
                    row_class=lambda r: "" if r["rank"] else "unranked")
     note = t("ranking_note", month=first.strftime("%Y-%m"), min=min_flags)
     return _page(view, "ranking", sheets=sheets, stem="", table=table, note=note, month=first, level=level,
-                 levels=RANKED_LEVELS, level_names=LEVEL_NAMES, min_flags=min_flags, history=history)
+                 levels=RANKED_LEVELS, min_flags=min_flags, history=history)
 
 
 @bp.get("/health", defaults={"export": None}, endpoint="health")

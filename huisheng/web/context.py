@@ -76,8 +76,9 @@ def install(app: Flask) -> None:
     """The hooks around every request, the error pages and the template helpers."""
     app.jinja_env.filters.update(clean=clean, excerpt=excerpt, safe_url=safe_url)
     app.jinja_env.globals.update(t=t, state_name=_state_name, category_name=_category_name,
-                                 localtime=_localtime, csrf_token=csrf_token, event_name=_event_name,
-                                 role_name=_role_name, query_with=_query_with,
+                                 level_name=_level_name, step_name=_step_name, event_name=_event_name,
+                                 localtime=_localtime, csrf_token=csrf_token, role_name=_role_name,
+                                 query_with=_query_with,
                                  has_endpoint=lambda name: name in app.view_functions)
     for code in (400, 403, 404, 405, 413):
         app.register_error_handler(code, _error_page)
@@ -195,6 +196,14 @@ def _event_name(kind: str) -> str:
 
 def _category_name(category: str) -> str:
     return i18n.category_name(category, g.get("locale", "zh"))
+
+
+def _level_name(level: str) -> str:
+    return i18n.level_name(level, g.get("locale", "zh"))
+
+
+def _step_name(step: str) -> str:
+    return i18n.step_name(step, g.get("locale", "zh"))
 
 
 def _role_name(role: str) -> str:

@@ -1,18 +1,14 @@
 """The workbench's words, Chinese first.  A template asks ``t("key")``; the
-vocabulary of flags (states, categories) comes from the flag code itself."""
+domain's words (states, categories, levels, event kinds) come from
+:mod:`huisheng.vocabulary`."""
 
 from __future__ import annotations
 
 from typing import Mapping
 
-from huisheng.flags.lifecycle import CATEGORY_NAMES, STATE_NAMES
+from huisheng.vocabulary import Category, EventKind, FlagState, LadderStep, UnitLevel
 
 LOCALES = ("zh", "en")
-
-_EN_STATES = {"open": "Open", "acknowledged": "Acknowledged", "replied": "Replied", "resolved": "Resolved",
-              "closed": "Closed", "dismissed": "Dismissed"}
-_EN_CATEGORIES = {"consultation": "Consultation", "complaint": "Complaint", "help": "Help",
-                  "suggestion": "Suggestion", "praise": "Praise"}
 
 WORDS: Mapping[str, Mapping[str, str]] = {
     "zh": {
@@ -31,8 +27,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "owner_reply": "本单位回复", "reasons": "判定依据", "routing": "分派", "clock": "时钟",
         "started": "开始", "deadline": "期限", "first_reply": "首次回复", "remaining": "剩余 {hours} 工作小时", "remaining_clock": "剩余 {hours} 小时",
         "overdue": "已超期", "uncertain": "期限所在年份的节假日安排未录入，期限按兜底规则估算",
-        "ladder": "督办", "reminded": "催办", "escalated": "督办", "noticed": "通报", "stale": "长期未办",
-        "promised": "承诺办结", "events": "记录", "actions": "操作", "note": "说明",
+        "ladder": "督办", "promised": "承诺办结", "events": "记录", "actions": "操作", "note": "说明",
         "act_ack": "受理", "act_reply": "线下已回复", "act_promise": "承诺办结日期", "act_resolve": "办结",
         "act_close": "办结销号", "act_reassign": "转办", "act_dismiss": "不需回复",
         "reply_note": "如何答复的（电话、走访……）与答复内容", "promise_date": "办结日期",
@@ -86,8 +81,7 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "remaining_clock": "{hours} hours left",
         "overdue": "Overdue", "uncertain": "the holiday arrangement of the deadline's year is not configured; "
                                            "the deadline is an estimate",
-        "ladder": "Escalation", "reminded": "Reminded", "escalated": "Escalated", "noticed": "Public notice",
-        "stale": "Stale", "promised": "Promised", "events": "History", "actions": "Actions", "note": "Note",
+        "ladder": "Escalation", "promised": "Promised", "events": "History", "actions": "Actions", "note": "Note",
         "act_ack": "Acknowledge", "act_reply": "Replied offline", "act_promise": "Promise a date",
         "act_resolve": "Resolve", "act_close": "Close", "act_reassign": "Reassign", "act_dismiss": "No reply needed",
         "reply_note": "How and what was answered (phone, visit…)", "promise_date": "Completion date",
@@ -127,21 +121,8 @@ WORDS: Mapping[str, Mapping[str, str]] = {
 }
 
 
-#: what a flag event (FlagEvent.kind) is called on its page
-EVENT_NAMES: Mapping[str, Mapping[str, str]] = {
-    "zh": {"created": "生成", "acknowledged": "受理", "replied": "回复", "resolved": "办结", "closed": "办结销号",
-           "dismissed": "不需回复", "reassigned": "转办", "promised": "承诺办结日期", "reminder": "催办",
-           "escalated": "督办", "notice": "通报", "stale": "长期未回复", "reopened": "重新打开",
-           "history": "历史留言"},
-    "en": {"created": "Raised", "acknowledged": "Acknowledged", "replied": "Replied", "resolved": "Resolved",
-           "closed": "Closed", "dismissed": "No reply needed", "reassigned": "Reassigned", "promised": "Date promised",
-           "reminder": "Reminder", "escalated": "Escalated", "notice": "Public notice", "stale": "Stale",
-           "reopened": "Reopened", "history": "History"},
-}
-
-
 def event_name(kind: str, locale: str) -> str:
-    return EVENT_NAMES["en" if locale == "en" else "zh"].get(kind, kind)
+    return EventKind.label_of(kind, locale)
 
 
 def words(locale: str) -> Mapping[str, str]:
@@ -149,8 +130,16 @@ def words(locale: str) -> Mapping[str, str]:
 
 
 def state_name(state: str, locale: str) -> str:
-    return (_EN_STATES if locale == "en" else STATE_NAMES).get(state, state)
+    return FlagState.label_of(state, locale)
 
 
 def category_name(category: str, locale: str) -> str:
-    return (_EN_CATEGORIES if locale == "en" else CATEGORY_NAMES).get(category, category)
+    return Category.label_of(category, locale)
+
+
+def level_name(level: str, locale: str) -> str:
+    return UnitLevel.label_of(level, locale)
+
+
+def step_name(step: str, locale: str) -> str:
+    return LadderStep.label_of(step, locale)

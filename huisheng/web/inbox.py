@@ -11,8 +11,8 @@ from datetime import datetime
 from flask import Blueprint, g, render_template, request
 from sqlalchemy import and_, case, func, or_, select
 
-from huisheng.flags.lifecycle import CATEGORY_NAMES
 from huisheng.storage.models import Account, Comment, Flag, Unit
+from huisheng.vocabulary import Category
 from huisheng.web.context import context, db
 
 bp = Blueprint("inbox", __name__)
@@ -43,7 +43,7 @@ class Filters:
         category = args.get("category", "")
         state = args.get("state", "")
         return cls(section=section if section in SECTIONS else "",
-                   account=number("account"), category=category if category in CATEGORY_NAMES else "",
+                   account=number("account"), category=category if category in Category.values() else "",
                    state=state if state in ACTIVE else "", q=args.get("q", "").strip()[:100],
                    page=max(1, min(number("page") or 1, 10_000)))
 
@@ -122,4 +122,4 @@ def inbox():
     accounts = session.execute(accounts_q).all()
     return render_template("inbox.html", rows=rows, counts=counts, total=total, page=page, pages=pages,
                            filters=filters, sections=SECTIONS, accounts=accounts, now=now,
-                           categories=tuple(CATEGORY_NAMES), states=ACTIVE)
+                           categories=Category.values(), states=ACTIVE)
