@@ -108,3 +108,35 @@ def test_403_on_hotflow_falls_back_to_the_old_comments_endpoint(db_url, tmp_path
         compare_with_truth(sc.runtime, sc.server.truth())
     finally:
         sc.close()
+
+
+@pytest.mark.parametrize("fault,kind", [("503", "server_error"), ("418", "rate_limited"),
+                                        ("renamed_field", "parse_error")])
+def test_a_fault_of_the_mention_search_is_the_sources_own(db_url, tmp_path, fault, kind):
+    from huisheng.storage.models import AccountSource
+
+    sc = scenario(db_url, tmp_path, accounts=3, http_timeout=0.2, interval=600, backoff_base=300.0, workers=1,
+                  backoff_cap=3600.0)
+    try:
+        sc.run_for(minutes=30)
+        sc.server.set_faults([FaultRule(fault=fault, account=BROKEN, endpoint="search")])
+        sc.run_for(hours=1)
+        with sc.runtime.sessions() as session:
+            source = session.scalars(select(AccountSource).join(Account, Account.id == AccountSource.account_id)
+                                     .where(Account.uid == BROKEN, AccountSource.kind == "mentions_search")).one()
+            failed_at, errors_in_row = source.last_error_at, source.consecutive_errors
+            assert source.last_error_kind == kind and errors_in_row >= 1
+            assert source.next_check_at > sc.clock.now() - timedelta(minutes=1)
+        accounts = _accounts(sc)
+        assert accounts[BROKEN].consecutive_errors == 0, "the timeline is not the search"
+        assert accounts[BROKEN].last_success_at >= failed_at - timedelta(minutes=15)
+        sc.server.set_faults([])
+        sc.run_for(hours=2)
+        with sc.runtime.sessions() as session:
+            source = session.scalars(select(AccountSource).join(Account, Account.id == AccountSource.account_id)
+                                     .where(Account.uid == BROKEN, AccountSource.kind == "mentions_search")).one()
+            assert source.consecutive_errors == 0 and source.complete and source.last_success_at > failed_at
+        sc.settle()
+        compare_with_truth(sc.runtime, sc.server.truth())
+    finally:
+        sc.close()
