@@ -229,16 +229,18 @@ class Http:
 
     def get(self, url: str, *, endpoint: str, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None,
-            allow_redirects: bool = False) -> requests.Response:
+            allow_redirects: bool = False, lane: str | None = None) -> requests.Response:
         """GET ``url`` and read its whole body within the deadline; transport
         failures and overruns become ``Timeout`` / ``Network`` (``Cancelled``
         when the process is stopping).
 
         Redirects are not followed by default: a redirect to a login page is a
-        signal the adapter must see.
+        signal the adapter must see.  ``lane`` names a stricter pace of its own
+        the request also waits for (an endpoint the platform limits harder,
+        see ``Adapter.lanes``): the gate is asked for ``"HOST#LANE"`` first.
         """
         host = urlsplit(url).netloc
-        with self.gate(host):
+        with self.gate(f"{host}#{lane}") if lane else contextlib.nullcontext(), self.gate(host):
             self._check_cancel(endpoint)
             self.request_count += 1
             with _Watch(self.timeout, self.cancel) as watch:
@@ -319,6 +321,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - now)
 
 
+@dataclass(frozen=True)
+class Source:
+    """A listing of an account beside its timeline: what citizens write *to*
+    the account rather than under its posts (mentions).  The poller reads each
+    on its own interval, backs it off on its own errors and keeps its own
+    cursor; see :meth:`Adapter.sources`."""
+
+    kind: str
+    #: seconds between two reads of one account's source; None: at every poll
+    interval: float | None = None
+    #: the posts it finds are followed: while their mention still awaits an
+    #: answer, each read checks their counters and reads their changed threads
+    follow: bool = False
+
+
 class Adapter(abc.ABC):
     """A platform adapter.  Subclasses are registered under the entry-point
     group ``huisheng.adapters`` (the built-in Weibo adapter included).
@@ -334,6 +351,9 @@ class Adapter(abc.ABC):
     #: default hosts (for ``huisheng adapters list``); the real host comes from the base URL
     hosts: ClassVar[tuple[str, ...]] = ()
     default_pace: ClassVar[Pace] = Pace(min_interval=2.0, concurrency=1)
+    #: stricter paces of their own for endpoints the platform limits harder
+    #: (``Http.get(lane=…)``); the option ``<lane>_min_interval`` overrides one
+    lanes: ClassVar[Mapping[str, Pace]] = {}
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
@@ -364,6 +384,24 @@ class Adapter(abc.ABC):
                 cursor: str | None = None) -> Page[Comment]:
         """One page of second-level replies under ``root``."""
         return Page(items=(), cursor=None, complete=True)
+
+    def sources(self, account: AccountRef) -> tuple[Source, ...]:
+        """The account's sources beside its timeline (none: the platform
+        offers no way to see mentions, or this account lacks what it needs)."""
+        return ()
+
+    def read_source(self, source: Source, account: AccountRef, cursor: str | None = None
+                    ) -> Page[Post | Comment]:
+        """One page of a source, roughly newest first: the posts that mention
+        the account, and the comments that do, each with its post in the same
+        page.  ``complete`` only when the platform said the listing ended.
+        Only called for a source :meth:`sources` declared."""
+        raise NotImplementedError(f"{type(self).__name__} declares no source {source.kind!r}")
+
+    def repost_text(self, post: Post) -> str | None:
+        """What the author wrote in a repost, without the quoted chain; None
+        when it wrote nothing of its own (a bare repost is no answer)."""
+        return None
 
     def retry_cursor(self, listing: str, attempt: int) -> str | None:
         """Where retry number ``attempt`` (1, 2, …) of a ``listing``

@@ -137,6 +137,12 @@ PLATFORM_OPTIONS: dict[str, Mapping[str, Any]] = {
                     doc="auto: m.weibo.cn, weibo.com/ajax when walled; mobile or ajax only"),
         "cookie_env": EnvKey("cookie", doc="variable holding a logged-in weibo.com cookie",
                              required=lambda values: values.get("mode") == "ajax"),
+        "mentions_interval": Key("int", default=1800, low=60, high=30 * _DAY,
+                                 doc="seconds between two searches for one account's @NAME (the "
+                                     "most rate-limited endpoint)"),
+        "search_min_interval": Key("float", low=0.001, high=3600,
+                                   doc="minimum seconds between two searches, over every account "
+                                       "(default: the adapter's)"),
     },
 }
 #: a third-party adapter without declared options gets these

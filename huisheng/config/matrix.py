@@ -26,6 +26,8 @@ accepts the folder or the file)::
     enabled = true
     monitoring_start = 2026-11-01   # optional: comments before it are history (default: the
                                     # first successful poll minus [flags] history_grace_days)
+    cookie_env = "HUISHENG_COOKIE_CIQIKOU"  # optional: the variable holding this account's own
+                                    # logged-in cookie, to read its mention inbox (never the cookie)
 
 Errors name the file, the key path (``account[17].unit``: the 17th
 ``[[account]]`` table, counting from 1) and the line.
@@ -46,7 +48,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from huisheng.config.schema import Key, KeyLines, Many, Table, Validator, parse_toml, show_path
+from huisheng.config.schema import EnvKey, Key, KeyLines, Many, Table, Validator, parse_toml, show_path
 from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.errors import ConfigError, ConfigErrors
 
@@ -131,6 +133,9 @@ SCHEMA = Table({
         "enabled": Key("bool", default=True),
         # a TOML date or date-time (or the same as a string)
         "monitoring_start": Key("str", check=_check_start, doc="comments before it are history"),
+        # the variable's name only: the matrix is shared, a cookie is a password
+        "cookie_env": EnvKey("cookie", doc="variable holding this account's own logged-in cookie "
+                                           "(its mention inbox)"),
     })),
 })
 
@@ -225,7 +230,8 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
         accounts.append(AccountSpec(platform=platform, uid=uid, name=a["name"].strip(), unit=a["unit"],
                                     poll_interval=a["poll_interval"], admins=a["admins"],
                                     enabled=a["enabled"],
-                                    monitoring_start=parse_monitoring_start(start) if start else None))
+                                    monitoring_start=parse_monitoring_start(start) if start else None,
+                                    cookie_env=a["cookie_env"]))
     if v.errors:
         raise ConfigErrors(v.errors)
     return Matrix(units=tuple(units), accounts=tuple(accounts), source=file.resolve())
@@ -290,6 +296,8 @@ def dump_matrix(matrix: Matrix, header: str = "") -> str:
             out.append("enabled = false")
         if account.monitoring_start is not None:
             out.append(f"monitoring_start = {account.monitoring_start.isoformat()}")
+        if account.cookie_env:
+            out.append(f"cookie_env = {_toml_str(account.cookie_env)}")
         out.append("")
     return "\n".join(out)
 

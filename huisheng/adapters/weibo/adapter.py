@@ -15,8 +15,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source, parse_retry_after
 from huisheng.adapters.weibo import parse as wparse
+from huisheng.adapters.weibo import text as wtext
 from huisheng.records import AccountRef, Comment, Page, Post, Shortfall
 
 MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -39,6 +40,12 @@ SHORT_SHARE = 0.1
 #: …once the counter claims this many (counters include hidden comments);
 #: nothing at all against any counter above 0 is short too
 SHORT_MIN_CLAIMED = 50
+#: the sources beside the timeline: the public search for @NAME, and the
+#: logged-in account's own inbox of posts and of comments that @ it
+MENTIONS_SEARCH = "mentions_search"
+MENTIONS_POSTS = "mentions_posts"
+MENTIONS_COMMENTS = "mentions_comments"
+DEFAULT_MENTIONS_INTERVAL = 1800
 
 
 class _Forbidden(Exception):
@@ -52,6 +59,9 @@ class WeiboAdapter(Adapter):
     description: ClassVar[str] = "Sina Weibo (m.weibo.cn, weibo.com/ajax fallback)"
     hosts: ClassVar[tuple[str, ...]] = ("m.weibo.cn", "weibo.com")
     default_pace: ClassVar[Pace] = Pace(min_interval=3.0, concurrency=1)
+    #: real-time search is Weibo's most rate-limited endpoint: searches keep
+    #: their own spacing, over every account, within the host's pace
+    lanes: ClassVar[Mapping[str, Pace]] = {"search": Pace(min_interval=5.0, concurrency=1)}
     parsers: ClassVar[Mapping[str, Any]] = wparse.PARSERS
     decode_body = staticmethod(wparse.decode_body)
 
@@ -103,6 +113,44 @@ class WeiboAdapter(Adapter):
         state = _load(cursor)
         return _tallied(self._replies_page(post, root, account, state), state, root.replies_count)
 
+    def sources(self, account: AccountRef) -> tuple[Source, ...]:
+        out = []
+        if account.name:
+            out.append(Source(MENTIONS_SEARCH, interval=float(self.options.get("mentions_interval") or
+                                                             DEFAULT_MENTIONS_INTERVAL), follow=True))
+        if account.cookie:
+            out += [Source(MENTIONS_POSTS), Source(MENTIONS_COMMENTS)]
+        return tuple(out)
+
+    def read_source(self, source: Source, account: AccountRef, cursor: str | None = None
+                    ) -> Page[Post | Comment]:
+        state = _load(cursor)
+        if source.kind == MENTIONS_SEARCH:
+            number = int(state.get("page", 1))
+            params: dict[str, Any] = {"containerid": f"100103type=61&q=@{account.name}&t=0",
+                                      "page_type": "searchall"}
+            if number > 1:
+                params["page"] = number
+            page = self._call("search", self.base_url + "/api/container/getIndex", params,
+                              self._mobile_headers(f"/search?containerid=100103type%3D61%26q%3D"
+                                                   f"{quote('@' + account.name)}"),
+                              lane="search", account_uid=account.uid, page=number)
+            return self._guard(page, state, key=("page",))
+        if source.kind in (MENTIONS_POSTS, MENTIONS_COMMENTS):
+            if not account.cookie:
+                raise errors.AuthRequired("the account's own cookie is needed for its mention inbox",
+                                          endpoint=source.kind)
+            endpoint, path = (("ajax_mentions", "/ajax/statuses/mentions") if source.kind == MENTIONS_POSTS
+                              else ("ajax_comment_mentions", "/ajax/comments/mentions"))
+            params = {"since_id": state["since_id"]} if "since_id" in state else {}
+            headers = {**self._ajax_headers(account.uid), "Cookie": account.cookie}
+            page = self._call(endpoint, self.ajax_base_url + path, params, headers, account_uid=account.uid)
+            return self._guard(page, state, key=("since_id",))
+        return super().read_source(source, account, cursor)
+
+    def repost_text(self, post: Post) -> str | None:
+        return wtext.repost_text(post.text)
+
     def retry_cursor(self, listing: str, attempt: int) -> str | None:
         # Odd retries go through the fallback, even ones through the primary
         # endpoint again: either may be the one answering short.
@@ -122,7 +170,10 @@ class WeiboAdapter(Adapter):
     def comment_url(cls, *, post_external_id: str, external_id: str,
                     root_external_id: str | None = None) -> str | None:
         # The post's mobile page opened at one comment's floor; a reply has no
-        # floor of its own, so it opens at the comment it is under.
+        # floor of its own, so it opens at the comment it is under.  A post
+        # stored as its own thread's root item (a citizen's mention) is the page.
+        if external_id == post_external_id:
+            return f"https://m.weibo.cn/detail/{quote(post_external_id, safe='')}"
         return (f"https://m.weibo.cn/detail/{quote(post_external_id, safe='')}"
                 f"?cid={quote(root_external_id or external_id, safe='')}")
 
@@ -297,14 +348,14 @@ class WeiboAdapter(Adapter):
         return headers
 
     def _call(self, endpoint: str, url: str, params: Mapping[str, Any], headers: Mapping[str, str],
-              *, forbidden_ok: bool = False, **context: Any) -> Any:
-        payload = self._fetch(endpoint, url, params, headers, forbidden_ok=forbidden_ok)
+              *, forbidden_ok: bool = False, lane: str | None = None, **context: Any) -> Any:
+        payload = self._fetch(endpoint, url, params, headers, forbidden_ok=forbidden_ok, lane=lane)
         context.setdefault("now", self.now())
         return wparse.PARSERS[endpoint](payload, **context)
 
     def _fetch(self, endpoint: str, url: str, params: Mapping[str, Any], headers: Mapping[str, str],
-               *, forbidden_ok: bool = False) -> Any:
-        response = self.http.get(url, endpoint=endpoint, params=params, headers=headers)
+               *, forbidden_ok: bool = False, lane: str | None = None) -> Any:
+        response = self.http.get(url, endpoint=endpoint, params=params, headers=headers, lane=lane)
         _raise_for_status(endpoint, response, forbidden_ok=forbidden_ok)
         body = response.content.decode("utf-8", errors="replace")
         return wparse.decode_body(endpoint, body)

@@ -111,6 +111,17 @@ def reply_to_name(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+#: what Weibo fills in for a repost whose author wrote nothing
+BARE_REPOSTS = ("转发微博", "Repost", "轉發微博")
+
+
+def repost_text(text: str) -> str | None:
+    """The reposter's own words: the text before the quoted ``//@NAME:`` chain;
+    None for a bare repost."""
+    own = text.split("//@", 1)[0].strip()
+    return None if not own or own in BARE_REPOSTS else own
+
+
 # --- counts ---------------------------------------------------------------------
 
 _COUNT = re.compile(r"^(\d+(?:\.\d+)?)\s*(万|亿)?\+?$")
