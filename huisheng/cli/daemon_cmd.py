@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 
 from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
-from huisheng.storage.models import Account, Comment, Post, Unit
+from huisheng.storage.models import Account, AccountSource, Comment, Post, Unit
 from huisheng.cli.tables import text_table
 from huisheng.storage.threads import unread_threads
 from huisheng.textsafe import json_text
@@ -191,14 +191,25 @@ _STATUS_WORDS = {
            "disabled": "（已停用）", "summary": "共 {n} 个账号，{failing} 个出错",
            "threads": "评论未能读全的帖子 {n} 个（微博返回的远少于计数；系统自动重试）：",
            "thread_header": ("账号", "帖子", "范围", "原因", "起始", "下次重试", "连续次数"),
-           "thread_comments": "帖子的评论", "thread_replies": "{author} 的评论下的回复"},
+           "thread_comments": "帖子的评论", "thread_replies": "{author} 的评论下的回复",
+           "sources": "提及来源（时间线之外，各自轮询、退避）：",
+           "source_header": ("账号", "来源", "最近成功", "连续出错", "最近错误", "下次检查", "读全"),
+           "complete": {True: "是", False: "否", None: "-"},
+           "kinds": {"mentions_search": "搜索 @账号名", "mentions_posts": "@我的微博（本账号 cookie）",
+                     "mentions_comments": "@我的评论（本账号 cookie）"}},
     "en": {"header": ("account", "platform", "last success", "errors", "last error", "next check", "posts",
                       "comments"),
            "disabled": " (disabled)", "summary": "{n} accounts, {failing} failing",
            "threads": "Threads Weibo would not show in full ({n}; far fewer than their counters; retried "
                       "automatically):",
            "thread_header": ("account", "post", "what", "reason", "since", "next retry", "in a row"),
-           "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment"},
+           "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment",
+           "sources": "Mention sources (beside the timelines; each polled and backed off on its own):",
+           "source_header": ("account", "source", "last success", "errors", "last error", "next check",
+                             "complete"),
+           "complete": {True: "yes", False: "no", None: "-"},
+           "kinds": {"mentions_search": "search for @name", "mentions_posts": "posts @ing it (own cookie)",
+                     "mentions_comments": "comments @ing it (own cookie)"}},
 }
 
 
@@ -238,6 +249,10 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
     with session_factory(engine)() as session:
         rows = session.execute(query).all()
         threads = unread_threads(session, account_ids=[a.id for a, *_ in rows])
+        names = {a.id: a.name for a, *_ in rows}
+        sources = [s for s in session.scalars(select(AccountSource).order_by(AccountSource.account_id,
+                                                                            AccountSource.kind))
+                   if s.account_id in names]
     engine.dispose()
     if fmt == "json":
         out = [{"account": a.name, "uid": a.uid, "platform": a.platform, "unit": unit,
@@ -251,7 +266,13 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
                                     "reason": t.reason, "since": t.since.isoformat(),
                                     "retry_at": t.retry_at.isoformat() if t.retry_at else None,
                                     "attempts": t.attempts}
-                                   for t in threads if t.account_id == a.id]}
+                                   for t in threads if t.account_id == a.id],
+                "sources": [{"kind": s.kind, "complete": s.complete, "incomplete_reason": s.incomplete_reason,
+                             "last_success_at": s.last_success_at.isoformat() if s.last_success_at else None,
+                             "consecutive_errors": s.consecutive_errors, "last_error_kind": s.last_error_kind,
+                             "last_error_message": s.last_error_message,
+                             "next_check_at": s.next_check_at.isoformat() if s.next_check_at else None}
+                            for s in sources if s.account_id == a.id]}
                for a, unit, n_posts, n_comments in rows]
         click.echo(json_text(out, indent=1))
         return
@@ -275,6 +296,20 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
                     else words["thread_comments"])
             table.append((t.account, t.post_url or t.post_external_id, what, t.describe(lang),
                           _fmt_time(t.since, tz), _fmt_time(t.retry_at, tz), str(t.attempts)))
+        click.echo(text_table(table))
+    if sources:
+        click.echo("\n" + words["sources"])
+        table = [words["source_header"]]
+        for s in sources:
+            error = "-"
+            if s.consecutive_errors and s.last_error_kind:
+                error = f"{error_kind_name(s.last_error_kind, lang)}: {s.last_error_message or ''}"[:48]
+            complete = words["complete"][s.complete] + (f"（{s.incomplete_reason}）" if s.incomplete_reason
+                                                        and lang == "zh" else
+                                                        f" ({s.incomplete_reason})" if s.incomplete_reason else "")
+            table.append((names[s.account_id], words["kinds"].get(s.kind, s.kind), _fmt_time(s.last_success_at, tz),
+                          str(s.consecutive_errors), error, _fmt_time(s.next_check_at, tz) if s.next_check_at
+                          else ("每次轮询" if lang == "zh" else "every poll"), complete))
         click.echo(text_table(table))
 
 
