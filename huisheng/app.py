@@ -21,7 +21,7 @@ from huisheng.polling.adapter_factory import AdapterFactory
 from huisheng.clock import Clock
 from huisheng.storage.db import make_engine, session_factory
 from huisheng.polling.dispatcher import PeriodicJob
-from huisheng.polling.pace import HostPacer
+from huisheng.polling.pace import EgressPacer, HostPacer
 from huisheng.polling.poll import Poller
 from huisheng.config.settings import Settings
 from huisheng.notify.alerts import AlertJob
@@ -106,11 +106,14 @@ def signin_links(settings: Settings) -> Callable[[str], str] | None:
 
 def build_runtime(settings: Settings, clock: Clock | None = None, *,
                   session_factory_http: Callable[[], requests.Session] = requests.Session,
-                  http_timeout: float | None = None) -> Runtime:
+                  http_timeout: float | None = None, egress: str | None = None) -> Runtime:
+    """``egress``: a worker of several machines (``huisheng worker``) keeps
+    the pace of its egress address in the database, shared with every worker
+    behind that address; else the pace is this process's own."""
     clock = clock or Clock()
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
-    pacer = HostPacer(clock)
+    pacer = HostPacer(clock) if egress is None else EgressPacer(clock, sessions, egress)
     factory = AdapterFactory(settings, pacer, clock, session_factory=session_factory_http,
                              timeout=http_timeout)
     calendar = calendar_from_settings(settings)

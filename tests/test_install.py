@@ -207,9 +207,10 @@ DATABASE_COMMANDS = {
     "users list": [], "users password": ["a@example.org"], "users role": ["a@example.org", "auditor"],
     "web": [],
 }
-#: commands that never open it
+#: commands that never open it (``worker`` refuses a config without [scale] engine =
+#: "procrastinate" before; ``db copy`` opens the URLs it is given: tests/test_scale.py)
 NO_DATABASE = {"adapters list", "config check", "matrix import", "parse", "routing eval", "routing info",
-               "rules eval", "rules test", "simulate"}
+               "rules eval", "rules test", "simulate", "worker", "db copy"}
 
 
 def leaf_commands(group: click.Group, path: tuple[str, ...] = ()):

@@ -43,9 +43,9 @@ def main(ctx: click.Context, config: str | None) -> None:
 def _register() -> None:
     from huisheng.cli import (adapters_cmd, config_cmd, daemon_cmd, db_cmd, digest_cmd, flags_cmd,
                                       outbox_cmd, parse_cmd, report_cmd, routing_cmd, rules_cmd, simulate_cmd,
-                                      users_cmd, web_cmd)
+                                      users_cmd, web_cmd, worker_cmd)
 
-    for module in (config_cmd, db_cmd, adapters_cmd, parse_cmd, simulate_cmd, daemon_cmd, rules_cmd,
+    for module in (config_cmd, db_cmd, adapters_cmd, parse_cmd, simulate_cmd, daemon_cmd, worker_cmd, rules_cmd,
                    routing_cmd, flags_cmd, report_cmd, digest_cmd, outbox_cmd, users_cmd, web_cmd):
         module.register(main)
 

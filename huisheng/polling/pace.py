@@ -15,9 +15,15 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
+
 from huisheng import errors
 from huisheng.adapters.base import Cancel, Pace
 from huisheng.clock import Clock
+from huisheng.storage.models import EgressPace
 
 
 @dataclass
@@ -53,11 +59,10 @@ class HostPacer:
                 # against a missed notify.
                 self._cond.wait(timeout=1.0)
             state.in_flight += 1
-            start = max(self.clock.monotonic(), state.next_start)
-            state.next_start = start + state.pace.min_interval
             state.requests += 1
+            start = self._reserve_local(state)
         try:
-            delay = start - self.clock.monotonic()
+            delay = self._delay(host, state.pace, start)
             if cancel is None:
                 self.clock.sleep(delay)
             elif self.clock.wait(cancel.event, delay):
@@ -69,6 +74,17 @@ class HostPacer:
                 state.in_flight -= 1
                 self._cond.notify_all()
 
+    def _reserve_local(self, state: _HostState) -> float:
+        """Take the next start slot (on the clock's monotonic time); called
+        under the lock so that workers queue in order."""
+        start = max(self.clock.monotonic(), state.next_start)
+        state.next_start = start + state.pace.min_interval
+        return start
+
+    def _delay(self, host: str, pace: Pace, start: float) -> float:
+        """Seconds to wait before the request reserved for ``start`` may go."""
+        return start - self.clock.monotonic()
+
     def pause(self, host: str, seconds: float, pace: Pace) -> None:
         """No request to ``host`` starts for ``seconds`` (platform-wide slowdown)."""
         with self._cond:
@@ -79,6 +95,50 @@ class HostPacer:
         with self._cond:
             state = self._hosts.get(host)
             return state.requests if state else 0
+
+
+class EgressPacer(HostPacer):
+    """The pace of one egress address, kept in the database so that every
+    worker behind the address (on any machine) shares it: a request start
+    takes the address's next slot toward the host in one upsert, and a
+    platform-wide slow-down (418/429) moves that slot for all of them.  The
+    cap on requests in flight still holds per process.  Slots are wall-clock
+    seconds of the injected clock (the machines keep NTP time)."""
+
+    def __init__(self, clock: Clock, sessions: sessionmaker[Session], egress: str):
+        super().__init__(clock)
+        self.sessions = sessions
+        self.egress = egress
+
+    def _reserve_local(self, state: _HostState) -> float:
+        return 0.0  # the slot is taken from the database in _delay, outside the lock
+
+    def _delay(self, host: str, pace: Pace, start: float) -> float:
+        now = self.clock.now().timestamp()
+        interval = pace.min_interval
+        with self.sessions.begin() as session:
+            moved = _greatest(session, EgressPace.next_start, now) + interval
+            slot_end = session.scalar(self._upsert(session, host, now + interval, moved, requests=1)
+                                      .returning(EgressPace.next_start))
+        return slot_end - interval - now
+
+    def pause(self, host: str, seconds: float, pace: Pace) -> None:
+        until = self.clock.now().timestamp() + seconds
+        with self.sessions.begin() as session:
+            session.execute(self._upsert(session, host, until, _greatest(session, EgressPace.next_start, until),
+                                         requests=0))
+
+    def _upsert(self, session: Session, host: str, first: float, moved, *, requests: int):
+        """This egress's row for ``host``: ``first`` as its next start when
+        new, else ``moved``."""
+        insert = (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(EgressPace)
+        return (insert.values(egress=self.egress, host=host, next_start=first, requests=requests)
+                .on_conflict_do_update(index_elements=[EgressPace.egress, EgressPace.host],
+                                       set_={"next_start": moved, "requests": EgressPace.requests + requests}))
+
+
+def _greatest(session: Session, column, value: float):
+    return (func.greatest if session.bind.dialect.name == "postgresql" else func.max)(column, value)
 
 
 def backoff_delay(consecutive_errors: int, *, base: float, cap: float, jitter: float,
