@@ -150,13 +150,13 @@ def _routing_model(path: Path, matrix) -> tuple[Path, int]:
     rules, directory = load_rules(), build_directory(matrix)
     world = World(matrix, seed=8, start=START, config=WorldConfig(history_days=14))
     # as from settled flags: those under the accounts where the rules route (relearn.settled_flags)
-    examples = [Example(router_text(c["text"], rules, directory), c["labels"]["target_unit"])
+    examples = [Example(router_text(c["text"], rules, directory, "weibo"), c["labels"]["target_unit"])
                 for c in world.truth(START)["comments"]
                 if c["labels"].get("role") == "resident" and c["labels"].get("needs_reply")
                 and c["labels"].get("target_unit")
-                and directory.level(directory.account_units.get(str(c["account_uid"]))) in routing_levels(rules)]
+                and directory.level(directory.account_units.get(("weibo", str(c["account_uid"])))) in routing_levels(rules)]
     with open(ROOT / "tests" / "data" / "routing-messages.csv", encoding="utf-8") as f:
-        examples += [Example(router_text(r["text"], rules, directory), r["unit"]) for r in csv.DictReader(f)]
+        examples += [Example(router_text(r["text"], rules, directory, "weibo"), r["unit"]) for r in csv.DictReader(f)]
     save(train(examples, now=START), path)
     return path, len(examples)
 

@@ -48,15 +48,15 @@ def examples(n: int = EXAMPLES) -> list[Example]:
         comments += [(c["text"], c["labels"]["target_unit"]) for c in world.truth(START)["comments"]
                      if c["labels"].get("role") == "resident" and c["labels"].get("needs_reply")
                      and c["labels"].get("target_unit")
-                     and directory.level(directory.account_units.get(str(c["account_uid"]))) in routing_levels(rules)]
+                     and directory.level(directory.account_units.get(("weibo", str(c["account_uid"])))) in routing_levels(rules)]
         seed += 1
-    out = [Example(router_text(t, rules, directory), u) for t, u in comments[:n * 2 // 5]]
+    out = [Example(router_text(t, rules, directory, "weibo"), u) for t, u in comments[:n * 2 // 5]]
     units = sorted(by_unit)
     while len(out) < n:
         unit = rng.choice(units)
         sentences = [s for text in rng.sample(by_unit[unit], 2) for s in re.split(r"(?<=[。？！])", text) if s]
         rng.shuffle(sentences)
-        out.append(Example(router_text("".join(sentences), rules, directory), unit))
+        out.append(Example(router_text("".join(sentences), rules, directory, "weibo"), unit))
     return out
 
 

@@ -99,7 +99,7 @@ class ServerError(AdapterError):
 
 
 class RateLimited(AdapterError):
-    """The platform asks us to slow down (HTTP 429 or Weibo's 418)."""
+    """The platform asks us to slow down (HTTP 429, or its own signal for it)."""
 
     kind = "rate_limited"
     slows_platform = True
@@ -111,7 +111,7 @@ class RateLimited(AdapterError):
 
 
 class Blocked(AdapterError):
-    """Risk control refuses us (Weibo's 432): back off, a cookie is needed."""
+    """The platform's risk control refuses us: back off, a cookie is needed."""
 
     kind = "blocked"
     slows_platform = True
@@ -127,6 +127,17 @@ class NotFound(AdapterError):
     """The item or account does not exist (any more)."""
 
     kind = "not_found"
+
+
+class Unsupported(AdapterError):
+    """The platform (or its adapter) cannot do this.
+
+    A listing it has no endpoint for (a platform without reply threads), a
+    lookup it cannot make.  Not a failure: the poller skips what depends on
+    it, concludes nothing from it (nothing is tombstoned on its account) and
+    ``status`` shows it."""
+
+    kind = "unsupported"
 
 
 class ParseError(AdapterError):
@@ -158,6 +169,7 @@ ERROR_KIND_NAMES = {
     "auth_required": ("需要登录或验证码", "login or captcha required"),
     "not_found": ("账号或内容不存在", "not found"),
     "parse_error": ("平台返回的数据无法识别", "unrecognised response"),
+    "unsupported": ("平台不支持此功能", "not supported by the platform"),
     "crash": ("程序内部错误", "internal error"),
 }
 

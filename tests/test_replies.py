@@ -11,15 +11,15 @@ ACCOUNT, UNIT, OTHER_ACCOUNT, OTHER_UNIT = 1, 10, 2, 20
 
 
 def flag(id, root, author, *, minutes=0, post=100, account=ACCOUNT, unit=UNIT):
-    return OpenFlag(id=id, post_id=post, thread_root=root, author_name=author,
+    return OpenFlag(id=id, post_id=post, thread_root=root, author_id=f"id-{author}", author_name=author,
                     started_at=T0 + timedelta(minutes=minutes), account_id=account, unit_id=unit)
 
 
 def reply(text, *, root=None, reply_to=None, mentions=(), minutes=60, post=100, account=ACCOUNT,
-          unit=UNIT):
+          unit=UNIT, answers=None):
     return AccountComment(post_id=post, external_id="r1", root_external_id=root,
                           created_at=T0 + timedelta(minutes=minutes), text=text, mentions=tuple(mentions),
-                          reply_to_name=reply_to, account_id=account, unit_id=unit)
+                          reply_to_name=reply_to, account_id=account, unit_id=unit, answers_author_id=answers)
 
 
 FLAGS = [flag(1, "c1", "张三"), flag(2, "c2", "李四"), flag(3, "c1", "王五", minutes=10)]
@@ -31,8 +31,18 @@ def test_child_reply_answers_the_flags_of_its_thread():
 
 
 def test_reply_to_a_named_citizen_in_the_thread_answers_only_theirs():
-    match = match_reply(reply("回复@王五:路灯已修复", root="c1", reply_to="王五"), FLAGS, ACKS)
+    match = match_reply(reply("回复@王五:路灯已修复", root="c1", reply_to="王五", answers="id-王五"), FLAGS, ACKS)
     assert match.flag_ids == (3,)
+
+
+def test_a_reply_to_one_citizen_is_matched_by_the_author_id_of_the_comment_it_answers():
+    # two citizens in the thread call themselves 王五: the reply answers the one
+    # whose comment it is linked to, not every flag of that name
+    namesakes = [flag(1, "c1", "王五"), OpenFlag(id=4, post_id=100, thread_root="c1", author_id="id-other",
+                                                 author_name="王五", started_at=T0, account_id=ACCOUNT,
+                                                 unit_id=UNIT)]
+    match = match_reply(reply("回复@王五:已修复", root="c1", reply_to="王五", answers="id-other"), namesakes, ACKS)
+    assert match.flag_ids == (4,)
 
 
 def test_reply_naming_a_bystander_still_answers_the_thread():

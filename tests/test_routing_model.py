@@ -14,11 +14,14 @@ import numpy as np
 import pytest
 
 from huisheng.flags import learn
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Subject, build_directory, decide
 from huisheng.flags.evaluate import Labelled, default_account, evaluate
 from huisheng.flags.relearn import RoutingSettings, examples_from_csv, router_text, with_priority
 from huisheng.flags.rules import load_rules
 from huisheng.config.matrix import load_matrix
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = ROOT / "tests" / "data" / "routing-messages.csv"
@@ -50,7 +53,8 @@ def model(examples):
 
 
 def decided(text, rules, directory, account=DISTRICT, learned=None):
-    return decide(Subject(text=text, author_id="42", author_name="居民", account_uid=account), rules, directory,
+    return decide(Subject(text=text, author_id="42", author_name="居民", platform="weibo",
+                          conventions=WEIBO_TEXT, account_uid=account), rules, directory,
                   learned)
 
 
@@ -104,7 +108,7 @@ def test_the_routing_reason_says_learned_with_the_confidence_and_the_words(model
 
 def test_below_the_threshold_the_next_signal_routes_and_the_note_says_why(model, rules, directory):
     text = "小区门口的烧烤摊油烟太大了，晚上根本没法开窗"
-    sure = model.predict(router_text(text, rules, directory))
+    sure = model.predict(router_text(text, rules, directory, "weibo"))
     d = decided(text, rules, directory, learned=learn.Learned(model, min(1.0, sure.confidence + 0.01)))
     assert d.routing == "topic"
     note = next(r for r in d.reasons if r.rule == "route/learned")
@@ -159,7 +163,7 @@ def test_the_file_is_data_and_records_what_and_when(model, tmp_path, rules, dire
     assert meta["sources"] == {"routing-messages.csv": 234}
     assert set(meta["libraries"]) >= {"python", "numpy", "scikit-learn", "huisheng"}
     assert 0 < meta["cv_accuracy"] <= 1
-    text = router_text(ELDERLY, rules, directory)
+    text = router_text(ELDERLY, rules, directory, "weibo")
     assert loaded.predict(text) == model.predict(text)
     assert list(tmp_path.iterdir()) == [path]  # the temporary file is gone
 

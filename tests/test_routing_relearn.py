@@ -284,7 +284,7 @@ def test_router_text_is_what_the_decide_step_sees():
     from huisheng.simulator.sample import sample_matrix
 
     directory = build_directory(sample_matrix(12, streets=2))
-    assert router_text("@示范区交通局 請問公交車", rules, directory) == " " * 8 + "请问公交车"
+    assert router_text("@示范区交通局 請問公交車", rules, directory, "weibo") == " " * 8 + "请问公交车"
 
 
 def test_the_daemon_wires_the_model_and_its_retraining(tmp_path):

@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from huisheng.errors import ConfigError
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules
 from huisheng.config import load_settings
 from huisheng.config.matrix import load_matrix
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT_UID = "5706878669"      # 沙坪坝发布 (district)
@@ -31,7 +34,8 @@ def directory():
 
 
 def run(text: str, rules, directory, account: str = DISTRICT_UID, author: str = "1234567") -> Decision:
-    return decide(Subject(text=text, author_id=author, author_name="居民", account_uid=account), rules, directory)
+    return decide(Subject(text=text, author_id=author, author_name="居民", platform="weibo",
+                          conventions=WEIBO_TEXT, account_uid=account), rules, directory)
 
 
 def kinds(decision: Decision) -> list[str]:

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules
 from huisheng.config.matrix import load_matrix
 from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT = "5706878669"        # 沙坪坝发布 → spb
@@ -31,7 +34,8 @@ def directory():
 
 
 def run(text: str, rules, directory, account: str, mentions: tuple[str, ...] = ()) -> Decision:
-    return decide(Subject(text=text, author_id="42", author_name="居民", account_uid=account, mentions=mentions),
+    return decide(Subject(text=text, author_id="42", author_name="居民", platform="weibo",
+                          conventions=WEIBO_TEXT, account_uid=account, mentions=mentions),
                   rules, directory)
 
 

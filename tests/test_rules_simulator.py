@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Subject, build_directory, decide
 from huisheng.flags.rules import load_rules
 from huisheng.config.matrix import load_matrix
 from huisheng.simulator import World, WorldConfig
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 10, 20, tzinfo=timezone.utc)
@@ -26,7 +29,7 @@ def judged():
     out = []
     for c in world.truth(START)["comments"]:
         subject = Subject(text=c["text"], author_id=str(c["author_id"]), author_name=c["author_name"],
-                          account_uid=str(c["account_uid"]))
+                          platform="weibo", conventions=WEIBO_TEXT, account_uid=str(c["account_uid"]))
         out.append((c["labels"], decide(subject, rules, directory)))
     return out
 

@@ -14,9 +14,12 @@ from click.testing import CliRunner
 
 from huisheng.cli import main
 from huisheng.errors import ConfigError
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import DEFAULT_RULES, load_rules, parse_rules
 from huisheng.config.matrix import load_matrix
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT_UID = "5706878669"      # 沙坪坝发布
@@ -34,7 +37,8 @@ def directory():
 
 
 def run(text: str, rules, directory, account: str = DISTRICT_UID, reply_to: str | None = None) -> Decision:
-    return decide(Subject(text=text, author_id="1234567", author_name="居民", account_uid=account,
+    return decide(Subject(text=text, author_id="1234567", author_name="居民", platform="weibo",
+                          conventions=WEIBO_TEXT, account_uid=account,
                           reply_to_name=reply_to), rules, directory)
 
 

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Decision, Subject, build_directory, decide
 from huisheng.flags.rules import load_rules
 from huisheng.config.matrix import load_matrix
+
+WEIBO_TEXT = text_conventions("weibo")
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRICT = "5706878669"        # 沙坪坝发布 → spb
@@ -25,7 +28,8 @@ def directory():
 def decide_with(tmp_path: Path, rules_yaml: str, text: str, directory) -> Decision:
     path = tmp_path / "rules.yaml"
     path.write_text(rules_yaml, encoding="utf-8")
-    return decide(Subject(text=text, author_id="42", author_name="居民", account_uid=DISTRICT),
+    return decide(Subject(text=text, author_id="42", author_name="居民", platform="weibo",
+                          conventions=WEIBO_TEXT, account_uid=DISTRICT),
                   load_rules(path), directory)
 
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
+import json
+import re
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, ContextManager, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -34,6 +37,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from huisheng import errors
 from huisheng.records import AccountRef, Comment, Page, Post
+
+if TYPE_CHECKING:
+    from huisheng.config.schema import Table
 
 
 @dataclass(frozen=True)
@@ -336,9 +342,70 @@ class Source:
     follow: bool = False
 
 
+@dataclass(frozen=True)
+class TextConventions:
+    """How a platform's text marks what the decide step reads past rather than
+    as the writer's own words: whom a reply answers, others' text quoted in a
+    repost, emoticons, mentions.  Each pattern is a regular expression matched
+    on the text as the decide step normalizes it (NFKC, lower case, simplified
+    Chinese).  None: the platform has no such syntax; an adapter that declares
+    none claims none."""
+
+    #: a reply's opening naming whom it answers (group 1: the name)
+    reply_prefix: str | None = None
+    #: where others' quoted text begins, up to the end (a repost chain)
+    repost_chain: str | None = None
+    #: an emoticon written as text
+    emoticon: str | None = None
+    #: the sign that opens a mention, and what a mentioned name may hold
+    mention_sign: str | None = None
+    mention_name: str | None = None
+    #: words that only say "a repost"
+    repost_words: str | None = None
+
+    # compiled once per conventions (a frozen dataclass keeps its __dict__)
+    @functools.cached_property
+    def reply_prefix_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.reply_prefix) if self.reply_prefix else None
+
+    @functools.cached_property
+    def repost_chain_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.repost_chain) if self.repost_chain else None
+
+    @functools.cached_property
+    def emoticon_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.emoticon) if self.emoticon else None
+
+    @functools.cached_property
+    def mention_re(self) -> re.Pattern[str] | None:
+        if not self.mention_sign or not self.mention_name:
+            return None
+        return re.compile(re.escape(self.mention_sign) + f"(?:{self.mention_name})")
+
+    @functools.cached_property
+    def repost_words_re(self) -> re.Pattern[str] | None:
+        return re.compile(self.repost_words) if self.repost_words else None
+
+
+#: what an adapter declaring no conventions has
+NO_CONVENTIONS = TextConventions()
+
+#: ids fit the store's 64-character columns and are sent back as parameters
+_ID_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+
+
 class Adapter(abc.ABC):
     """A platform adapter.  Subclasses are registered under the entry-point
-    group ``huisheng.adapters`` (the built-in Weibo adapter included).
+    group ``huisheng.adapters`` (the built-in one included).
+
+    Everything platform-specific is declared here: the name, hosts and default
+    pace; the keys of its config table; what its account ids look like; the
+    links to a post and to a comment; its text conventions; the parsers
+    ``huisheng parse`` runs.  Nothing outside the adapter's package knows any
+    of it.  A listing or lookup the platform does not offer raises
+    :class:`~huisheng.errors.Unsupported` (the defaults here do), never an
+    answer that claims more than the adapter knows; a page is complete only
+    when the adapter says so (``Page.complete``).
 
     ``options`` is the platform's table from the main config (base URLs,
     cookie *value* already resolved from its environment variable, …).
@@ -348,9 +415,19 @@ class Adapter(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: what people call the platform (the matrix's CSV import accepts these)
+    aliases: ClassVar[tuple[str, ...]] = ()
     #: default hosts (for ``huisheng adapters list``); the real host comes from the base URL
     hosts: ClassVar[tuple[str, ...]] = ()
     default_pace: ClassVar[Pace] = Pace(min_interval=2.0, concurrency=1)
+    #: the keys of its ``[platforms.NAME]`` table beside the pace keys every
+    #: platform has, declared with the config's schema machinery; None: none
+    options_schema: ClassVar[Table | None] = None
+    #: how its texts mark replies, quotes, emoticons and mentions
+    text_conventions: ClassVar[TextConventions] = NO_CONVENTIONS
+    #: endpoint → parser of one response (the decoded body, then the keyword
+    #: context ``account_uid``, ``now``, ``post_id``, ``page``), for ``huisheng parse``
+    parsers: ClassVar[Mapping[str, Callable[..., Any]]] = {}
     #: stricter paces of their own for endpoints the platform limits harder
     #: (``Http.get(lane=…)``); the option ``<lane>_min_interval`` overrides one
     lanes: ClassVar[Mapping[str, Pace]] = {}
@@ -363,6 +440,27 @@ class Adapter(abc.ABC):
         self.options = dict(options or {})
         self.now = now or (lambda: datetime.now(timezone.utc))
 
+    @staticmethod
+    def decode_body(endpoint: str, body: str) -> Any:
+        """A response body as the parsers take it (JSON unless the adapter
+        says otherwise); ``ParseError`` naming the endpoint when it is not."""
+        try:
+            return json.loads(body)
+        except RecursionError:
+            raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
+        except ValueError:
+            raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+
+    @classmethod
+    def check_account_id(cls, uid: str) -> str | None:
+        """Why ``uid`` cannot be an account's id on this platform (a phrase for
+        the matrix's errors, in Chinese), None when it can.  Any platform's
+        ids fit the store: up to 64 characters, no spaces or control
+        characters; an adapter narrows this to its platform's own form."""
+        if not _ID_RE.fullmatch(uid):
+            return "不超过 64 个字符、不含空格和控制字符的账号 ID"
+        return None
+
     @abc.abstractmethod
     def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
         """One page of the account's own posts, newest first (pinned posts may
@@ -370,11 +468,11 @@ class Adapter(abc.ABC):
 
     def expand(self, post: Post) -> Post:
         """The post with its whole text, when ``post.is_truncated``."""
-        return post
+        raise errors.Unsupported("no way to read a post's whole text", endpoint="expand")
 
     def status(self, post_id: str, account: AccountRef) -> Post:
         """One post by id; raises ``NotFound`` when it is gone upstream."""
-        raise NotImplementedError
+        raise errors.Unsupported("no way to look a post up by its id", endpoint="status")
 
     @abc.abstractmethod
     def comments(self, post: Post, account: AccountRef, cursor: str | None = None) -> Page[Comment]:
@@ -383,7 +481,7 @@ class Adapter(abc.ABC):
     def replies(self, post: Post, root: Comment, account: AccountRef,
                 cursor: str | None = None) -> Page[Comment]:
         """One page of second-level replies under ``root``."""
-        return Page(items=(), cursor=None, complete=True)
+        raise errors.Unsupported("no reply threads under comments", endpoint="replies")
 
     def sources(self, account: AccountRef) -> tuple[Source, ...]:
         """The account's sources beside its timeline (none: the platform

@@ -6,10 +6,11 @@ normalized item, or exits 2 naming the endpoint and the field it could not read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,40 +18,34 @@ import click
 from huisheng import adapters
 from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.errors import ParseError
-from huisheng.records import Page, record_to_json
+from huisheng.records import Comment, Page, Post, record_to_json
 
 #: a ``--now`` without an offset is read as local time of the districts served
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def parsers_of(platform: str) -> Mapping[str, Callable[..., Any]]:
-    """The endpoint → parser mapping an installed adapter exposes (``parsers``)."""
-    return dict(getattr(adapters.load(platform), "parsers", {}) or {})
-
-
 def parse_saved(platform: str, endpoint: str, body: str, **context: Any) -> list[dict[str, Any]]:
-    """The JSON objects ``huisheng parse`` prints for one saved body."""
+    """The JSON objects ``huisheng parse`` prints for one saved body: the
+    items of a page, a record, or any other result the adapter's parser gives
+    (a dataclass, its fields)."""
     cls = adapters.load(platform)
-    parsers = parsers_of(platform)
-    if endpoint not in parsers:
-        known = ", ".join(sorted(parsers)) or "none"
+    if endpoint not in cls.parsers:
+        known = ", ".join(sorted(cls.parsers)) or "none"
         raise click.UsageError(f"platform {platform!r} has no endpoint {endpoint!r} (known: {known})")
-    decode = getattr(cls, "decode_body", None) or _decode_json
-    result = parsers[endpoint](decode(endpoint, body), **context)
+    result = cls.parsers[endpoint](cls.decode_body(endpoint, body), **context)
     if isinstance(result, Page):
         return [record_to_json(item) for item in result.items]
-    if getattr(result, "kind", None) == "longtext":
-        return [{"kind": "longtext", "text": result.text}]
+    if isinstance(result, (Post, Comment)):
+        return [record_to_json(result)]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return [{k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(result).items()}]
     raise ParseError(endpoint, "<result>", f"parser returned {type(result).__name__}")
 
 
-def _decode_json(endpoint: str, body: str) -> Any:
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise ParseError(endpoint, "<body>", "nested too deeply") from None
-    except ValueError:
-        raise ParseError(endpoint, "<body>", "not valid JSON") from None
+def _default_platform() -> str | None:
+    """The platform ``--platform`` defaults to: the only adapter installed."""
+    installed = adapters.available()
+    return next(iter(installed)) if len(installed) == 1 else None
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -69,8 +64,10 @@ def _parse_now(value: str | None) -> datetime:
 
 def register(main: click.Group) -> None:
     @main.command("parse")
-    @click.option("--platform", default="weibo", show_default=True, help="Installed adapter name.")
-    @click.option("--endpoint", required=True, help="Response shape, e.g. timeline, comments, child_comments.")
+    @click.option("--platform", default=_default_platform, show_default="the only adapter installed",
+                  help="Installed adapter name (huisheng adapters list).")
+    @click.option("--endpoint", required=True,
+                  help="Response shape: one of the endpoints the adapter names (huisheng adapters list).")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--account-uid", default="", help="Monitored account's uid (marks its own comments).")
     @click.option("--now", "now_text", default=None, metavar="ISO",
@@ -82,6 +79,8 @@ def register(main: click.Group) -> None:
     def parse_command(platform: str, endpoint: str, file: Path, account_uid: str, now_text: str | None,
                       post_id: str, page: int, config: Path) -> None:
         """Parse a saved response FILE and print one JSON object per normalized item."""
+        if platform is None:
+            raise click.UsageError("several adapters are installed: name one with --platform")
         body = file.read_bytes().decode("utf-8", errors="replace")
         try:
             rows = parse_saved(platform, endpoint, body, account_uid=account_uid,

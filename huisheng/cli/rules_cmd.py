@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from huisheng.adapters import text_conventions
 from huisheng.cli._common import config_option, fail_cleanly
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Reason, Subject, build_directory, decide
@@ -20,8 +21,8 @@ from huisheng.flags.rules import Rules, load_rules
 from huisheng.config import load_settings
 from huisheng.config.matrix import load_matrix
 from huisheng.cli.tables import pad
-
 from huisheng.vocabulary import Category, Routing
+
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
 
@@ -135,7 +136,8 @@ def register(main: click.Group) -> None:
     @rules_group.command("test")
     @click.argument("text")
     @click.option("--account", metavar="UID", default=None,
-                  help="Account (uid or name) the comment is written under (default: the district's first).")
+                  help="Account the comment is written under: its name, uid or PLATFORM:UID "
+                       "(default: the district's first).")
     @click.option("--author", metavar="UID", default=RESIDENT,
                   help="Author's uid (a matrix account's uid shows that its comments are never flagged).")
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -147,18 +149,16 @@ def register(main: click.Group) -> None:
              config: Path) -> None:
         """Print the decision on TEXT and its reasons."""
         rules, directory, learned = _load(config, routing_model)
-        uid = account or default_account(directory)
-        if uid is not None and uid not in directory.account_units:
-            by_name = {v: k for k, v in directory.account_names_by_uid.items()}
-            if uid not in by_name:
-                raise ConfigError(f"矩阵中没有账号「{uid}」", key="--account")
-            uid = by_name[uid]
-        decision = decide(Subject(text=text, author_id=author, author_name="", account_uid=uid or ""),
-                          rules, directory, learned)
+        key = directory.find_account(account) if account else default_account(directory)
+        if key is None:
+            raise ConfigError(f"矩阵中没有账号「{account}」" if account else "矩阵中没有账号", key="--account")
+        platform, uid = key
+        decision = decide(Subject(text=text, author_id=author, author_name="", platform=platform, account_uid=uid,
+                                  conventions=text_conventions(platform)), rules, directory, learned)
         if fmt == "json":
             click.echo(json.dumps(decision_json(decision, directory), ensure_ascii=False, indent=2))
             return
-        account_name = directory.account_names_by_uid.get(uid or "", uid)
+        account_name = directory.account_names_by_key.get(key, uid)
         click.echo(f"账号：{account_name}（{uid}）")
         for line in decision_lines(decision, directory):
             click.echo(line)

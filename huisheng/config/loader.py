@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,8 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from huisheng.adapters.base import Pace
-from huisheng.config.schema import (EnvKey, Key, KeyLines, SecretStr, Table, Validator, parse_toml,
-                                    show_path)
+from huisheng.config.schema import EnvKey, Key, SecretStr, Table, Validator, parse_toml
 from huisheng.config.settings import PlatformSettings, PollingSettings, Settings
 from huisheng.errors import ConfigError, ConfigErrors
 
@@ -50,12 +48,6 @@ def _check_database_url(url: str, inline: bool = True) -> str | None:
                 "或使用 PGPASSWORD / ~/.pgpass")
     if parsed.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
         return f"不支持的数据库 \"{parsed.get_backend_name()}\"（应为 sqlite 或 postgresql）"
-    return None
-
-
-def _check_url(url: str) -> str | None:
-    if not re.match(r"https?://[^/\s]+", url):
-        return f"应为以 http:// 或 https:// 开头的地址，实际为 \"{url}\""
     return None
 
 
@@ -124,34 +116,6 @@ _PACE_ITEMS = {
     "interval": Key("int", low=1, high=30 * _DAY, doc="seconds between polls of one account on this platform"),
 }
 
-WEIBO_MODES = ("auto", "mobile", "ajax")
-
-#: adapter options per platform (beside the pace keys every platform has)
-PLATFORM_OPTIONS: dict[str, Mapping[str, Any]] = {
-    "weibo": {
-        "base_url": Key("str", default="https://m.weibo.cn", check=_check_url,
-                        doc="m.weibo.cn API (the simulator's address in tests and the demo)"),
-        "ajax_base_url": Key("str", default="https://weibo.com", check=_check_url,
-                             doc="weibo.com/ajax fallback API"),
-        "mode": Key("str", default="auto", choices=WEIBO_MODES,
-                    doc="auto: m.weibo.cn, weibo.com/ajax when walled; mobile or ajax only"),
-        "cookie_env": EnvKey("cookie", doc="variable holding a logged-in weibo.com cookie",
-                             required=lambda values: values.get("mode") == "ajax"),
-        "mentions_interval": Key("int", default=1800, low=60, high=30 * _DAY,
-                                 doc="seconds between two searches for one account's @NAME (the "
-                                     "most rate-limited endpoint)"),
-        "search_min_interval": Key("float", low=0.001, high=3600,
-                                   doc="minimum seconds between two searches, over every account "
-                                       "(default: the adapter's)"),
-    },
-}
-#: a third-party adapter without declared options gets these
-GENERIC_OPTIONS: Mapping[str, Any] = {
-    "base_url": Key("str", check=_check_url, doc="the platform API's base URL"),
-    "cookie_env": EnvKey("cookie", doc="variable holding a cookie"),
-}
-
-
 def _platform_table(name: str) -> Table | str:
     from huisheng import adapters
 
@@ -159,7 +123,12 @@ def _platform_table(name: str) -> Table | str:
     if name not in installed:
         known = "、".join(sorted(installed)) or "无"
         return f"未安装平台 \"{name}\" 的适配器（已安装：{known}）"
-    return Table({**_PACE_ITEMS, **PLATFORM_OPTIONS.get(name, GENERIC_OPTIONS)})
+    try:
+        own = adapters.load(name).options_schema
+    except Exception as exc:  # a broken plugin: say which, without a traceback
+        return f"平台 \"{name}\" 的适配器无法加载（{type(exc).__name__}），无法检查此表中的设置"
+    return Table({**_PACE_ITEMS, **(own.items if own is not None else {})},
+                 check=own.check if own is not None else None)
 
 
 TOP_KEYS: dict[str, Any] = {
@@ -256,7 +225,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     matrix = values["matrix"]
     platforms = {}
     for name, table in values["platforms"].items():
-        platforms[name] = _platform_settings(name, table, path, lines)
+        platforms[name] = _platform_settings(name, table)
     return Settings(
         path=path.resolve(),
         database_url=settings_url,
@@ -270,11 +239,10 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     )
 
 
-def _platform_settings(name: str, table: Mapping[str, Any], path: Path, lines: KeyLines
-                       ) -> PlatformSettings:
+def _platform_settings(name: str, table: Mapping[str, Any]) -> PlatformSettings:
     min_interval, concurrency = table["min_interval"], table["concurrency"]
     if min_interval is None or concurrency is None:
-        default = _default_pace(name, path, lines)
+        default = _default_pace(name)
         min_interval = default.min_interval if min_interval is None else min_interval
         concurrency = default.concurrency if concurrency is None else concurrency
     options, secret_env = {}, {}
@@ -291,15 +259,7 @@ def _platform_settings(name: str, table: Mapping[str, Any], path: Path, lines: K
                             interval=table["interval"], options=options, secret_env=secret_env)
 
 
-def _default_pace(name: str, path: Path, lines: KeyLines) -> Pace:
+def _default_pace(name: str) -> Pace:
     from huisheng import adapters
 
-    key = ("platforms", name)
-    try:
-        return adapters.load(name).default_pace
-    except ConfigError as exc:
-        raise ConfigError(exc.message, file=str(path), key=show_path(key), line=lines.line(key)) from None
-    except Exception as exc:  # a broken plugin: say which, without a traceback
-        raise ConfigError(f"平台 \"{name}\" 的适配器无法加载（{type(exc).__name__}）；"
-                          f"请在此表中写明 min_interval 与 concurrency，或修复该适配器",
-                          file=str(path), key=show_path(key), line=lines.line(key)) from None
+    return adapters.load(name).default_pace  # loaded once already, to validate its table

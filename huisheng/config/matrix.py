@@ -51,13 +51,11 @@ from typing import Any, Iterable, Mapping
 from huisheng.config.schema import EnvKey, Key, KeyLines, Many, Table, Validator, parse_toml, show_path
 from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.errors import ConfigError, ConfigErrors
+from huisheng.vocabulary import UnitLevel
 
 MATRIX_FILE = "matrix.toml"
-from huisheng.vocabulary import UnitLevel
 #: the level a unit's parent must have
 PARENT_LEVEL = {"department": "district", "street": "district", "community": "street"}
-#: how a platform's account ids look
-UID_PATTERNS = {"weibo": (re.compile(r"[1-9][0-9]{4,11}"), "纯数字（微博 UID，如 \"1234567890\"）")}
 
 _CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
@@ -217,9 +215,10 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
         if platform not in installed:
             known = "、".join(sorted(installed)) or "无"
             v.error(here + ("platform",), f"未安装平台 \"{platform}\" 的适配器（已安装：{known}）")
-        pattern = UID_PATTERNS.get(platform)
-        if pattern and not pattern[0].fullmatch(uid):
-            v.error(here + ("uid",), f"账号 ID \"{uid}\" 无效（应为{pattern[1]}）")
+        else:
+            problem = _id_problem(platform, uid)
+            if problem:
+                v.error(here + ("uid",) if problem[0] else here + ("platform",), problem[1])
         if a["unit"] not in by_code:
             v.error(here + ("unit",), f"主办单位 \"{a['unit']}\" 不存在（应为某个单位的 code）")
         if (platform, uid) in seen:
@@ -235,6 +234,19 @@ def _build(data: Mapping[str, Any], file: Path, lines: KeyLines) -> Matrix:
     if v.errors:
         raise ConfigErrors(v.errors)
     return Matrix(units=tuple(units), accounts=tuple(accounts), source=file.resolve())
+
+
+def _id_problem(platform: str, uid: str) -> tuple[bool, str] | None:
+    """What is wrong with account id ``uid`` as its platform's adapter judges it
+    (the same id on two platforms is two accounts); (whether the id is at
+    fault, the error), or None."""
+    from huisheng import adapters
+
+    try:
+        problem = adapters.load(platform).check_account_id(uid)
+    except Exception as exc:  # a broken plugin: say which, without a traceback
+        return False, f"平台 \"{platform}\" 的适配器无法加载（{type(exc).__name__}）"
+    return (True, f"账号 ID \"{uid}\" 无效（应为{problem}）") if problem else None
 
 
 def _dates_as_text(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -334,7 +346,23 @@ CSV_LEVELS = {
     "社区村": "community", "社区": "community", "村": "community", "社区/村": "community",
     "community": "community", "village": "community",
 }
-CSV_PLATFORMS = {"微博": "weibo", "新浪微博": "weibo", "weibo": "weibo"}
+
+
+def csv_platforms() -> dict[str, str]:
+    """What a spreadsheet's 平台 column may say (lower case) → platform name:
+    each installed adapter's name and the names people call it by."""
+    from huisheng import adapters
+
+    out: dict[str, str] = {}
+    for name in adapters.available():
+        try:
+            aliases = adapters.load(name).aliases
+        except Exception:  # a broken plugin is named by its platform alone; load_matrix says what is wrong
+            aliases = ()
+        out.update({alias.lower(): name for alias in (name, *aliases)})
+    return out
+
+
 CODE_PREFIX = {"district": "district", "department": "dept", "street": "street", "community": "comm"}
 _SEPARATORS = re.compile(r"[;；,，、\s]+")
 _INTERVAL_RE = re.compile(r"(\d+)\s*(s|秒|m|min|分|分钟|h|小时|个小时)?", re.IGNORECASE)
@@ -537,6 +565,7 @@ def import_csv(path: Path, previous: Matrix | None = None) -> Matrix:
     units: dict[tuple, _CsvUnit] = {}
     order: list[tuple] = []
     raw_accounts: list[tuple[int, tuple, dict[str, Any]]] = []
+    platforms = csv_platforms()
     for number, row in reader.rows[1:]:
         name = reader.cell(row, "unit_name")
         if not name:
@@ -586,7 +615,7 @@ def import_csv(path: Path, previous: Matrix | None = None) -> Matrix:
                 reader.error(number, column, "账号信息不完整：平台、账号ID、账号名称须同时填写")
             continue
         platform_text = account_cells["platform"]
-        platform = CSV_PLATFORMS.get(platform_text.lower(), platform_text.lower())
+        platform = platforms.get(platform_text.lower(), platform_text.lower())
         interval = None
         interval_text = reader.cell(row, "poll_interval")
         if interval_text in _INTERVAL_WORDS:

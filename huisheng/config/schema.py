@@ -400,6 +400,13 @@ class Many:
     shorthand: str | None = None
 
 
+def check_url(url: str) -> str | None:
+    """A ``check`` for a key holding an HTTP(S) base address (adapters' options)."""
+    if not re.match(r"https?://[^/\s]+", url):
+        return f"应为以 http:// 或 https:// 开头的地址，实际为 \"{url}\""
+    return None
+
+
 def _is_secret_name(name: str) -> bool:
     words = re.split(r"[_\-.]", name.lower())
     return name.lower() in SECRET_WORDS or any(w in SECRET_WORDS for w in words)

@@ -7,14 +7,16 @@ Order of the checks:
 1. comments by any account of the matrix (the account's own, other government
    accounts) are never flagged;
 2. the text is normalized (NFKC: full-width → half-width; lower case;
-   traditional → simplified) — every span refers to this text — and @mentions
-   are masked with spaces so names never match keywords;
+   traditional → simplified) — every span refers to this text — and mentions,
+   a reply's addressee and quoted reposts are masked with spaces so names never
+   match keywords (how a platform writes them is its adapter's
+   ``TextConventions``, which the subject carries);
 3. urgency (fire, collapse, gas, drowning, violence, self-harm, a missing person …);
-4. unless urgent: texts that are only emoticons, @-chains, 转发微博 or chatter,
-   and ads/spam, need no reply;
+4. unless urgent: texts that are only emoticons, mentions, a bare "repost" or
+   chatter, and ads/spam, need no reply;
 5. each category scores the weights of its keywords and patterns (negations such
    as 不是投诉 cancel hits; overlapping hits count once, the heaviest; in a comment
-   to another resident — ``回复@网友:`` — the rules' ``to_residents`` categories do
+   to another resident — a reply to a resident (``回复@网友:``) — the rules' ``to_residents`` categories do
    not count); the best score at or above ``min_score`` wins, ties by priority;
    whether it needs a reply is the category's setting (感谢 not, by default);
 6. routing (:mod:`huisheng.flags.route`) when a reply is needed.
@@ -28,24 +30,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from huisheng.adapters.base import TextConventions
 from huisheng.flags.route import Directory, build_directory, fold, route
 from huisheng.flags.rules import Rules
 from huisheng.flags.scan import Hit, Scan
+from huisheng.vocabulary import Category
 
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
-from huisheng.vocabulary import Category
 
 _LABELS = {**Category.labels(), "urgent": "紧急"}
 
 #: invisible format characters that would split a keyword (bidi overrides, zero-width)
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-_EMOTICON = re.compile(r"\[[^\[\]\s]{1,10}\]")
-#: a repost chain: what follows ``//@name:`` is other people's text
-_REPOST_CHAIN = re.compile(r"//@[^:：\s]{1,30}[:：].*", re.S)
-_REPLY_PREFIX = re.compile(r"^\s*回复\s*@([^:：\s]{1,30})\s*[:：]")
-_AT_WORD = re.compile(r"@[\w\-·]{1,30}")
-_REPOST_WORDS = re.compile(r"转发微博|轉發微博|repost", re.I)
 
 
 # Span and Reason write their fields straight into __dict__: decide makes several of
@@ -84,8 +81,12 @@ class Subject:
     text: str
     author_id: str
     author_name: str
+    #: the platform it was written on: its author and account are (platform, id)
+    platform: str
     #: the account under whose post it was written
     account_uid: str
+    #: how the platform's text marks replies, quotes, emoticons and mentions
+    conventions: TextConventions
     #: @names (already extracted by the adapter)
     mentions: tuple[str, ...] = ()
     reply_to_name: str | None = None
@@ -133,32 +134,38 @@ def _mask(text: str, start: int, end: int) -> str:
 
 def mask_mentions(text: str, subject: Subject, directory: Directory
                   ) -> tuple[str, list[tuple[str, int | None, int | None]]]:
-    """``text`` with ``回复@name:``, ``//@name:…`` chains and every ``@name`` blanked out
-    (offsets kept), and the matrix accounts mentioned, in order, with their spans."""
+    """``text`` with a reply's addressee (``回复@name:``), quoted reposts
+    (``//@name:…``) and every mention (``@name``) blanked out, as the subject's
+    conventions write them (offsets kept), and the matrix accounts mentioned,
+    in order, with their spans."""
     mentioned: list[tuple[str, int | None, int | None]] = []
-    m = _REPLY_PREFIX.match(text)
+    conventions = subject.conventions
+    pattern = conventions.reply_prefix_re
+    m = pattern.match(text) if pattern is not None else None
     if m:
         text = _mask(text, m.start(), m.end())
-    m = _REPOST_CHAIN.search(text)
+    pattern = conventions.repost_chain_re
+    m = pattern.search(text) if pattern is not None else None
     if m:
         text = _mask(text, m.start(), m.end())
-    pos = text.find("@")
+    sign = conventions.mention_sign
+    pos = text.find(sign) if sign else -1
     extra = {fold(n) for n in subject.mentions} - set(directory.mention_names) if pos != -1 else set()
     # longest first, so 沙坪坝城管 wins over a user called 沙坪坝
     known = sorted(extra | set(directory.mention_names), key=len, reverse=True) if extra \
         else directory.mention_names
     while pos != -1:
-        after = text[pos + 1:]
+        after = text[pos + len(sign):]
         name = next((n for n in known if n and after.startswith(n)), None)
         if name:
-            end = pos + 1 + len(name)
+            end = pos + len(sign) + len(name)
         else:
-            word = _AT_WORD.match(text, pos)
-            end = word.end() if word else pos + 1
+            word = conventions.mention_re.match(text, pos) if conventions.mention_re is not None else None
+            end = word.end() if word else pos + len(sign)
         if name and name in directory.account_names:
             mentioned.append((name, pos, end))
         text = _mask(text, pos, end)
-        pos = text.find("@", end)
+        pos = text.find(sign, end)
     # mentions the adapter extracted that the text no longer shows (e.g. rendered as links)
     for raw in subject.mentions:
         if raw in directory.account_names and raw not in [n for n, _, _ in mentioned]:
@@ -179,9 +186,13 @@ class _NotContent(dict):
 _NOT_CONTENT = _NotContent()
 
 
-def content_of(masked: str) -> str:
-    """What is left after emoticons, emoji, 转发微博, punctuation and spaces go."""
-    return _REPOST_WORDS.sub("", _EMOTICON.sub("", masked)).translate(_NOT_CONTENT)
+def content_of(masked: str, conventions: TextConventions) -> str:
+    """What is left after emoticons, emoji, a bare "repost", punctuation and spaces go."""
+    if conventions.emoticon_re is not None:
+        masked = conventions.emoticon_re.sub("", masked)
+    if conventions.repost_words_re is not None:
+        masked = conventions.repost_words_re.sub("", masked)
+    return masked.translate(_NOT_CONTENT)
 
 
 def _counted(hits: list[Hit]) -> set[int]:
@@ -209,7 +220,8 @@ def _to_resident(text: str, subject: Subject, rules: Rules, directory: Directory
     it answers a resident (``回复@NAME:`` where NAME is no matrix account) or opens with a
     cue of the rules (楼上的…), and neither @mentions a matrix account nor addresses the
     government (the rules' ``address``: 小编, 领导 …)."""
-    m = _REPLY_PREFIX.match(text)
+    pattern = subject.conventions.reply_prefix_re
+    m = pattern.match(text) if pattern is not None else None
     name = m.group(1) if m else (fold(subject.reply_to_name) if subject.reply_to_name else None)
     if name is not None:
         if name in directory.account_names:
@@ -235,10 +247,11 @@ def _skip(reason: Reason, text: str) -> Decision:
 def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learned | None = None) -> Decision:
     """The decision on one comment or post (pure; ``learned``, the routing
     model in use, is read-only data too)."""
-    if subject.author_id in directory.account_units:
-        account = directory.account_names_by_uid.get(subject.author_id, subject.author_name)
-        unit = directory.unit_name(directory.account_units[subject.author_id])
-        same = directory.account_units[subject.author_id] == directory.account_units.get(subject.account_uid)
+    author = (subject.platform, subject.author_id)
+    if author in directory.account_units:  # by id on its platform: a namesake is a citizen
+        account = directory.account_names_by_key.get(author, subject.author_name)
+        unit = directory.unit_name(directory.account_units[author])
+        same = directory.account_units[author] == directory.account_units.get((subject.platform, subject.account_uid))
         who = "本单位账号" if same else "政务账号"
         return _skip(Reason("skip/government", "skip", detail=f"{who}「{account}」（{unit}）的评论，不需回复"),
                      subject.text)
@@ -272,7 +285,7 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
     urgent = bool(urgent_hits)
 
     if not urgent:
-        content = content_of(masked)
+        content = content_of(masked, subject.conventions)
         if len(content) < rules.min_content_chars:
             return _skip(Reason("skip/no-content", "skip",
                                 detail="只有表情、@提及、转发或标点，无需回复"), text)
@@ -333,7 +346,8 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
 
     if not needs:
         return Decision(False, category_name, False, tuple(reasons), None, None, "", text)
-    chosen = route(masked, tuple(mentioned), subject.account_uid, rules, directory, scan, learned)
+    chosen = route(masked, tuple(mentioned), (subject.platform, subject.account_uid), rules, directory, scan,
+                   learned)
     for rule, start, end, matched, detail in chosen.notes:
         span = Span(start, end, text[start:end]) if start is not None and end is not None else None
         reasons.append(Reason(rule, "route", span, detail))

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from huisheng.adapters import text_conventions
 from huisheng.errors import ConfigError
 from huisheng.flags.classify import Decision, Directory, Subject, decide
 from huisheng.flags.rules import Rules
 from huisheng.config.matrix import read_csv
-
 from huisheng.vocabulary import Category
+
 if TYPE_CHECKING:
     from huisheng.flags.learn import Learned
 
@@ -27,8 +28,8 @@ _CATEGORY_WORDS = {**{c.value: c.value for c in Category}, **{c.zh: c.value for 
                    "": NONE, NONE: NONE, "无": NONE, "-": NONE, "null": NONE}
 _BOOLS = {"1": True, "0": False, "true": True, "false": False, "是": True, "否": False, "yes": True,
           "no": False, "y": True, "n": False}
-#: the author of every evaluated row: a resident, never a matrix account
 _ZH_CLASSES = "、".join(Category.labels().values())
+#: the author of every evaluated row: a resident, never a matrix account
 RESIDENT = "resident"
 
 
@@ -36,7 +37,8 @@ RESIDENT = "resident"
 class Labelled:
     line: int
     text: str
-    account: str
+    #: the account (platform, uid) it was written under
+    account: tuple[str, str]
     #: a CLASSES value; None when the file has no category column
     category: str | None = None
     needs_reply: bool | None = None
@@ -53,7 +55,7 @@ class Evaluation:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def read_labelled(path: Path, directory: Directory, default_account: str | None) -> list[Labelled]:
+def read_labelled(path: Path, directory: Directory, default_account: tuple[str, str] | None) -> list[Labelled]:
     """The CSV's rows; errors name the file, line and column."""
     path = Path(path)
     try:
@@ -109,14 +111,11 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
                 bad("unit", f"矩阵中没有单位「{unit}」")
                 continue
             unit = code
-        account = cell("account") or default_account
-        if account and account not in directory.account_units:
-            by_name = {v: k for k, v in directory.account_names_by_uid.items()}
-            if account in by_name:
-                account = by_name[account]
-            else:
-                bad("account", f"矩阵中没有账号「{account}」")
-                continue
+        ref = cell("account")
+        account = directory.find_account(ref) if ref else default_account
+        if ref and account is None:
+            bad("account", f"矩阵中没有账号「{ref}」（应为账号名称、UID 或 平台:UID）")
+            continue
         if not account:
             bad("account", "未指定账号，且矩阵中没有区级账号可作默认")
             continue
@@ -129,11 +128,11 @@ def read_labelled(path: Path, directory: Directory, default_account: str | None)
     return rows
 
 
-def default_account(directory: Directory) -> str | None:
+def default_account(directory: Directory) -> tuple[str, str] | None:
     """The district's first account (the matrix keeps file order)."""
-    for uid, unit in directory.account_units.items():
+    for key, unit in directory.account_units.items():
         if unit == directory.district:
-            return uid
+            return key
     return None
 
 
@@ -150,7 +149,8 @@ def _f1(p: float | None, r: float | None) -> float | None:
 def evaluate(rows: list[Labelled], rules: Rules, directory: Directory, learned: Learned | None = None
              ) -> Evaluation:
     """Every row decided (with the routing model ``learned`` in place, if given) and measured."""
-    decisions = tuple(decide(Subject(text=row.text, author_id=RESIDENT, author_name="", account_uid=row.account),
+    decisions = tuple(decide(Subject(text=row.text, author_id=RESIDENT, author_name="", platform=row.account[0],
+                                     account_uid=row.account[1], conventions=text_conventions(row.account[0])),
                              rules, directory, learned) for row in rows)
     metrics: dict[str, Any] = {"rows": len(rows)}
 

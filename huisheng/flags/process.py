@@ -32,12 +32,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection, Iterable
 
 from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from huisheng.adapters import text_conventions
 from huisheng.flags import lifecycle
 from huisheng.flags.classify import Decision, Directory, Subject, build_directory, decide
 from huisheng.flags.replies import AccountComment, OpenFlag, match_reply
@@ -54,8 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("huisheng.flags")
 
 #: what the decide step reads of a comment
-COMMENT_COLUMNS = (Comment.id, Comment.post_id, Comment.external_id, Comment.root_external_id,
-                   Comment.author_id, Comment.author_name, Comment.created_at, Comment.text,
+COMMENT_COLUMNS = (Comment.id, Comment.platform, Comment.post_id, Comment.external_id, Comment.root_external_id,
+                   Comment.parent_external_id, Comment.author_id, Comment.author_name, Comment.created_at, Comment.text,
                    Comment.mentions, Comment.reply_to_name, Comment.deleted_at, Comment.item)
 #: what the decide step reads of a flag already stored
 FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
@@ -116,7 +117,7 @@ class _Batch:
     on the batch's posts, with its thread's top-level comment, and the
     accounts' comments already decided there), and what it will write."""
 
-    def __init__(self, session: Session, post_ids: set[int], account_uids: list[str]):
+    def __init__(self, session: Session, post_ids: set[int], accounts: Collection[tuple[str, str]]):
         self.flags: dict[int, list[_FlagRow]] = {}
         #: (post, citizen, thread) → that citizen's flags in that thread, oldest first
         self.cases: dict[tuple[int, str, str], list[_FlagRow]] = {}
@@ -131,9 +132,32 @@ class _Batch:
         self.replies: dict[int, list[Row]] = {}
         for comment in session.execute(
                 select(*COMMENT_COLUMNS).where(Comment.post_id.in_(post_ids), Comment.decided_at.is_not(None),
-                                               Comment.author_id.in_(account_uids))
+                                               Comment.author_id.in_({uid for _, uid in accounts}))
                 .order_by(Comment.created_at, Comment.id)):
-            self.replies.setdefault(comment.post_id, []).append(comment)
+            if (comment.platform, comment.author_id) in accounts:  # the same id elsewhere is someone else
+                self.replies.setdefault(comment.post_id, []).append(comment)
+        #: (post, external id) → (author id, name) of comments the accounts' replies answer
+        self.authors: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def learn_answered(self, session: Session, comments: Iterable[Row]) -> None:
+        """Read who wrote the comments that ``comments`` (the accounts') answer
+        one person with (see :meth:`answers`), in one query."""
+        wanted = {(c.post_id, c.parent_external_id) for c in comments
+                  if c.reply_to_name and c.parent_external_id} - self.authors.keys()
+        if not wanted:
+            return
+        for row in session.execute(select(Comment.post_id, Comment.external_id, Comment.author_id,
+                                          Comment.author_name)
+                                   .where(Comment.post_id.in_({p for p, _ in wanted}),
+                                          Comment.external_id.in_({e for _, e in wanted}))):
+            self.authors[(row.post_id, row.external_id)] = (row.author_id, row.author_name)
+
+    def answers(self, comment: Row) -> str | None:
+        """The author id of the comment a reply to one person answers.  The
+        link names it only when that person wrote it: a name the platform could
+        not resolve leaves the link at the thread's top comment."""
+        found = self.authors.get((comment.post_id, comment.parent_external_id or ""))
+        return found[0] if found is not None and found[1] == comment.reply_to_name else None
 
     def _add(self, flag: _FlagRow) -> None:
         self.flags.setdefault(flag.post_id, []).append(flag)
@@ -155,7 +179,8 @@ class _Batch:
         # What it holds does not change within a batch, so it is built once.
         if flag._open is None:
             object.__setattr__(flag, "_open", OpenFlag(
-                id=id(flag), post_id=flag.post_id, thread_root=flag.thread, author_name=flag.author_name,
+                id=id(flag), post_id=flag.post_id, thread_root=flag.thread, author_id=flag.author_id,
+                author_name=flag.author_name,
                 started_at=flag.started_at, account_id=flag.account_id, unit_id=flag.unit_id,
                 on_post=flag.on_post))
         return flag._open
@@ -223,7 +248,7 @@ class Decider:
     def _dir(self, session: Session):
         if self._directory is None:
             matrix, unit_ids, account_ids = matrix_from_db(session)
-            account_units = {account_ids[spec.uid]: unit_ids[spec.unit] for spec in matrix.accounts}
+            account_units = {account_ids[(spec.platform, spec.uid)]: unit_ids[spec.unit] for spec in matrix.accounts}
             self._directory = (build_directory(matrix), unit_ids, account_ids, account_units)
         return self._directory
 
@@ -266,19 +291,21 @@ class Decider:
             rows = session.execute(query).all()
             if not rows:
                 return result
-            if any(c.account_uid not in account_ids for c in rows):
+            if any((c.platform, c.account_uid) not in account_ids for c in rows):
                 # `huisheng matrix sync` added accounts since the matrix was cached
                 self._directory = None
                 directory, unit_ids, account_ids, account_units = self._dir(session)
-            batch = _Batch(session, {c.post_id for c in rows}, list(account_ids))
+            batch = _Batch(session, {c.post_id for c in rows}, account_ids.keys())
+            batch.learn_answered(session, [c for c in rows if (c.platform, c.author_id) in account_ids]
+                                 + [r for replies in batch.replies.values() for r in replies])
             learned = self.learned.current() if self.learned is not None else None
             for comment in rows:
                 account_id, account_uid = comment.account_id, comment.account_uid
                 result.decided += 1
                 if comment.deleted_at is not None:
                     continue
-                if comment.author_id in account_ids:
-                    writer = account_ids[comment.author_id]
+                if (comment.platform, comment.author_id) in account_ids:  # by id: a namesake is a citizen
+                    writer = account_ids[(comment.platform, comment.author_id)]
                     self._as_reply(comment, writer, account_units[writer], batch.unanswered(comment.post_id),
                                    batch, now, touched)
                     batch.replies.setdefault(comment.post_id, []).append(comment)
@@ -324,7 +351,7 @@ class Decider:
         if not candidates:
             return
         by_key = {id(f): f for f in candidates}
-        match = match_reply(_account_comment(comment, writer_id, writer_unit),
+        match = match_reply(_account_comment(comment, writer_id, writer_unit, batch.answers(comment)),
                             [batch.open_flag(f) for f in candidates], self.rules.acknowledgement_patterns)
         for key in match.flag_ids:
             self._apply_reply(by_key[key], comment, match.acknowledgement, batch, now, touched)
@@ -381,7 +408,7 @@ class Decider:
             due_uncertain=uncertain, uncovered_years=list(uncovered), **extra))
         return flag
 
-    def _link_earlier_replies(self, flag: _FlagRow, batch: _Batch, account_ids: dict[str, int],
+    def _link_earlier_replies(self, flag: _FlagRow, batch: _Batch, account_ids: dict[tuple[str, str], int],
                               account_units: dict[int, int], now: datetime,
                               touched: dict[str, list[_FlagRow]]) -> None:
         """A reply decided before the comment it answers was stored (a thread
@@ -391,8 +418,8 @@ class Decider:
                 return
             if reply.created_at < flag.started_at:
                 continue
-            writer = account_ids[reply.author_id]
-            match = match_reply(_account_comment(reply, writer, account_units[writer]),
+            writer = account_ids[(reply.platform, reply.author_id)]
+            match = match_reply(_account_comment(reply, writer, account_units[writer], batch.answers(reply)),
                                 [batch.open_flag(flag)], self.rules.acknowledgement_patterns)
             if match.flag_ids:
                 self._apply_reply(flag, reply, match.acknowledgement, batch, now, touched)
@@ -417,15 +444,17 @@ def _iso(value: datetime | None) -> str | None:
 
 def _subject(comment: Row, account_uid: str) -> Subject:
     return Subject(text=comment.text, author_id=comment.author_id, author_name=comment.author_name,
-                   account_uid=account_uid, mentions=tuple(comment.mentions or ()),
+                   platform=comment.platform, account_uid=account_uid,
+                   conventions=text_conventions(comment.platform), mentions=tuple(comment.mentions or ()),
                    reply_to_name=comment.reply_to_name, kind="post" if comment.item == "post" else "comment")
 
 
-def _account_comment(comment: Row, writer_id: int, writer_unit: int) -> AccountComment:
+def _account_comment(comment: Row, writer_id: int, writer_unit: int, answers: str | None) -> AccountComment:
     return AccountComment(post_id=comment.post_id, external_id=comment.external_id,
                           root_external_id=comment.root_external_id, created_at=comment.created_at,
                           text=comment.text, mentions=tuple(comment.mentions or ()),
-                          reply_to_name=comment.reply_to_name, account_id=writer_id, unit_id=writer_unit)
+                          reply_to_name=comment.reply_to_name, account_id=writer_id, unit_id=writer_unit,
+                          answers_author_id=answers)
 
 
 def _reason_json(reason) -> dict:

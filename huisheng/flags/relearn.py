@@ -28,14 +28,15 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from huisheng.adapters import text_conventions
 from huisheng.flags.classify import Directory, Subject, build_directory, mask_mentions, normalize
 from huisheng.flags.rules import Rules
 from huisheng.clock import Clock
 from huisheng.config import Key, Table, register_table
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Unit
 from huisheng.config.settings import Settings
-
 from huisheng.vocabulary import RULE_ROUTINGS, FlagState
+
 if TYPE_CHECKING:
     from huisheng.flags.learn import Example, Learned, RoutingModel
 
@@ -115,9 +116,11 @@ def with_priority(rules: Rules, routing: RoutingSettings) -> Rules:
     return replace(rules, routing_priority=tuple(dict.fromkeys([*routing.priority, "account"])))
 
 
-def router_text(text: str, rules: Rules, directory: Directory) -> str:
-    """``text`` as the router sees it in the decide step: normalized, mentions masked."""
-    subject = Subject(text=text, author_id="", author_name="", account_uid="")
+def router_text(text: str, rules: Rules, directory: Directory, platform: str) -> str:
+    """``text``, written on ``platform``, as the router sees it in the decide
+    step: normalized, mentions masked as that platform writes them."""
+    subject = Subject(text=text, author_id="", author_name="", platform=platform, account_uid="",
+                      conventions=text_conventions(platform))
     return mask_mentions(normalize(text, rules), subject, directory)[0]
 
 
@@ -193,6 +196,8 @@ class Settled:
     text: str
     unit: str
     settled_at: datetime
+    #: where the comment was written (how its text marks mentions)
+    platform: str
 
 
 def _settled(levels: Collection[str], *columns: Any) -> Select:
@@ -220,14 +225,14 @@ def newly_settled(session: Session, levels: Collection[str], since: datetime | N
 
 def settled_flags(session: Session, levels: Collection[str] = ("district", "department")) -> list[Settled]:
     """Every settled flag (see :func:`_settled`) with its text and unit, oldest settlement first."""
-    rows = session.execute(_settled(levels, Flag.id, Comment.text, Unit.code)
+    rows = session.execute(_settled(levels, Flag.id, Comment.text, Unit.code, Comment.platform)
                            .join(Comment, Comment.id == Flag.comment_id)
                            .join(Unit, Unit.id == Flag.unit_id)).all()
     out = []
-    for flag_id, text, unit, resolved_at, closed_at, reassigned_at in rows:
+    for flag_id, text, unit, platform, resolved_at, closed_at, reassigned_at in rows:
         times = [t for t in (resolved_at, closed_at, reassigned_at) if t is not None]
         if times and text:
-            out.append(Settled(flag_id, text, unit, max(times)))
+            out.append(Settled(flag_id, text, unit, max(times), platform))
     out.sort(key=lambda s: (s.settled_at, s.flag_id))
     return out
 
@@ -240,7 +245,7 @@ def routing_levels(rules: Rules) -> frozenset[str]:
 def examples_from_flags(session: Session, rules: Rules, directory: Directory) -> list[Example]:
     from huisheng.flags.learn import Example
 
-    return [Example(router_text(s.text, rules, directory), s.unit, "flags")
+    return [Example(router_text(s.text, rules, directory, s.platform), s.unit, "flags")
             for s in settled_flags(session, routing_levels(rules))]
 
 
@@ -261,7 +266,7 @@ def examples_from_csv(path: Path, rules: Rules, directory: Directory) -> list[Ex
         raise ConfigError("缺少 unit 列（每行的负责单位：单位代码或名称）", file=str(path), line=1)
     if missing:
         raise ConfigErrors([ConfigError("缺少负责单位", file=str(path), key="unit", line=r.line) for r in missing])
-    return [Example(router_text(r.text, rules, directory), r.unit, Path(path).name) for r in rows]
+    return [Example(router_text(r.text, rules, directory, r.account[0]), r.unit, Path(path).name) for r in rows]
 
 
 # --- retraining ----------------------------------------------------------------
@@ -347,7 +352,7 @@ class RetrainJob:
         held = max(1, int(len(settled) * self.routing.holdout))
         if trained_at is not None:
             held = min(held, new)  # only flags the model in use never saw, or the comparison favours it
-        flags = [Example(router_text(s.text, self.rules, directory), s.unit, "flags") for s in settled]
+        flags = [Example(router_text(s.text, self.rules, directory, s.platform), s.unit, "flags") for s in settled]
         training, held_back = flags[:-held], flags[-held:]
         for path in self.routing.csv:
             training += examples_from_csv(path, self.rules, directory)

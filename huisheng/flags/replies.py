@@ -1,13 +1,16 @@
 """Which open flags an account's comment answers (pure; no I/O).
 
 A qualifying reply (design.md) is a public comment by the account the flag was
-raised under, or by an account of the flag's owning unit, in the flagged thread:
+raised under, or by an account of the flag's owning unit, in the flagged thread.
+Who wrote it is decided by the caller, by author id on the comment's own
+platform (never by display name: a citizen may call themselves anything):
 
 * a second-level comment under the flagged comment's top-level comment (the
-  flagged comment itself or a citizen's reply under it) — ``回复@NAME`` narrows
-  it to NAME's flags when NAME has any there;
+  flagged comment itself or a citizen's reply under it) — a reply to one
+  person in it (``回复@NAME``) narrows it to the flags of the author of the
+  comment it answers, matched by author id, when they have any there;
 * a top-level comment under the same post that mentions the flag's author
-  (``@NAME`` or ``回复@NAME``);
+  (``@NAME`` or ``回复@NAME``: a name is all such a comment gives);
 * for a citizen's post that mentions the account (flagged as its own thread's
   root item), any top-level comment in its thread, or the account's repost of
   it with words of its own (stored there as a top-level item).
@@ -33,6 +36,8 @@ class OpenFlag:
     post_id: int
     #: external id of the top-level comment of the flagged thread
     thread_root: str
+    #: the citizen who wrote the flagged comment (the platform is the post's)
+    author_id: str
     author_name: str
     started_at: datetime
     #: the account under which it was raised, and its owning unit
@@ -58,6 +63,9 @@ class AccountComment:
     #: the writing account and its owning unit
     account_id: int
     unit_id: int
+    #: the author id of the comment a reply to one person (``reply_to_name``)
+    #: answers, when it is known; None otherwise
+    answers_author_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,8 @@ def match_reply(comment: AccountComment, flags: Iterable[OpenFlag],
                 and (comment.account_id == f.account_id or comment.unit_id == f.unit_id)]
     if comment.root_external_id is not None:
         in_thread = [f for f in eligible if f.thread_root == comment.root_external_id]
-        named = [f for f in in_thread if comment.reply_to_name and f.author_name == comment.reply_to_name]
+        named = [f for f in in_thread if comment.answers_author_id is not None
+                 and f.author_id == comment.answers_author_id]
         chosen = named or in_thread
     else:
         names = set(comment.mentions)

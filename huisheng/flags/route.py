@@ -36,10 +36,10 @@ class Directory:
 
     units: Mapping[str, UnitSpec]
     parents: Mapping[str, str | None]
-    #: account uid → owner unit code
-    account_units: Mapping[str, str]
-    #: account uid → display name
-    account_names_by_uid: Mapping[str, str]
+    #: account (platform, uid) → owner unit code: the same uid on two platforms is two accounts
+    account_units: Mapping[tuple[str, str], str]
+    #: account (platform, uid) → display name
+    account_names_by_key: Mapping[tuple[str, str], str]
     #: account display name → owner unit code (for @mentions)
     account_names: Mapping[str, str]
     #: unit name or alias → unit code (aliases shared by several units: the deepest)
@@ -111,6 +111,15 @@ class Directory:
             code = parent
         return False
 
+    def find_account(self, ref: str) -> tuple[str, str] | None:
+        """An account by ``platform:uid``, by uid (when one platform alone has
+        it) or by display name → its (platform, uid)."""
+        platform, _, uid = ref.partition(":")
+        if (platform, uid) in self.account_units:
+            return platform, uid
+        found = [key for key, name in self.account_names_by_key.items() if ref in (key[1], name)]
+        return found[0] if len(found) == 1 else None
+
     def resolve_unit(self, ref: str) -> str | None:
         """A unit code, name or alias → its code."""
         ref = ref.strip()
@@ -149,8 +158,8 @@ def build_directory(matrix: Matrix) -> Directory:
     account_names.update({fold(a.name): a.unit for a in matrix.accounts})
     district = next((u.code for u in matrix.units if u.level == "district"), None)
     return Directory(units=units, parents=parents,
-                     account_units={a.uid: a.unit for a in matrix.accounts},
-                     account_names_by_uid={a.uid: a.name for a in matrix.accounts},
+                     account_units={(a.platform, a.uid): a.unit for a in matrix.accounts},
+                     account_names_by_key={(a.platform, a.uid): a.name for a in matrix.accounts},
                      account_names=account_names, names=names, places=tuple(places), district=district,
                      mention_names=tuple(sorted(account_names, key=len, reverse=True)))
 
@@ -238,15 +247,16 @@ def _learned(text: str, learned: Learned, own_unit: str | None, level_name: str,
     return chosen
 
 
-def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account_uid: str,
+def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account: tuple[str, str],
           rules: Rules, directory: Directory, scan: Scan | None = None, learned: Learned | None = None) -> Route:
-    """The owning unit of a comment that needs a reply.  ``text`` is the
+    """The owning unit of a comment that needs a reply, written under
+    ``account`` (platform, uid).  ``text`` is the
     normalized text with mentions masked; ``mentions`` are matrix account names
     the comment ``@``s, with their spans in the text when known; ``scan`` is
     ``text`` already scanned with these rules (the decide step has it);
     ``learned`` the routing model in use, if any (asked only when no signal
     before it in the priority decided)."""
-    own_unit = directory.account_units.get(account_uid)
+    own_unit = directory.account_units.get(account)
     level = directory.level(own_unit)
     level_name = _LEVEL_NAMES.get(level or "", "")
     notes: list[tuple[str, int | None, int | None, str, str]] = []
@@ -301,10 +311,10 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
             code, reason = candidates[kind]
             return Route(code, kind, reason, tuple(notes))
         if kind == "account" and own_unit is not None:
-            account = directory.account_names_by_uid.get(account_uid, account_uid)
-            return Route(own_unit, "account", f"账号「{account}」的主办单位 → {directory.unit_name(own_unit)}",
+            name = directory.account_names_by_key.get(account, account[1])
+            return Route(own_unit, "account", f"账号「{name}」的主办单位 → {directory.unit_name(own_unit)}",
                          tuple(notes))
-    return Route(None, "account", f"账号 {account_uid} 不在矩阵中，无法确定主办单位", tuple(notes))
+    return Route(None, "account", f"账号 {account[0]}:{account[1]} 不在矩阵中，无法确定主办单位", tuple(notes))
 
 
 __all__ = ["Directory", "Route", "build_directory", "find_places", "may_route", "route"]

@@ -206,9 +206,10 @@ def sync_matrix(session: Session, matrix: Matrix, now: datetime, *, timezone: st
                              **{f"{a.platform}:{a.uid}": a.name for a in matrix.accounts}})
 
 
-def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, int]]:
+def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[tuple[str, str], int]]:
     """The matrix as the database holds it (units and enabled accounts), with
-    unit code → row id and account uid → row id."""
+    unit code → row id and account (platform, uid) → row id (the same uid on
+    two platforms is two accounts)."""
     units = session.scalars(select(Unit).where(Unit.enabled.is_(True))).all()
     by_id = {u.id: u for u in units}
     unit_specs = tuple(UnitSpec(code=u.code, name=u.name, level=u.level,
@@ -220,4 +221,4 @@ def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[str, 
                                       enabled=a.enabled)
                           for a in accounts if a.unit_id in by_id)
     return (Matrix(units=unit_specs, accounts=account_specs), {u.code: u.id for u in units},
-            {a.uid: a.id for a in accounts})
+            {(a.platform, a.uid): a.id for a in accounts})

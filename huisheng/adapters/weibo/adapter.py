@@ -7,6 +7,7 @@ send, maps HTTP statuses to the typed errors, and keeps cursors opaque.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
@@ -15,9 +16,10 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
 from huisheng.adapters.weibo import parse as wparse
 from huisheng.adapters.weibo import text as wtext
+from huisheng.config.schema import EnvKey, Key, Table, check_url
 from huisheng.records import AccountRef, Comment, Page, Post, Shortfall
 
 MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -33,6 +35,8 @@ SEEN_LIMIT = 200
 #: redirects to these (or their subdomains) mean the visitor/login wall
 LOGIN_HOSTS = ("passport.weibo.com", "passport.weibo.cn", "login.sina.com.cn")
 MODES = ("auto", "mobile", "ajax")
+#: a uid: digits, no leading zero
+UID_RE = re.compile(r"[1-9][0-9]{4,11}")
 #: a thread listing that ends having accounted for less than this share of
 #: what its counter claims is short (Weibo answers "还没有人评论" for posts
 #: counting 10,000 comments, and "暂无数据" for comments counting 500 replies)…
@@ -58,7 +62,31 @@ class WeiboAdapter(Adapter):
     name: ClassVar[str] = "weibo"
     description: ClassVar[str] = "Sina Weibo (m.weibo.cn, weibo.com/ajax fallback)"
     hosts: ClassVar[tuple[str, ...]] = ("m.weibo.cn", "weibo.com")
+    aliases: ClassVar[tuple[str, ...]] = ("微博", "新浪微博", "Weibo")
     default_pace: ClassVar[Pace] = Pace(min_interval=3.0, concurrency=1)
+    options_schema: ClassVar[Table] = Table({
+        "base_url": Key("str", default="https://m.weibo.cn", check=check_url,
+                        doc="m.weibo.cn API (the simulator's address in tests and the demo)"),
+        "ajax_base_url": Key("str", default="https://weibo.com", check=check_url,
+                             doc="weibo.com/ajax fallback API"),
+        "mode": Key("str", default="auto", choices=MODES,
+                    doc="auto: m.weibo.cn, weibo.com/ajax when walled; mobile or ajax only"),
+        "cookie_env": EnvKey("cookie", doc="variable holding a logged-in weibo.com cookie",
+                             required=lambda values: values.get("mode") == "ajax"),
+        "mentions_interval": Key("int", default=1800, low=60, high=30 * 86400,
+                                 doc="seconds between two searches for one account's @NAME (the "
+                                     "most rate-limited endpoint)"),
+        "search_min_interval": Key("float", low=0.001, high=3600,
+                                   doc="minimum seconds between two searches, over every account "
+                                       "(default: the adapter's)"),
+    })
+    text_conventions: ClassVar[TextConventions] = TextConventions(
+        reply_prefix=r"^\s*回复\s*@([^:：\s]{1,30})\s*[:：]",
+        repost_chain=r"(?s)//@[^:：\s]{1,30}[:：].*",
+        emoticon=r"\[[^\[\]\s]{1,10}\]",
+        mention_sign="@", mention_name=r"[\w\-·]{1,30}",
+        repost_words=r"(?i)转发微博|轉發微博|repost",
+    )
     #: real-time search is Weibo's most rate-limited endpoint: searches keep
     #: their own spacing, over every account, within the host's pace
     lanes: ClassVar[Mapping[str, Pace]] = {"search": Pace(min_interval=5.0, concurrency=1)}
@@ -75,6 +103,12 @@ class WeiboAdapter(Adapter):
         if self.mode not in MODES:
             raise errors.ConfigError(f"weibo mode must be one of {', '.join(MODES)}, not {self.mode!r}",
                                      key="platforms.weibo.mode")
+
+    @classmethod
+    def check_account_id(cls, uid: str) -> str | None:
+        if not UID_RE.fullmatch(uid):
+            return "纯数字（微博 UID，如 \"1234567890\"）"
+        return None
 
     # --- the Adapter methods -------------------------------------------------------
 
@@ -164,7 +198,7 @@ class WeiboAdapter(Adapter):
 
     @classmethod
     def post_url(cls, *, author_id: str, external_id: str, short_id: str | None = None) -> str | None:
-        return f"https://weibo.com/{quote(author_id, safe='')}/{quote(short_id or external_id, safe='')}"
+        return wtext.post_url(author_id, external_id, short_id)
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -21,6 +21,14 @@ from bs4.element import Declaration, Doctype, ProcessingInstruction
 
 #: Weibo's relative times are Beijing time whatever the server or process zone.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# --- links --------------------------------------------------------------------
+
+
+def post_url(author_id: str, external_id: str, short_id: str | None = None) -> str:
+    """A post's public page (weibo.com/UID/BID): the link stored with the
+    post, and the one built for a post stored without it."""
+    return f"https://weibo.com/{quote(author_id, safe='')}/{quote(short_id or external_id, safe='')}"
 
 # --- HTML ---------------------------------------------------------------------
 
