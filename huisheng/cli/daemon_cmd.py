@@ -64,8 +64,13 @@ def _find_account(session, key: str) -> Account:
 def run(config: Path) -> None:
     """Run the daemon: poll every account on schedule until SIGTERM/SIGINT."""
     from huisheng.polling.dispatcher import Dispatcher
+    from huisheng.scale.settings import scale_from_settings
 
     rt = _runtime(config)
+    if scale_from_settings(rt.settings).distributed:
+        rt.close()
+        raise HuishengError("[scale] engine = \"procrastinate\"：轮询由各台机器上的 huisheng worker 进行，"
+                            "不用 huisheng run")
     dispatcher = Dispatcher(rt.settings, rt.sessions, rt.clock, rt.poller, jobs=rt.jobs())
     web = _start_web(rt)
     grace = rt.settings.polling.stop_grace
@@ -218,11 +223,17 @@ _STATUS_WORDS = {
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--lang", type=click.Choice(tuple(_STATUS_WORDS)), default=None,
               help="Language of the table (default: the mail locale, else zh).")
+@click.option("--workers", "workers_only", is_flag=True,
+              help="Only the workers and the task queue ([scale] engine = \"procrastinate\").")
 @config_option
 @fail_cleanly
-def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
-    """A table of accounts: last success, last error, errors in a row, next check, counts."""
+def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config: Path) -> None:
+    """A table of accounts: last success, last error, errors in a row, next check, counts;
+    with several machines, the workers and the task queue."""
     from zoneinfo import ZoneInfo
+
+    from huisheng.cli import cluster_status
+    from huisheng.clock import Clock
 
     from huisheng.errors import error_kind_name
     from huisheng.config import load_settings
@@ -247,6 +258,14 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
     if failing:
         query = query.where(Account.consecutive_errors > 0)
     with session_factory(engine)() as session:
+        cluster = cluster_status.gather(session, settings, Clock().now())
+        if workers_only:
+            engine.dispose()
+            if cluster is None:
+                raise HuishengError("没有工作进程：[scale] engine 为 \"embedded\"（轮询在 huisheng run 进程内）")
+            click.echo(json_text(cluster_status.as_json(cluster), indent=1) if fmt == "json"
+                       else cluster_status.as_text(cluster, tz, lang))
+            return
         rows = session.execute(query).all()
         threads = unread_threads(session, account_ids=[a.id for a, *_ in rows])
         names = {a.id: a.name for a, *_ in rows}
@@ -311,6 +330,8 @@ def status(failing: bool, fmt: str, lang: str | None, config: Path) -> None:
                           str(s.consecutive_errors), error, _fmt_time(s.next_check_at, tz) if s.next_check_at
                           else ("每次轮询" if lang == "zh" else "every poll"), complete))
         click.echo(text_table(table))
+    if cluster is not None:
+        click.echo("\n" + cluster_status.as_text(cluster, tz, lang))
 
 
 def register(main: click.Group) -> None:

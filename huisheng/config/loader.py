@@ -160,7 +160,8 @@ def register_table(name: str, table: Table) -> None:
 #: modules that declare their tables with register_table when imported; imported
 #: lazily by load_settings (they import this module, so not at the top)
 FEATURE_MODULES = ["huisheng.flags.sla", "huisheng.flags.relearn", "huisheng.reports.compliance",
-                   "huisheng.notify.schedule", "huisheng.notify.mail", "huisheng.web.config"]
+                   "huisheng.notify.schedule", "huisheng.notify.mail", "huisheng.web.config",
+                   "huisheng.scale.settings"]
 
 
 def _register_features() -> None:

@@ -541,3 +541,39 @@ class AuthAttempt(Base):
     kind: Mapped[str] = mapped_column(String(10))
     ok: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime]
+
+
+class ScaleWorker(Base):
+    """A ``huisheng worker`` process (``[scale] engine = "procrastinate"``):
+    its name, egress label and heartbeat, for ``status``.  A row whose
+    heartbeat stopped is a worker that died (``stopped_at`` is set on a clean
+    stop)."""
+
+    __tablename__ = "scale_workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    egress: Mapped[str] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    #: polls running in it at the last heartbeat
+    in_flight: Mapped[int]
+    #: polls it finished
+    polls: Mapped[int]
+
+
+class EgressPace(Base):
+    """The pace of one egress address toward one host, shared by every worker
+    behind that address: each request start takes the next slot
+    (``next_start``, seconds since the epoch) and moves it on by the spacing;
+    a platform-wide slow-down (Weibo's 418) moves it past the pause."""
+
+    __tablename__ = "egress_pace"
+
+    egress: Mapped[str] = mapped_column(String(100), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_start: Mapped[float] = mapped_column(Float)
+    requests: Mapped[int] = mapped_column(BigInteger)
