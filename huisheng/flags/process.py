@@ -46,7 +46,7 @@ from huisheng.flags.rules import Rules
 from huisheng.flags.sla import History, Sla
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.clock import Clock
-from huisheng.storage.matrix_sync import matrix_from_db
+from huisheng.storage.matrix_sync import matrix_from_db, matrix_revision
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
 
 if TYPE_CHECKING:
@@ -240,13 +240,15 @@ class Decider:
         #: the routing model file, if configured (a new file is picked up at the next batch)
         self.learned = learned
         self._directory: tuple[Directory, dict[str, int], dict[str, int], dict[int, int]] | None = None
-
-    def refresh_directory(self) -> None:
-        """Forget the cached matrix (after ``huisheng matrix sync``)."""
-        self._directory = None
+        #: the matrix revision the cached directory was built from
+        self._revision: int | None = None
 
     def _dir(self, session: Session):
-        if self._directory is None:
+        """The directory of units and accounts, rebuilt when ``matrix sync``
+        changed the matrix since it was built (one primary-key read a batch)."""
+        revision = matrix_revision(session)  # before the matrix: a sync in between is seen next batch
+        if self._directory is None or revision != self._revision:
+            self._revision = revision
             matrix, unit_ids, account_ids = matrix_from_db(session)
             account_units = {account_ids[(spec.platform, spec.uid)]: unit_ids[spec.unit] for spec in matrix.accounts}
             self._directory = (build_directory(matrix), unit_ids, account_ids, account_units)

@@ -9,6 +9,9 @@ New and re-enabled accounts are due at once (``next_check_at = now``).
 An account's ``monitoring_start`` follows the matrix when it names one; when
 it does not (or no longer does), it is the first successful poll minus the
 grace (``history_start``), or unset while the account has never been read.
+A sync that changes anything bumps the matrix's revision
+(:func:`matrix_revision`), which tells a running decide step to rebuild its
+directory of units and accounts.
 
 The caller owns the transaction: :func:`sync_matrix` flushes, never commits.
 """
@@ -20,10 +23,10 @@ from datetime import datetime, time
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from huisheng.storage.models import Account, AccountOwnerChange, Unit
+from huisheng.storage.models import Account, AccountOwnerChange, MatrixRevision, Unit
 from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 
 
@@ -197,13 +200,28 @@ def sync_matrix(session: Session, matrix: Matrix, now: datetime, *, timezone: st
             row.enabled, row.disabled_at = False, now
             disabled_a.append(f"{row.platform}:{row.uid}")
     session.flush()
-    return SyncReport(units_added=tuple(added_u), units_updated=tuple(updated_u),
-                      units_disabled=tuple(disabled_u), accounts_added=tuple(added_a),
-                      accounts_updated=tuple(updated_a), accounts_disabled=tuple(disabled_a),
-                      accounts_reenabled=tuple(reenabled_a), owner_changes=tuple(owners),
-                      names={**{code: row.name for code, row in units.items()},
-                             **{f"{row.platform}:{row.uid}": row.name for row in accounts.values()},
-                             **{f"{a.platform}:{a.uid}": a.name for a in matrix.accounts}})
+    report = SyncReport(units_added=tuple(added_u), units_updated=tuple(updated_u),
+                        units_disabled=tuple(disabled_u), accounts_added=tuple(added_a),
+                        accounts_updated=tuple(updated_a), accounts_disabled=tuple(disabled_a),
+                        accounts_reenabled=tuple(reenabled_a), owner_changes=tuple(owners),
+                        names={**{code: row.name for code, row in units.items()},
+                               **{f"{row.platform}:{row.uid}": row.name for row in accounts.values()},
+                               **{f"{a.platform}:{a.uid}": a.name for a in matrix.accounts}})
+    if report.changed:
+        _bump_revision(session)
+    return report
+
+
+def _bump_revision(session: Session) -> None:
+    # one UPDATE: two syncs at once each count (the migration puts the row there)
+    if not session.execute(update(MatrixRevision).where(MatrixRevision.id == 1)
+                           .values(revision=MatrixRevision.revision + 1)).rowcount:
+        session.execute(insert(MatrixRevision).values(id=1, revision=1))
+
+
+def matrix_revision(session: Session) -> int:
+    """How many syncs have changed the matrix in the database (one primary-key read)."""
+    return session.scalar(select(MatrixRevision.revision).where(MatrixRevision.id == 1)) or 0
 
 
 def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[tuple[str, str], int]]:

@@ -163,6 +163,18 @@ class AccountOwnerChange(Base):
     changed_at: Mapped[datetime]
 
 
+class MatrixRevision(Base):
+    """One row counting the ``matrix sync`` runs that changed units or
+    accounts: the decide step reads it before each batch and rebuilds its
+    directory of units and accounts when it moved, so a running daemon routes
+    by the matrix as synced without a restart."""
+
+    __tablename__ = "matrix_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int]
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
