@@ -57,6 +57,8 @@ def copy_database(source_url: str, target_url: str,
     try:
         copied: list[Copied] = []
         with source.connect() as src, target.begin() as dst:
+            for table in reversed(Base.metadata.sorted_tables):
+                dst.execute(table.delete())  # what the migrations seeded: the source's rows replace it
             for table in Base.metadata.sorted_tables:
                 rows = 0
                 result = src.execution_options(yield_per=BATCH).execute(
@@ -94,18 +96,23 @@ def require_source(url: str) -> None:
     _source_engine(url).dispose()
 
 
+#: the tables an installation's data is in: a target with a row in one is not empty
+#: (others may hold what the migrations seeded, e.g. a counter's first row)
+DATA_TABLES = ("units", "accounts", "posts", "comments", "flags", "outbox", "users")
+
+
 def _require_empty(engine: Engine, url: str) -> None:
-    """The target may hold huisheng's schema (a run that failed), never rows."""
+    """The target may hold huisheng's schema (a run that failed), never data."""
     with engine.connect() as conn:
         present = set(inspect(conn).get_table_names())
-        for table in Base.metadata.sorted_tables:
-            if table.name in present:
-                n = conn.scalar(select(func.count()).select_from(table))
+        for name in DATA_TABLES:
+            if name in present:
+                n = conn.scalar(select(func.count()).select_from(Base.metadata.tables[name]))
                 if n:
-                    raise HuishengError(f"目标数据库 {shown(url)} 不是空的：表 {table.name} 已有 {n} 行"
+                    raise HuishengError(f"目标数据库 {shown(url)} 不是空的：表 {name} 已有 {n} 行"
                                         f"（db copy 只写入空数据库，不会覆盖或合并）")
         # the task queue's own tables (db upgrade with [scale] engine = "procrastinate") may be there
-        others = {name for name in present - {t.name for t in Base.metadata.sorted_tables} - {"alembic_version"}
+        others = {name for name in present - set(Base.metadata.tables) - {"alembic_version"}
                   if not name.startswith("procrastinate_")}
         if others:
             raise HuishengError(f"目标数据库 {shown(url)} 不是空的：有不属于 huisheng 的表 "
