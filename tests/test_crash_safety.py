@@ -75,6 +75,8 @@ backoff_cap = 2.0
 [platforms.weibo]
 min_interval = 0.05
 concurrency = 1
+# the search's own pace (5 s by default) would outlast the test's real-time catch-up
+search_min_interval = 0.001
 base_url = "{base_url}"
 ajax_base_url = "{base_url}"
 mode = "mobile"
