@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from huisheng import migrations
+from huisheng.adapters import platform_label
 from huisheng.clock import FakeClock
 from huisheng.config import load_settings
 from huisheng.polling.dispatcher import Dispatcher
@@ -34,7 +35,7 @@ from huisheng.storage.models import Account, Comment, Flag, Post, Tombstone
 from huisheng.app import build_runtime
 from huisheng.cli import main as cli
 from huisheng.notify.sink import MailSink
-from huisheng.simulator import FaultRule, SimServer, World, WorldConfig
+from huisheng.simulator import PLATFORM, FaultRule, SimServer, World, WorldConfig
 
 
 CONFIG = """\
@@ -52,7 +53,7 @@ recent_window_days = 7
 window_refresh_interval = 7200
 workers = 4
 
-[platforms.weibo]
+[platforms.{platform}]
 min_interval = 2.0
 concurrency = 1
 # the local simulator the demo ran against (gone once the demo ended)
@@ -107,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     server = SimServer(world, clock, faults=[
         FaultRule(fault="432", account=blocked), FaultRule(fault="captcha", account=walled)])
     base_url = server.start()
-    say(f"simulator: {len(world.accounts)} Weibo accounts of {matrix.units[0].name}, serving at {base_url}")
+    say(f"simulator: {len(world.accounts)} {platform_label(PLATFORM, 'en')} accounts of {matrix.units[0].name}, "
+        f"serving at {base_url}")
 
     config_path = root / "huisheng.toml"
     sink = MailSink(root / "mail", clock=clock)
     mail_host, mail_port = sink.start()
-    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url,
+    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url, platform=PLATFORM,
                                          mail_host=mail_host, mail_port=mail_port, web_port=WEB_PORT),
                            encoding="utf-8")
     settings = load_settings(config_path)

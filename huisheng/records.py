@@ -99,8 +99,8 @@ T = TypeVar("T", Post, Comment)
 @dataclass(frozen=True)
 class Shortfall:
     """A listing that ended with far fewer items than the platform's counter
-    for it claims (Weibo answers a post counting 10,456 comments with "还没有人
-    评论").  The adapter declares it, as it alone knows its platform's counters;
+    for it claims (a platform may answer "no comments yet" for a post counting
+    10,456 comments).  The adapter declares it, as it alone knows its platform's counters;
     nothing missing from such a read may be concluded gone, and the listing is
     read again later."""
 

@@ -212,7 +212,7 @@ def _assert_status(config, row, claimed):
     assert "评论未能读全的帖子 1 个" in zh.output and row.url in zh.output
     assert f"微博返回空白，计数为 {claimed:,} 条" in zh.output
     en = CliRunner().invoke(main, ["status", "--config", str(config), "--lang", "en"]).output
-    assert "Threads Weibo would not show in full (1;" in en and f"Weibo answered empty; the counter says {claimed:,}" in en
+    assert "Threads the platform would not show in full (1;" in en and f"Weibo answered empty; the counter says {claimed:,}" in en
     listed = json.loads(CliRunner().invoke(main, ["status", "--config", str(config), "--format", "json"]).output)
     threads = {r["uid"]: r["unread_threads"] for r in listed}
     assert [t["post"] for t in threads[BROKEN]] == [row.external_id]
@@ -238,5 +238,5 @@ def _assert_digest(sc, row, claimed):
     assert f"示范区发布：帖子的评论 {row.url}；微博返回空白，计数为 {claimed:,} 条" in zh.text
     assert f'<a href="{row.url}">帖子的评论</a>' in zh.html
     en = render_digest(digest, locale="en")
-    assert "Threads Weibo has not shown in full for a day or more" in en.text
+    assert "Threads the platform has not shown in full for a day or more" in en.text
     assert f"Weibo answered empty; the counter says {claimed:,}" in en.html

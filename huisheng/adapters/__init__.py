@@ -1,6 +1,6 @@
 """Platform adapters, found through the entry-point group ``huisheng.adapters``.
 
-The built-in Weibo adapter is registered in ``pyproject.toml`` exactly as a
+The built-in adapter is registered in ``pyproject.toml`` exactly as a
 third-party package would register its own.
 """
 
@@ -13,7 +13,8 @@ from huisheng.errors import ConfigError
 
 GROUP = "huisheng.adapters"
 
-__all__ = ["Adapter", "Http", "Pace", "TextConventions", "GROUP", "available", "load", "text_conventions"]
+__all__ = ["Adapter", "Http", "Pace", "TextConventions", "GROUP", "available", "load", "platform_label",
+           "source_label", "text_conventions"]
 
 
 def available() -> dict[str, EntryPoint]:
@@ -33,17 +34,41 @@ def load(name: str) -> type[Adapter]:
     return cls
 
 
-_conventions: dict[str, TextConventions] = {}
+_loaded: dict[str, type[Adapter]] = {}
+
+
+def _declared(name: str) -> type[Adapter] | None:
+    """The adapter class of platform ``name`` for what it declares (labels,
+    conventions), loaded once; None when it is not installed or does not load
+    (not remembered: it may be installed or mended meanwhile)."""
+    cls = _loaded.get(name)
+    if cls is None:
+        try:
+            cls = _loaded[name] = load(name)
+        except Exception:  # uninstalled since, or broken
+            return None
+    return cls
+
+
+def platform_label(name: str, lang: str = "zh") -> str:
+    """What district staff call platform ``name`` (its adapter's ``label``);
+    the name itself when the adapter has none or does not load."""
+    cls = _declared(name)
+    label = cls.label if cls is not None else None
+    return name if label is None else label[0] if lang == "zh" else label[1]
+
+
+def source_label(platform: str, kind: str, lang: str = "zh") -> str:
+    """A source of platform ``platform`` (``Source.kind``) in words; the kind
+    itself when its adapter says nothing of it or does not load."""
+    cls = _declared(platform)
+    words = cls.source_labels.get(kind) if cls is not None else None
+    return kind if words is None else words[0] if lang == "zh" else words[1]
 
 
 def text_conventions(name: str) -> TextConventions:
     """How platform ``name``'s texts mark replies, quotes, emoticons and
-    mentions (its adapter's ``text_conventions``, looked up once); none at all
-    when no adapter for it loads: nothing is masked rather than guessed."""
-    found = _conventions.get(name)
-    if found is None:
-        try:
-            found = _conventions[name] = load(name).text_conventions
-        except Exception:  # uninstalled since, or broken: not remembered, it may be mended
-            return NO_CONVENTIONS
-    return found
+    mentions (its adapter's ``text_conventions``); none at all when no adapter
+    for it loads: nothing is masked rather than guessed."""
+    cls = _declared(name)
+    return cls.text_conventions if cls is not None else NO_CONVENTIONS

@@ -39,7 +39,7 @@ from huisheng import errors
 from huisheng.records import AccountRef, Comment, Page, Post
 
 if TYPE_CHECKING:
-    from huisheng.config.schema import Table
+    from huisheng.schema import Table
 
 
 @dataclass(frozen=True)
@@ -390,6 +390,14 @@ class TextConventions:
 #: what an adapter declaring no conventions has
 NO_CONVENTIONS = TextConventions()
 
+#: the methods an adapter may answer with ``Unsupported``, in words for district
+#: staff (zh) and in English (``status`` lists what a platform cannot do)
+CAPABILITY_NAMES = {
+    "expand": ("读取长帖全文", "reading a long post's whole text"),
+    "status": ("按编号查询帖子（删除检测）", "looking a post up by its id (deletion checks)"),
+    "replies": ("读取评论下的回复", "reading the replies under a comment"),
+}
+
 #: ids fit the store's 64-character columns and are sent back as parameters
 _ID_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 
@@ -415,6 +423,8 @@ class Adapter(abc.ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: what district staff call the platform (zh, en) in messages; None: its name
+    label: ClassVar[tuple[str, str] | None] = None
     #: what people call the platform (the matrix's CSV import accepts these)
     aliases: ClassVar[tuple[str, ...]] = ()
     #: default hosts (for ``huisheng adapters list``); the real host comes from the base URL
@@ -425,6 +435,8 @@ class Adapter(abc.ABC):
     options_schema: ClassVar[Table | None] = None
     #: how its texts mark replies, quotes, emoticons and mentions
     text_conventions: ClassVar[TextConventions] = NO_CONVENTIONS
+    #: each of its sources beside the timeline (``Source.kind``) in words, zh and en
+    source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {}
     #: endpoint → parser of one response (the decoded body, then the keyword
     #: context ``account_uid``, ``now``, ``post_id``, ``page``), for ``huisheng parse``
     parsers: ClassVar[Mapping[str, Callable[..., Any]]] = {}

@@ -179,7 +179,7 @@ def register(main: click.Group) -> None:
 
     @main.group("matrix")
     def matrix_group() -> None:
-        """The account matrix (政务微博矩阵)."""
+        """The account matrix (政务新媒体矩阵)."""
 
     @matrix_group.command("import")
     # readable=False: an unreadable file gets the one-line OS error naming it, in Chinese
@@ -207,7 +207,7 @@ def register(main: click.Group) -> None:
                 click.echo(f"注意：无法读取现有的矩阵文件，未沿用其中的单位编码（{str(exc).splitlines()[0]}）",
                            err=True)
         matrix = import_csv(csv_file, previous=previous)
-        text = dump_matrix(matrix, header=f"政务微博矩阵 — imported from {csv_file.name}")
+        text = dump_matrix(matrix, header=f"政务新媒体矩阵 — imported from {csv_file.name}")
         if target is None:
             click.echo(text, nl=False)
             return

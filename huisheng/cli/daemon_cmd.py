@@ -14,12 +14,14 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy import func, or_, select, update
 
+from huisheng.adapters import source_label
+from huisheng.adapters.base import CAPABILITY_NAMES
 from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.storage.models import Account, AccountSource, Comment, Post, Unit
 from huisheng.cli.tables import text_table
 from huisheng.storage.threads import unread_threads
-from huisheng.textsafe import json_text
+from huisheng.textsafe import json_text, terminal
 
 
 def _runtime(config: Path):
@@ -42,7 +44,7 @@ def _decide(rt) -> None:
                f"({len(result.urgent)} urgent), {len(result.replied)} replied")
 
 
-#: Weibo itself is younger than this
+#: every platform is younger than this
 MAX_BACKFILL_DAYS = 36500
 
 
@@ -194,27 +196,25 @@ def _fmt_time(value: datetime | None, tz) -> str:
 _STATUS_WORDS = {
     "zh": {"header": ("账号", "平台", "最近成功", "连续出错", "最近错误", "下次检查", "博文", "评论"),
            "disabled": "（已停用）", "summary": "共 {n} 个账号，{failing} 个出错",
-           "threads": "评论未能读全的帖子 {n} 个（微博返回的远少于计数；系统自动重试）：",
+           "threads": "评论未能读全的帖子 {n} 个（平台返回的远少于计数；系统自动重试）：",
+           "unsupported": "平台不支持的功能（依赖它的读取与删除判断已跳过）：",
            "thread_header": ("账号", "帖子", "范围", "原因", "起始", "下次重试", "连续次数"),
            "thread_comments": "帖子的评论", "thread_replies": "{author} 的评论下的回复",
            "sources": "提及来源（时间线之外，各自轮询、退避）：",
            "source_header": ("账号", "来源", "最近成功", "连续出错", "最近错误", "下次检查", "读全"),
-           "complete": {True: "是", False: "否", None: "-"},
-           "kinds": {"mentions_search": "搜索 @账号名", "mentions_posts": "@我的微博（本账号 cookie）",
-                     "mentions_comments": "@我的评论（本账号 cookie）"}},
+           "complete": {True: "是", False: "否", None: "-"}},
     "en": {"header": ("account", "platform", "last success", "errors", "last error", "next check", "posts",
                       "comments"),
            "disabled": " (disabled)", "summary": "{n} accounts, {failing} failing",
-           "threads": "Threads Weibo would not show in full ({n}; far fewer than their counters; retried "
-                      "automatically):",
+           "threads": "Threads the platform would not show in full ({n}; far fewer than their counters; "
+                      "retried automatically):",
+           "unsupported": "What the platform cannot do (the reads and deletion checks that need it are skipped):",
            "thread_header": ("account", "post", "what", "reason", "since", "next retry", "in a row"),
            "thread_comments": "comments on the post", "thread_replies": "replies under {author}'s comment",
            "sources": "Mention sources (beside the timelines; each polled and backed off on its own):",
            "source_header": ("account", "source", "last success", "errors", "last error", "next check",
                              "complete"),
-           "complete": {True: "yes", False: "no", None: "-"},
-           "kinds": {"mentions_search": "search for @name", "mentions_posts": "posts @ing it (own cookie)",
-                     "mentions_comments": "comments @ing it (own cookie)"}},
+           "complete": {True: "yes", False: "no", None: "-"}},
 }
 
 
@@ -269,6 +269,7 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
         rows = session.execute(query).all()
         threads = unread_threads(session, account_ids=[a.id for a, *_ in rows])
         names = {a.id: a.name for a, *_ in rows}
+        platforms = {a.id: a.platform for a, *_ in rows}
         sources = [s for s in session.scalars(select(AccountSource).order_by(AccountSource.account_id,
                                                                             AccountSource.kind))
                    if s.account_id in names]
@@ -280,7 +281,7 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
                 "last_error_kind": a.last_error_kind, "last_error_message": a.last_error_message,
                 "consecutive_errors": a.consecutive_errors,
                 "next_check_at": a.next_check_at.isoformat() if a.next_check_at else None,
-                "posts": n_posts, "comments": n_comments,
+                "posts": n_posts, "comments": n_comments, "unsupported": list(a.unsupported or ()),
                 "unread_threads": [{"post": t.post_external_id, "url": t.post_url, "comment": t.comment_external_id,
                                     "reason": t.reason, "since": t.since.isoformat(),
                                     "retry_at": t.retry_at.isoformat() if t.retry_at else None,
@@ -307,6 +308,13 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
     click.echo(text_table(table))
     failing_n = sum(1 for a, *_ in rows if a.consecutive_errors)
     click.echo(words["summary"].format(n=len(rows), failing=failing_n))
+    unsupported = [(a, a.unsupported) for a, *_ in rows if a.unsupported]
+    if unsupported:
+        click.echo("\n" + words["unsupported"])
+        for a, capabilities in unsupported:
+            names = [CAPABILITY_NAMES.get(c, (c, c))[0 if lang == "zh" else 1] for c in capabilities]
+            click.echo(terminal(f"  {a.name}（{a.platform}）：" + "、".join(names) if lang == "zh"
+                                else f"  {a.name} ({a.platform}): " + ", ".join(names)))
     if threads:
         click.echo("\n" + words["threads"].format(n=len(threads)))
         table = [words["thread_header"]]
@@ -326,7 +334,7 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
             complete = words["complete"][s.complete] + (f"（{s.incomplete_reason}）" if s.incomplete_reason
                                                         and lang == "zh" else
                                                         f" ({s.incomplete_reason})" if s.incomplete_reason else "")
-            table.append((names[s.account_id], words["kinds"].get(s.kind, s.kind), _fmt_time(s.last_success_at, tz),
+            table.append((names[s.account_id], source_label(platforms[s.account_id], s.kind, lang), _fmt_time(s.last_success_at, tz),
                           str(s.consecutive_errors), error, _fmt_time(s.next_check_at, tz) if s.next_check_at
                           else ("每次轮询" if lang == "zh" else "every poll"), complete))
         click.echo(text_table(table))

@@ -1,4 +1,4 @@
-"""``huisheng simulate``: the local Weibo simulator over HTTP."""
+"""``huisheng simulate``: the local simulator (``huisheng.simulator``) over HTTP."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _parse_start(value: str | None) -> datetime | None:
         start = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(f"--start: expected an ISO 8601 time such as 2026-11-02T09:00+08:00, got {value!r}") from exc
-    if not 2010 <= start.year <= 2098:  # a world with Weibo's ids and a working-day calendar
+    if not 2010 <= start.year <= 2098:  # a world with the platform's ids and a working-day calendar
         raise ConfigError(f"--start: expected a time between 2010 and 2098, got {value!r}")
     return start if start.tzinfo else start.replace(tzinfo=timezone.utc)
 
@@ -44,7 +44,7 @@ def register(main: click.Group) -> None:
     @fail_cleanly
     def simulate(config: Path, matrix_path: Path | None, port: int, host: str, seed: int,
                  faults_path: Path | None, start: str | None, speed: float | None) -> None:
-        """Serve a simulated Weibo for the whole matrix (m.weibo.cn and weibo.com/ajax paths).
+        """Serve the simulated platform for the whole matrix (every path its adapter reads).
 
         Prints the base URL, then serves until SIGINT or SIGTERM.  Ground truth,
         request counts and the minimal request count are under /_sim/.

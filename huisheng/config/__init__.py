@@ -1,11 +1,12 @@
-"""Configuration: the main config file, the account matrix, and the schema
-machinery that validates both (and the decision rules).
+"""Configuration: the main config file and the account matrix, validated by
+the schema machinery (:mod:`huisheng.schema`, below the adapters, which
+declare their own options with it).
 
 The names most code needs are here; the modules hold the rest.
 """
 
 from huisheng.config.loader import TOP_KEYS, load_settings, register_table
-from huisheng.config.schema import EnvKey, Key, KeyLines, Many, SecretStr, Table, Validator, parse_toml, show_path
+from huisheng.schema import EnvKey, Key, KeyLines, Many, SecretStr, Table, Validator, parse_toml, show_path
 from huisheng.config.settings import Settings
 from huisheng.errors import ConfigError, ConfigErrors
 

@@ -3,7 +3,7 @@
 The core tables are declared here; later features add their own top-level
 table with :func:`register_table` (imported from :data:`FEATURE_MODULES`) and
 find its validated values in ``Settings.extra``.  Validation itself is
-:mod:`huisheng.config.schema`.
+:mod:`huisheng.schema`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from huisheng.adapters.base import Pace
-from huisheng.config.schema import EnvKey, Key, SecretStr, Table, Validator, parse_toml
+from huisheng.schema import EnvKey, Key, SecretStr, Table, Validator, parse_toml
 from huisheng.config.settings import PlatformSettings, PollingSettings, Settings
 from huisheng.errors import ConfigError, ConfigErrors
 

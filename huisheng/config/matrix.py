@@ -1,4 +1,4 @@
-"""The account matrix (政务微博矩阵): its file format, validation and CSV import.
+"""The account matrix (政务新媒体矩阵): its file format, validation and CSV import.
 
 A district keeps its matrix as ``matrix.toml`` in a folder (``load_matrix``
 accepts the folder or the file)::
@@ -17,8 +17,8 @@ accepts the folder or the file)::
     admins = ["ciqikou@example.org"]
 
     [[account]]
-    platform = "weibo"
-    uid = "1234567890"
+    platform = "PLATFORM"           # an installed adapter (huisheng adapters list)
+    uid = "1234567890"              # the account's id, as the adapter checks it
     name = "磁器口街道"
     unit = "street-ciqikou"         # the owner unit (主办单位)
     poll_interval = 1800            # optional override, seconds
@@ -48,7 +48,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from huisheng.config.schema import EnvKey, Key, KeyLines, Many, Table, Validator, parse_toml, show_path
+from huisheng.schema import EnvKey, Key, KeyLines, Many, Table, Validator, parse_toml, show_path
 from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
 from huisheng.errors import ConfigError, ConfigErrors
 from huisheng.vocabulary import UnitLevel

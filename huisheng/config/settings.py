@@ -114,7 +114,7 @@ class AccountSpec:
 
 @dataclass(frozen=True)
 class Matrix:
-    """政务微博矩阵: the unit tree and every account in it."""
+    """政务新媒体矩阵: the unit tree and every account in it."""
 
     units: tuple[UnitSpec, ...]
     accounts: tuple[AccountSpec, ...]

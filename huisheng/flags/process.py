@@ -239,7 +239,7 @@ class Decider:
         self.history = history or History()
         #: the routing model file, if configured (a new file is picked up at the next batch)
         self.learned = learned
-        self._directory: tuple[Directory, dict[str, int], dict[str, int], dict[int, int]] | None = None
+        self._directory: tuple[Directory, dict[str, int], dict[tuple[str, str], int], dict[int, int]] | None = None
         #: the matrix revision the cached directory was built from
         self._revision: int | None = None
 

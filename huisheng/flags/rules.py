@@ -2,7 +2,7 @@
 
 A district edits ``rules.yaml`` (the shipped Chinese defaults are
 ``default_rules.yaml`` beside this module) without touching code.  The file is
-validated by the config's schema machinery (:mod:`huisheng.config.schema`):
+validated by the config's schema machinery (:mod:`huisheng.schema`):
 every key is known, so a typo is an error; every error names the file, the key
 path and the line, and all of them are reported at once.  Keywords are
 matched on the normalized text (NFKC, lower case, traditional → simplified), so
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from huisheng.config.schema import Key, Many, Table, Validator, parse_yaml, read_text
+from huisheng.schema import Key, Many, Table, Validator, parse_yaml, read_text
 from huisheng.errors import ConfigErrors
 from huisheng.flags.scan import Matcher, Negation, Scanner, combined
 from huisheng.vocabulary import RULE_ROUTINGS, Category, UnitLevel
@@ -52,7 +52,7 @@ class Rules:
     categories: tuple[CategoryRule, ...]
     min_score: float
     negations: tuple[Negation, ...]
-    #: whole-text chatter (沙发, 转发微博 …) matched on the text stripped of emoticons and punctuation
+    #: whole-text chatter (沙发, 顶 …) matched on the text stripped of emoticons and punctuation
     chatter: tuple[Matcher, ...]
     min_content_chars: int
     spam: tuple[Matcher, ...]

@@ -14,7 +14,7 @@ digest; reply coverage over 7 and 30 days beside the district's; and source
 health (accounts failing to poll, accounts never read, accounts without an
 original post for 10 and 14 days — judged by the compliance report's own
 function, at the same check: local midnight starting today — and threads
-Weibo has not shown in full for a day or more).  Historical
+the platform has not shown in full for a day or more).  Historical
 flags (written before their account's monitoring start) are in none of the
 lists.  Each flag shows its number, the comment's own time, a link to the
 comment itself (the platform's adapter builds it) and what to do next
@@ -181,7 +181,7 @@ class Digest:
     #: the compliance thresholds silent14 and silent10 stand for
     veto_days: int = 14
     warning_days: int = 10
-    #: threads Weibo has not shown in full for a day or more (``monitor.threads``):
+    #: threads the platform has not shown in full for a day or more (``storage.threads``):
     #: the oldest few, and how many there are
     unread_threads: tuple[UnreadThread, ...] = ()
     unread_threads_total: int = 0

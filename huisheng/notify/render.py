@@ -206,7 +206,7 @@ LABELS: Mapping[str, Mapping[str, Any]] = {
         "errors": "{n} failures in a row",
         "last_post": "Last original post",
         "never": "never",
-        "unread_threads": "Threads Weibo has not shown in full for a day or more (retried automatically)",
+        "unread_threads": "Threads the platform has not shown in full for a day or more (retried automatically)",
         "thread_comments": "comments on the post",
         "thread_replies": "replies under {author}'s comment",
         "attempts": "{n} short reads in a row",

@@ -2,7 +2,7 @@
 
 :class:`HostPacer` is shared by every worker of a process: per host it keeps a
 minimum spacing between request starts and a cap on requests in flight, and it
-can pause a whole host when the platform signals rate limiting (Weibo's 418).
+can pause a whole host when the platform signals rate limiting (HTTP 418, 429).
 Each caller *reserves* a start slot under the lock and then sleeps outside it,
 so concurrent workers queue up in order instead of racing.
 """
@@ -66,7 +66,7 @@ class HostPacer:
             if cancel is None:
                 self.clock.sleep(delay)
             elif self.clock.wait(cancel.event, delay):
-                # a host paused for minutes (Weibo's 418) must not hold up a stop
+                # a host paused for minutes (a rate limit) must not hold up a stop
                 raise errors.Cancelled(f"stopped waiting for {host}")
             yield
         finally:

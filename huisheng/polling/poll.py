@@ -14,7 +14,7 @@ scale-out worker.  What it fetches is decided here, incrementally:
   differs from the count at the last complete read; a top-level comment's
   replies only when its reply counter changed.
 * A thread read the adapter declares short of its counter (``Page.incomplete``:
-  Weibo answers "还没有人评论" for a post counting 10,000 comments) is stored
+  a platform may answer "no comments yet" for a post counting 10,000) is stored
   as far as it went, concludes nothing (no tombstones, the read marker stays)
   and is read again on its own backoff, through the platform's fallback
   endpoint where it has one, whatever the counter does, until a read is whole.
@@ -30,7 +30,7 @@ import os
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -129,11 +129,13 @@ class Poller:
             ref = AccountRef(platform=account.platform, uid=account.uid, name=account.name,
                              state=dict(account.adapter_state or {}), cookie=cookie)
             cookie_missing = account.cookie_env if account.cookie_env and cookie is None else None
+            unsupported = list(account.unsupported or ())
             window_checked_at = account.window_checked_at
             interval = self.settings.interval_for(account.platform, account.poll_interval)
             consecutive_errors = account.consecutive_errors
         result = PollResult(account_id=account_id, account_name=ref.name, platform=ref.platform)
         adapter: Adapter | None = None
+        run: _AccountRun | None = None
         now = self.clock.now()
         try:
             adapter = self.factory.adapter(ref.platform)  # a broken plugin fails here
@@ -163,8 +165,18 @@ class Poller:
             self._record_success(account_id, interval, lease_owner)
         finally:
             result.requests = adapter.http.request_count if adapter is not None else 0
+        if run is not None:
+            self._record_capabilities(account_id, unsupported, run.capabilities)
         log.info(result.log_line())
         return result
+
+    def _record_capabilities(self, account_id: int, before: list[str], seen: Mapping[str, bool]) -> None:
+        """What the platform said it cannot do for the account (for ``status``):
+        what this poll found unsupported joins the list, what worked leaves it."""
+        after = sorted((set(before) | {c for c, ok in seen.items() if not ok}) - {c for c, ok in seen.items() if ok})
+        if after != sorted(before):
+            with self.sessions.begin() as session:
+                session.execute(update(Account).where(Account.id == account_id).values(unsupported=after))
 
     def _record_success(self, account_id: int, interval: int, lease_owner: str | None) -> None:
         now = self.clock.now()
@@ -228,9 +240,9 @@ def _settle_roots(comments: dict[str, Comment]) -> None:
 
 def _replies_changed(top: Comment, state: store.CommentState | None) -> bool:
     """Whether ``top``'s second-level replies may have changed since their last
-    complete read: its reply counter moved, or it was never read.  Weibo's
-    counter is seen at 0 with replies present, so a 0 with a "more" hint is
-    always treated as changed."""
+    complete read: its reply counter moved, or it was never read.  A counter
+    may show 0 with replies present, so a 0 with a "more" hint is always
+    treated as changed."""
     reported = top.replies_count or 0
     if reported == 0 and top.has_more_replies:
         return True
@@ -291,6 +303,9 @@ class _AccountRun:
         self.result = result
         self.now = now
         self.polling = poller.settings.polling
+        #: capability (an adapter method: "expand", "replies", "status") → whether
+        #: it worked this poll (False: the adapter raised ``Unsupported``)
+        self.capabilities: dict[str, bool] = {}
 
     def execute(self, *, window_checked_at: datetime | None, backfill_days: int | None) -> None:
         window = timedelta(days=backfill_days if backfill_days else self.polling.recent_window_days)
@@ -360,7 +375,7 @@ class _AccountRun:
             state = existing.get(post.external_id)
             if store.post_needs_expand(state, post):
                 previews[post.external_id] = post.content_hash
-                post = self.adapter.expand(post)
+                post = self._expand(post)
             expanded.append(post)
             if post.author_id == self.ref.uid and not post.is_pinned:
                 if post.created_at is not None and (oldest is None or post.created_at < oldest):
@@ -382,6 +397,17 @@ class _AccountRun:
                 mentions = store.mention_posts(session, self.ref.platform, [p.repost_of for p in reposts])
                 self._link_reposts(session, [p for p in reposts if p.repost_of in mentions], mentions)
         return known_hit, oldest
+
+    def _expand(self, post: Post) -> Post:
+        """The post's whole text; the preview itself (stored as truncated) when
+        the platform has no way to read it."""
+        try:
+            whole = self.adapter.expand(post)
+        except errors.Unsupported:
+            self.capabilities["expand"] = False
+            return post
+        self.capabilities["expand"] = True
+        return whole
 
     def _link_reposts(self, session: Session, reposts: Sequence[Post], mentions: dict[str, int]) -> None:
         """An account's repost with words of its own of a citizen's mention is
@@ -444,8 +470,9 @@ class _AccountRun:
             state = known.get(top.external_id)
             if state is not None and state.replies_incomplete_reason is not None:
                 if state.replies_retry_at is None or state.replies_retry_at <= self.now:
-                    reply_reads[top.external_id] = self._read_replies(
-                        post, top, comments, retry=state.replies_retry_attempts)
+                    outcome = self._read_replies(post, top, comments, retry=state.replies_retry_attempts)
+                    if outcome is not None:
+                        reply_reads[top.external_id] = outcome
                 continue
             if not _replies_changed(top, state):
                 continue
@@ -453,7 +480,9 @@ class _AccountRun:
             if inline >= (top.replies_count or 0) and not top.has_more_replies:
                 reply_reads[top.external_id] = (True, None)  # the inline replies are all of them
             else:
-                reply_reads[top.external_id] = self._read_replies(post, top, comments)
+                outcome = self._read_replies(post, top, comments)
+                if outcome is not None:  # a platform without reply threads: nothing read, nothing concluded
+                    reply_reads[top.external_id] = outcome
         with self.poller.sessions.begin() as session:
             upserted = store.upsert_comments(session, list(comments.values()),
                                              post_row_ids={post.external_id: post_row_id}, now=self.now)
@@ -463,14 +492,14 @@ class _AccountRun:
             gone: list[int] = []
             replies_total = sum(t.replies_count or 0 for t in tops)
             if complete and (total is None or len(tops) + replies_total >= total):
-                # Weibo serves only part of big threads; only a read that the
+                # Platforms serve only part of big threads; only a read that the
                 # platform says is complete and that covers its own count (which
                 # includes the replies) lets us conclude a missing comment was
                 # deleted.
                 live = store.live_comment_ids(session, post_row_id, top_level_only=True)
                 for ext, row_id in live.items():
                     if ext not in comments:
-                        # Weibo hides the replies of a deleted comment with it.
+                        # the replies of a deleted comment go with it
                         gone.append(row_id)
                         gone += store.live_comment_ids(session, post_row_id, root_external_id=ext).values()
             for root_ext, outcome in reply_reads.items():
@@ -489,13 +518,18 @@ class _AccountRun:
         self.result.threads_read += 1
 
     def _read_replies(self, post: Post, top: Comment, comments: dict[str, Comment], *,
-                      retry: int = 0) -> tuple[bool, Shortfall | None]:
+                      retry: int = 0) -> tuple[bool, Shortfall | None] | None:
         """Read every reply page under ``top`` into ``comments``; (whether the
         platform said the listing ended, the adapter's shortfall if it fell
-        short of the counter)."""
+        short of the counter), or None when the platform has no reply threads."""
         cursor = self.adapter.retry_cursor("replies", retry) if retry else None
         for _ in range(self.polling.max_comment_pages):
-            page = self.adapter.replies(post, top, self.ref, cursor)
+            try:
+                page = self.adapter.replies(post, top, self.ref, cursor)
+            except errors.Unsupported:
+                self.capabilities["replies"] = False
+                return None
+            self.capabilities["replies"] = True
             comments.update((r.external_id, r) for r in page.items)
             if page.cursor is None:
                 return page.complete, page.incomplete
@@ -546,6 +580,8 @@ class _AccountRun:
             post, root = _post_of(post_row, self.ref.uid), _comment_of(root_row, post_row.external_id)
             comments: dict[str, Comment] = {}
             outcome = self._read_replies(post, root, comments, retry=root_row.replies_retry_attempts)
+            if outcome is None:
+                continue
             with self.poller.sessions.begin() as session:
                 upserted = store.upsert_comments(session, list(comments.values()),
                                                  post_row_ids={post.external_id: post_row.id}, now=self.now)
@@ -728,7 +764,11 @@ class _AccountRun:
                 raise _Interrupted()
             try:
                 post = self.adapter.status(row.external_id, self.ref)
+            except errors.Unsupported:
+                self.capabilities["status"] = False
+                return  # no way to look a post up: its thread is read when a source lists it again
             except errors.NotFound:
+                self.capabilities["status"] = True
                 with self.poller.sessions.begin() as session:
                     store.tombstone(session, "post", [row.id], "status: not found", self.now)
                     root = session.scalar(select(store.COMMENTS.c.id).where(
@@ -736,6 +776,7 @@ class _AccountRun:
                     store.tombstone(session, "comment", [root] if root else [], "its post is gone", self.now)
                 self.result.tombstoned += 1
                 continue
+            self.capabilities["status"] = True
             with self.poller.sessions.begin() as session:
                 store.upsert_mention_posts(session, [post], owners={post.external_id: self.account_id}, now=self.now)
                 state = store.existing_posts(session, self.ref.platform, [post.external_id])[post.external_id]
@@ -755,8 +796,13 @@ class _AccountRun:
         for ext in missing:
             try:
                 self.adapter.status(ext, self.ref)
+            except errors.Unsupported:
+                # a deleted post and one the timeline skipped look alike: nothing is concluded
+                self.capabilities["status"] = False
+                break
             except errors.NotFound:
                 gone.append(candidates[ext])
+            self.capabilities["status"] = True
         if gone:
             with self.poller.sessions.begin() as session:
                 store.tombstone(session, "post", gone, "status: not found", self.now)

@@ -45,4 +45,8 @@ from huisheng.simulator.minimal import minimal_requests
 from huisheng.simulator.server import SimServer
 from huisheng.simulator.world import World, WorldConfig
 
-__all__ = ["FaultRule", "SimServer", "World", "WorldConfig", "load_faults", "minimal_requests", "parse_rules"]
+#: the platform simulated: the name of the adapter that reads it
+PLATFORM = "weibo"
+
+__all__ = ["PLATFORM", "FaultRule", "SimServer", "World", "WorldConfig", "load_faults", "minimal_requests",
+           "parse_rules"]

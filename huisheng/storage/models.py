@@ -123,8 +123,8 @@ class Account(Base):
 
 
 class AccountSource(Base):
-    """One source of an account beside its timeline (Weibo: the public search
-    for ``@NAME``, the logged-in account's mention inbox): polled on its own
+    """One source of an account beside its timeline (e.g. a public search for
+    ``@NAME``, the logged-in account's mention inbox): polled on its own
     interval, backed off on its own errors, read complete or not, with its own
     cursor, within the account's poll."""
 
@@ -581,7 +581,7 @@ class EgressPace(Base):
     """The pace of one egress address toward one host, shared by every worker
     behind that address: each request start takes the next slot
     (``next_start``, seconds since the epoch) and moves it on by the spacing;
-    a platform-wide slow-down (Weibo's 418) moves it past the pause."""
+    a platform-wide slow-down (a 418 or 429) moves it past the pause."""
 
     __tablename__ = "egress_pace"
 

@@ -14,6 +14,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from huisheng.adapters import platform_label
 from huisheng.storage.models import Account, Comment, Post
 
 #: a thread still incomplete this long after its first short read stays unreadable
@@ -21,10 +22,11 @@ STAYS_UNREADABLE = timedelta(hours=24)
 
 _REASON = re.compile(r"^(empty|short) (\d+)/(\d+)$")
 
-#: how a reason reads, per language; {got} and {claimed} from ``records.Shortfall.reason``
+#: how a reason reads, per language; {got} and {claimed} from ``records.Shortfall.reason``,
+#: {platform} what staff call the platform
 REASONS = {
-    "zh": {"empty": "微博返回空白，计数为 {claimed} 条", "short": "只读到 {got} 条，计数为 {claimed} 条"},
-    "en": {"empty": "Weibo answered empty; the counter says {claimed}",
+    "zh": {"empty": "{platform}返回空白，计数为 {claimed} 条", "short": "只读到 {got} 条，计数为 {claimed} 条"},
+    "en": {"empty": "{platform} answered empty; the counter says {claimed}",
            "short": "only {got} read; the counter says {claimed}"},
 }
 
@@ -33,6 +35,7 @@ REASONS = {
 class UnreadThread:
     account_id: int
     account: str
+    platform: str
     #: "comments": the post's thread; "replies": the replies under one comment
     kind: str
     post_external_id: str
@@ -52,7 +55,8 @@ class UnreadThread:
         if match is None:
             return self.reason
         words = REASONS.get(lang, REASONS["zh"])[match[1]]
-        return words.format(got=f"{int(match[2]):,}", claimed=f"{int(match[3]):,}")
+        return words.format(got=f"{int(match[2]):,}", claimed=f"{int(match[3]):,}",
+                            platform=platform_label(self.platform, lang))
 
 
 def unread_threads(session: Session, *, incomplete_before: datetime | None = None,
@@ -74,11 +78,12 @@ def unread_threads(session: Session, *, incomplete_before: datetime | None = Non
         wanted = list(account_ids)
         threads = threads.where(Post.account_id.in_(wanted))
         replies = replies.where(Post.account_id.in_(wanted))
-    out = [UnreadThread(post.account_id, name, "comments", post.external_id, post.url, None, None,
+    out = [UnreadThread(post.account_id, name, post.platform, "comments", post.external_id, post.url, None, None,
                         post.comments_incomplete_reason, post.comments_incomplete_since,
                         post.comments_retry_at, post.comments_retry_attempts)
            for post, name in session.execute(threads)]
-    out += [UnreadThread(post.account_id, name, "replies", post.external_id, post.url, comment.external_id,
+    out += [UnreadThread(post.account_id, name, post.platform, "replies", post.external_id, post.url,
+                         comment.external_id,
                          comment.author_name, comment.replies_incomplete_reason,
                          comment.replies_incomplete_since, comment.replies_retry_at,
                          comment.replies_retry_attempts)

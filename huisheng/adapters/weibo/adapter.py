@@ -19,7 +19,7 @@ from huisheng import errors
 from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
 from huisheng.adapters.weibo import parse as wparse
 from huisheng.adapters.weibo import text as wtext
-from huisheng.config.schema import EnvKey, Key, Table, check_url
+from huisheng.schema import EnvKey, Key, Table, check_url
 from huisheng.records import AccountRef, Comment, Page, Post, Shortfall
 
 MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
@@ -62,6 +62,7 @@ class WeiboAdapter(Adapter):
     name: ClassVar[str] = "weibo"
     description: ClassVar[str] = "Sina Weibo (m.weibo.cn, weibo.com/ajax fallback)"
     hosts: ClassVar[tuple[str, ...]] = ("m.weibo.cn", "weibo.com")
+    label: ClassVar[tuple[str, str]] = ("微博", "Weibo")
     aliases: ClassVar[tuple[str, ...]] = ("微博", "新浪微博", "Weibo")
     default_pace: ClassVar[Pace] = Pace(min_interval=3.0, concurrency=1)
     options_schema: ClassVar[Table] = Table({
@@ -87,6 +88,11 @@ class WeiboAdapter(Adapter):
         mention_sign="@", mention_name=r"[\w\-·]{1,30}",
         repost_words=r"(?i)转发微博|轉發微博|repost",
     )
+    source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {
+        MENTIONS_SEARCH: ("搜索 @账号名", "search for @name"),
+        MENTIONS_POSTS: ("@我的微博（本账号 cookie）", "posts @ing it (own cookie)"),
+        MENTIONS_COMMENTS: ("@我的评论（本账号 cookie）", "comments @ing it (own cookie)"),
+    }
     #: real-time search is Weibo's most rate-limited endpoint: searches keep
     #: their own spacing, over every account, within the host's pace
     lanes: ClassVar[Mapping[str, Pace]] = {"search": Pace(min_interval=5.0, concurrency=1)}

@@ -1,5 +1,7 @@
-"""The one schema machinery for huisheng's files: the main config (TOML) and
-the decision rules (YAML) are both validated by it.
+"""The one schema machinery for huisheng's files: the main config (TOML), the
+matrix and the decision rules (YAML) are validated by it, and each platform
+adapter declares its own config options with it (hence its place below the
+adapters).
 
 Validation is declarative: each table is a :class:`Table` of :class:`Key`
 (a plain value), :class:`EnvKey` (``<name>_env``: the name of an environment
@@ -464,7 +466,7 @@ class Validator:
                 out[name] = checked
             elif isinstance(spec, EnvKey):
                 if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-                    self.error(here, "应为环境变量名（字母、数字、下划线，如 \"HUISHENG_WEIBO_COOKIE\"）")
+                    self.error(here, "应为环境变量名（字母、数字、下划线，如 \"HUISHENG_COOKIE\"）")
                 else:
                     out[name] = value
             elif isinstance(spec, Table):
