@@ -353,7 +353,7 @@ class Key:
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             return None, f"{_should_be(self.expected(syntax))}，实际为 {_number(value)}"
         if self.positive and value <= 0:
-            return None, f"{_should_be(self.expected(syntax))}（大于 0），实际为 {value}"
+            return None, f"{_should_be(self.expected(syntax))}（大于 0），实际为 {_number(value)}"
         if self.choices and kind == "str_list":
             unknown = [v for v in value if v not in self.choices]
             if unknown:

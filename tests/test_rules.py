@@ -272,6 +272,23 @@ def test_duplicate_key_and_missing_file(tmp_path):
     assert missing.file == str(tmp_path / "nope.yaml") and "不存在" in missing.message
 
 
+def test_rules_errors_read_like_config_errors(tmp_path):
+    """One schema machinery: the same words for the same mistake, in both files."""
+    rules = write(tmp_path, "min_score: -1\ncategories:\n  help:\n    colour: red\n")
+    config = tmp_path / "huisheng.toml"
+    config.write_text('[polling]\nworkers = 0\n\n[digest]\ncolour = "red"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert str(caught.value).replace(str(config), "<config>").startswith(
+        "<config>:2: polling.workers: 应为介于 1 到 64 之间的整数（integer），实际为 0\n"
+        "<config>:5: digest.colour: 未知的键 \"colour\"（此处允许的键：")
+    assert [str(e).replace(str(rules), "<rules>") for e in errors(rules)] == [
+        "<rules>:1: min_score: 应为正数字（number）（大于 0），实际为 -1",
+        "<rules>:4: categories.help.colour: 未知的键 \"colour\"（此处允许的键：label, needs_reply, weight, "
+        "keywords, patterns）",
+    ]
+
+
 def test_an_edited_file_changes_the_decision(tmp_path, directory):
     path = write(tmp_path, "categories:\n  complaint:\n    keywords: [不开心]\n")
     rules = load_rules(path)
