@@ -80,7 +80,8 @@ class WorldConfig:
     @classmethod
     def scripted(cls) -> "WorldConfig":
         """No generated activity: a world of only ``World.script_*`` posts and comments."""
-        return cls(posts_per_day=tuple((level, 0.0) for level in LEVEL_RANK), silent_share=0.0, pinned_share=0.0)
+        return cls(posts_per_day=tuple((level, 0.0) for level in LEVEL_RANK), silent_share=0.0, pinned_share=0.0,
+                   mentions_per_day=tuple((level, 0.0) for level in LEVEL_RANK))
 
     def rate(self, table: tuple[tuple[str, float], ...], level: str) -> float:
         return dict(table).get(level, 1.0)
