@@ -39,7 +39,7 @@ def test_example_config_loads_with_paths_resolved_against_its_folder():
     weibo = settings.platforms["weibo"]
     assert (weibo.pace.min_interval, weibo.pace.concurrency) == (3.0, 1)
     assert weibo.options == {"base_url": "https://m.weibo.cn", "ajax_base_url": "https://weibo.com",
-                             "mode": "auto"}
+                             "mode": "auto", "mentions_interval": 1800, "search_min_interval": 5.0}
     assert weibo.secret_env == {"cookie": "HUISHENG_WEIBO_COOKIE"}
 
 
@@ -228,7 +228,8 @@ platforms = { weibo = { min_interval = 3, concurrency = 1, colour = "red" } }
     assert errors_of(path) == [
         "<tmp>/huisheng.toml:2: polling.workers: 应为介于 1 到 64 之间的整数（integer），实际为 0",
         "<tmp>/huisheng.toml:3: platforms.weibo.colour: 未知的键 \"colour\"（此处允许的键：min_interval, "
-        "concurrency, interval, base_url, ajax_base_url, mode, cookie_env）",
+        "concurrency, interval, base_url, ajax_base_url, mode, cookie_env, mentions_interval, "
+        "search_min_interval）",
     ]
 
 
