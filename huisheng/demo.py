@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import shutil
 import sys
 import time
@@ -35,7 +36,7 @@ from huisheng.storage.models import Account, Comment, Flag, Post, Tombstone
 from huisheng.app import build_runtime
 from huisheng.cli import main as cli
 from huisheng.notify.sink import MailSink
-from huisheng.simulator import PLATFORM, FaultRule, SimServer, World, WorldConfig
+from huisheng.simulator import PLATFORM, FaultRule, SimServer, World, WorldConfig, adapter_options
 
 
 CONFIG = """\
@@ -57,9 +58,7 @@ workers = 4
 min_interval = 2.0
 concurrency = 1
 # the local simulator the demo ran against (gone once the demo ended)
-base_url = "{base_url}"
-ajax_base_url = "{base_url}"
-mode = "mobile"
+{platform_options}
 
 [mail]
 # the demo's local SMTP sink: every message lands as an .eml file in mail/
@@ -114,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     config_path = root / "huisheng.toml"
     sink = MailSink(root / "mail", clock=clock)
     mail_host, mail_port = sink.start()
-    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), base_url=base_url, platform=PLATFORM,
+    options = "\n".join(f"{key} = {json.dumps(value)}" for key, value in adapter_options(base_url).items())
+    config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), platform_options=options,
+                                         platform=PLATFORM,
                                          mail_host=mail_host, mail_port=mail_port, web_port=WEB_PORT),
                            encoding="utf-8")
     settings = load_settings(config_path)

@@ -19,6 +19,8 @@ from huisheng.adapters.testing import FakePlatform
 from huisheng.app import build_runtime
 from huisheng.cli import main
 from huisheng.clock import FakeClock
+from huisheng.errors import ConfigErrors
+from huisheng.config import load_settings
 from huisheng.config.matrix import parse_matrix_text
 from huisheng.config.settings import PlatformSettings, PollingSettings, Settings
 from huisheng.storage.matrix_sync import sync_matrix
@@ -171,3 +173,28 @@ def test_accounts_and_authors_are_platform_and_id(fake, db_url, tmp_path):
     # the namesake is a citizen: flagged like one, routed to the fake account's owner (not the Weibo one's)
     assert impostor in flags and flags[impostor][0].status == "open"
     assert set(units.values()) == {spb}
+
+
+def test_a_plugins_options_are_validated_with_the_config_and_its_parsers_run_by_parse(fake, tmp_path):
+    config = tmp_path / "huisheng.toml"
+    config.write_text('[platforms.fake]\nmin_interval = 1.0\nscenario = 3\ncolour = "red"\n', encoding="utf-8")
+    with pytest.raises(ConfigErrors) as info:
+        load_settings(config)
+    assert [(e.key, e.line) for e in info.value.errors] == [("platforms.fake.scenario", 3),
+                                                            ("platforms.fake.colour", 4)]
+    assert all(e.file == str(config) for e in info.value.errors)
+
+    saved = tmp_path / "timeline.json"
+    saved.write_text(json.dumps(fake.timeline_json(SAME_UID, None) | {"items": [
+        {"id": "7", "author": {"id": SAME_UID, "name": "示范区发布"}, "text": "停水通知", "at": NOW.isoformat(),
+         "comments": 2}]}), encoding="utf-8")
+    # two adapters installed: parse names one
+    ambiguous = CliRunner().invoke(main, ["parse", "--endpoint", "timeline", str(saved)])
+    assert ambiguous.exit_code == 2 and "--platform" in ambiguous.output
+    parsed = CliRunner().invoke(main, ["parse", "--platform", "fake", "--endpoint", "timeline", str(saved)])
+    assert parsed.exit_code == 0, parsed.output
+    row = json.loads(parsed.output)
+    assert (row["platform"], row["external_id"], row["text"], row["url"]) == (
+        "fake", "7", "停水通知", f"https://fake.invalid/{SAME_UID}/7")
+    broken = CliRunner().invoke(main, ["parse", "--platform", "fake", "--endpoint", "timeline", str(config)])
+    assert broken.exit_code == 2

@@ -473,6 +473,12 @@ class Adapter(abc.ABC):
             return "不超过 64 个字符、不含空格和控制字符的账号 ID"
         return None
 
+    def request_hosts(self) -> tuple[str, ...]:
+        """The hosts this adapter sends requests to, as configured (a
+        platform-wide slow-down pauses them all): its ``hosts`` unless it says
+        otherwise."""
+        return self.hosts
+
     @abc.abstractmethod
     def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
         """One page of the account's own posts, newest first (pinned posts may
@@ -506,7 +512,7 @@ class Adapter(abc.ABC):
         the account, and the comments that do, each with its post in the same
         page.  ``complete`` only when the platform said the listing ended.
         Only called for a source :meth:`sources` declared."""
-        raise NotImplementedError(f"{type(self).__name__} declares no source {source.kind!r}")
+        raise errors.Unsupported(f"no source {source.kind!r}", endpoint=source.kind)
 
     def repost_text(self, post: Post) -> str | None:
         """What the author wrote in a repost, without the quoted chain; None

@@ -69,12 +69,6 @@ class AdapterFactory:
 
     def slow_down(self, adapter: Adapter, seconds: float) -> None:
         """Pause every host this adapter talks to (rate limiting is per IP)."""
-        from urllib.parse import urlsplit
-
         pace = self.settings.platform(adapter.name).pace
-        for key in ("base_url", "ajax_base_url"):
-            url = adapter.options.get(key)
-            if url:
-                self.pacer.pause(urlsplit(url).netloc, seconds, pace)
-        for host in adapter.hosts:
+        for host in adapter.request_hosts():
             self.pacer.pause(host, seconds, pace)

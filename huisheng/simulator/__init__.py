@@ -48,5 +48,11 @@ from huisheng.simulator.world import World, WorldConfig
 #: the platform simulated: the name of the adapter that reads it
 PLATFORM = "weibo"
 
-__all__ = ["PLATFORM", "FaultRule", "SimServer", "World", "WorldConfig", "load_faults", "minimal_requests",
+
+def adapter_options(base_url: str) -> dict[str, str]:
+    """The options of that adapter (``[platforms.PLATFORM]``) that read the
+    simulator serving at ``base_url``."""
+    return {"base_url": base_url, "ajax_base_url": base_url, "mode": "mobile"}
+
+__all__ = ["PLATFORM", "adapter_options", "FaultRule", "SimServer", "World", "WorldConfig", "load_faults", "minimal_requests",
            "parse_rules"]

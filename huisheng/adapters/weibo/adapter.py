@@ -118,6 +118,9 @@ class WeiboAdapter(Adapter):
 
     # --- the Adapter methods -------------------------------------------------------
 
+    def request_hosts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(urlsplit(url).netloc for url in (self.base_url, self.ajax_base_url)))
+
     def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
         return self._either(account, self._timeline_mobile, self._timeline_ajax, account, cursor)
 
