@@ -121,7 +121,8 @@ class Page(Generic[T]):
     ``cursor`` is the opaque value to pass back for the next page, ``None`` at
     the end.  ``complete`` is true when the platform said the listing ended
     (rather than the adapter giving up on a loop guard or a depth limit), which
-    is what allows concluding that something missing from it is gone.
+    is what allows concluding that something missing from it is gone; every
+    page says it (there is no default).
     ``state`` is new adapter state for the account (e.g. a resolved container
     id, a fallback mode); the poller stores it in the same transaction as the
     items.  ``None`` means unchanged.
@@ -129,7 +130,7 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     cursor: str | None = None
-    complete: bool = False
+    complete: bool = field(kw_only=True)
     total: int | None = None
     state: Mapping[str, Any] | None = None
     #: set by the adapter on the last page of a listing that ended far short
