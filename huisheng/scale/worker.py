@@ -164,8 +164,10 @@ class Worker:
             if self.stopping.is_set():  # stopped while opening
                 self._cancel_all()
             done, pending = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
+            if not self.stopping.is_set():
+                # A second cancel would cut procrastinate's graceful shutdown short.
+                for task in pending:
+                    task.cancel()
             results = await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
             self._tasks = []
