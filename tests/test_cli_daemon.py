@@ -59,7 +59,7 @@ def test_poll_one_account_then_status(district):
     status = json.loads(run(config, "status", "--format", "json").output)
     by_uid = {row["uid"]: row for row in status}
     assert by_uid[uid]["last_success_at"] is not None and by_uid[uid]["posts"] > 0
-    live = [p for p in server.truth()["posts"] if p["account_uid"] == uid and not p["deleted"]]
+    live = [p for p in server.truth()["posts"] if p["account_uid"] == uid and not p["deleted"] and not p["citizen"]]
     horizon = (server.clock.now() - timedelta(days=7)).isoformat().replace("+00:00", "Z")
     recent = [p for p in live if p["created_at"] >= horizon]
     # The first poll reads the recent window (7 days; the page crossing the
@@ -93,7 +93,9 @@ def test_backfill_reads_history_beyond_the_window(district):
     result = run(config, "backfill", "--days", "30", "--account", uid)
     assert result.exit_code == 0, result.output
     status = {row["uid"]: row for row in json.loads(run(config, "status", "--format", "json").output)}
-    truth_posts = {p["id"] for p in server.truth()["posts"] if p["account_uid"] == uid and not p["deleted"]}
+    # the account's own timeline (citizens' posts that mention it come through the mention sources)
+    truth_posts = {p["id"] for p in server.truth()["posts"]
+                   if p["account_uid"] == uid and not p["deleted"] and not p["citizen"]}
     assert status[uid]["posts"] == len(truth_posts)
 
 

@@ -245,7 +245,9 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
     engine = make_engine(settings.database_url, readonly=True)
     require_schema(settings.database_url)
     tz = ZoneInfo(settings.timezone)
-    posts = (select(Post.account_id, func.count().label("n")).where(Post.deleted_at.is_(None))
+    # the account's own posts; citizens' posts that mention it are its mention sources' business
+    posts = (select(Post.account_id, func.count().label("n"))
+             .where(Post.deleted_at.is_(None), Post.origin == "timeline")
              .group_by(Post.account_id).subquery())
     comments = (select(Post.account_id, func.count().label("n"))
                 .join(Comment, Comment.post_id == Post.id).where(Comment.deleted_at.is_(None))
