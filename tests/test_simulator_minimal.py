@@ -63,7 +63,9 @@ def test_minimal_and_naive_on_a_hand_worked_scenario():
     # poll 1: 1 page + P1's 2 hotflow pages (25 comments; R1's 2 replies are inline) = 3
     # poll 2: 1 page + P3 long text + P1's 2 hotflow pages + R1's child page (3 replies) = 5
     # poll 3: 2 pages (12 new posts) + P2's hotflow page + status of deleted P3 = 4
-    assert result["by_kind"] == {"timeline": 4, "longtext": 1, "comments": 5, "child_comments": 1, "status": 1}
+    # the scenario has no mention sources: their kinds are counted, at zero
+    assert result["by_kind"] == {"timeline": 4, "longtext": 1, "comments": 5, "child_comments": 1, "status": 1,
+                                 "search": 0, "ajax_mentions": 0, "ajax_comment_mentions": 0}
     assert result["minimal"] == 12
     # naive: poll 1: 1 + 2 = 3; poll 2: 1 + P3 (1) + P1 (2 + 1) + long text 1 = 6;
     # poll 3: 2 pages + 12 empty threads + P1 (2 + 1) + status 1 = 18
