@@ -174,6 +174,14 @@ def test_accounts_and_authors_are_platform_and_id(fake, db_url, tmp_path):
     assert impostor in flags and flags[impostor][0].status == "open"
     assert set(units.values()) == {spb}
 
+    # on the command line, the same uid on two platforms is named with its platform
+    config = tmp_path / "huisheng.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n\n[platforms.fake]\nscenario = "default"\n', encoding="utf-8")
+    ambiguous = CliRunner().invoke(main, ["poll", SAME_UID, "--config", str(config)])
+    assert ambiguous.exit_code != 0 and "platform:uid" in ambiguous.output
+    polled = CliRunner().invoke(main, ["poll", f"fake:{SAME_UID}", "--config", str(config)])
+    assert polled.exit_code == 0, polled.output
+
 
 def test_a_plugins_options_are_validated_with_the_config_and_its_parsers_run_by_parse(fake, tmp_path):
     config = tmp_path / "huisheng.toml"

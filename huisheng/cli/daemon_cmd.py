@@ -49,14 +49,17 @@ MAX_BACKFILL_DAYS = 36500
 
 
 def _find_account(session, key: str) -> Account:
-    query = select(Account).where(or_(Account.uid == key, Account.name == key))
+    platform, _, uid = key.partition(":")
+    query = select(Account).where(or_(Account.uid == key, Account.name == key,
+                                      (Account.platform == platform) & (Account.uid == uid)))
     if key.isascii() and key.isdigit() and int(key) <= MAX_ROW_ID:
         query = select(Account).where(or_(Account.uid == key, Account.name == key, Account.id == int(key)))
     found = session.scalars(query).all()
     if not found:
-        raise HuishengError(f"no account {key!r} (give its uid, name or id; see `huisheng status`)")
+        raise HuishengError(f"no account {key!r} (give its uid, platform:uid, name or id; see `huisheng status`)")
     if len(found) > 1:
-        raise HuishengError(f"{key!r} matches {len(found)} accounts; give the uid")
+        # the same uid on two platforms is two accounts
+        raise HuishengError(f"{key!r} matches {len(found)} accounts; give platform:uid")
     return found[0]
 
 
