@@ -96,17 +96,21 @@ def add(email: str, role: str, units: tuple[str, ...], name: str, config: Path) 
         click.echo(f"已添加用户 {user.email}（{label}）")
 
 
+def _set_enabled(config: Path, email: str, enabled: bool) -> None:
+    with _Db(config) as env, env.sessions.begin() as session:
+        user = _user(session, email)
+        user.enabled = enabled
+        user.updated_at = env.now
+        click.echo(f"已{'启用' if enabled else '停用'}用户 {user.email}")
+
+
 @users_group.command("disable")
 @click.argument("email")
 @config_option
 @fail_cleanly
 def disable(email: str, config: Path) -> None:
     """Disable a user: their sessions and sign-in links stop working at once."""
-    with _Db(config) as env, env.sessions.begin() as session:
-        user = _user(session, email)
-        user.enabled = False
-        user.updated_at = env.now
-        click.echo(f"已停用用户 {user.email}")
+    _set_enabled(config, email, False)
 
 
 @users_group.command("enable")
@@ -115,11 +119,7 @@ def disable(email: str, config: Path) -> None:
 @fail_cleanly
 def enable(email: str, config: Path) -> None:
     """Enable a user again."""
-    with _Db(config) as env, env.sessions.begin() as session:
-        user = _user(session, email)
-        user.enabled = True
-        user.updated_at = env.now
-        click.echo(f"已启用用户 {user.email}")
+    _set_enabled(config, email, True)
 
 
 @users_group.command("role")
