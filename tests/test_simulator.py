@@ -101,11 +101,22 @@ def test_world_has_every_kind_of_activity(world, now):
     assert roles["reply"] and roles["ack"] and roles["thanks"]
     routings = {c["labels"].get("routing") for c in comments}
     assert {"account", "mention", "place", "topic"} <= routings
-    # replies come from the account itself and answer an existing comment
+    # replies come from the account itself and answer an existing comment, or
+    # a citizen's own post that @s the account (where the account is not the
+    # thread's owner)
     by_id = {c["id"]: c for c in comments}
+    citizen_posts = {p["id"]: p for p in posts if p["citizen"]}
+    assert citizen_posts
     for c in comments:
         if c["labels"].get("role") in ("reply", "ack"):
-            assert c["is_from_owner"] and c["author_id"] == c["account_uid"]
+            assert c["author_id"] == c["account_uid"]
+            if c["post_id"] in citizen_posts:
+                assert not c["is_from_owner"] and c["labels"]["answers"] == c["post_id"]
+                asked = citizen_posts[c["post_id"]]
+                assert c["account_uid"] in asked["mentions"] and asked["labels"]["needs_reply"]
+                assert c["root_id"] is None and c["created_at"] > asked["created_at"]
+                continue
+            assert c["is_from_owner"]
             asked = by_id[c["labels"]["answers"]]
             assert asked["root_id"] is None and asked["labels"]["needs_reply"]
             assert c["root_id"] in (None, asked["id"]) and c["created_at"] > asked["created_at"]
@@ -136,7 +147,8 @@ def test_some_accounts_fall_silent_for_ten_days_or_more():
 def test_late_and_weekend_replies_exist():
     w = World(sample_matrix(60), seed=4, start=START)
     truth = w.truth(START + timedelta(days=10))
-    by_id = {c["id"]: c for c in truth["comments"]}
+    # what a reply answers: a citizen's comment, or a citizen's post that @s the account
+    by_id = {c["id"]: c for c in truth["comments"] + truth["posts"]}
     replies = [c for c in truth["comments"] if c["labels"].get("role") == "reply"]
     assert any(c["labels"]["late"] for c in replies)
     crossing = 0
@@ -509,7 +521,7 @@ def test_replies_cross_the_national_day_holiday():
     start = datetime(2026, 9, 29, 1, 0, tzinfo=timezone.utc)
     w = World(sample_matrix(60), seed=8, start=start)
     truth = w.truth(start + timedelta(days=14))
-    by_id = {c["id"]: c for c in truth["comments"]}
+    by_id = {c["id"]: c for c in truth["comments"] + truth["posts"]}
     holiday = [r for r in truth["comments"] if r["labels"].get("role") == "reply"
                and by_id[r["labels"]["answers"]]["created_at"] >= "2026-09-30T10:00:00Z"
                and by_id[r["labels"]["answers"]]["created_at"] < "2026-09-30T16:00:00Z"]
