@@ -18,6 +18,7 @@ from huisheng.clock import Clock
 from huisheng.simulator import render
 from huisheng.simulator.faults import FaultRule, FaultSet, parse_rules
 from huisheng.simulator.minimal import minimal_requests
+from huisheng.simulator.platforms import load_all
 from huisheng.simulator.world import World
 
 LOGIN_WALL = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sina Visitor System</title></head>"
@@ -97,6 +98,9 @@ class SimServer:
         self._searches: list[datetime] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        present = {a.platform for a in world.matrix.accounts if a.enabled}
+        #: the other platforms the matrix has accounts on, served on the same port
+        self.platforms = [cls(world) for name, cls in sorted(load_all().items()) if name in present]
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -142,7 +146,20 @@ class SimServer:
         self.faults.replace(rules)
 
     def truth(self) -> dict[str, Any]:
-        return self.world.truth(self.clock.now())
+        now = self.clock.now()
+        truth = self.world.truth(now)
+        for platform in self.platforms:
+            part = platform.truth(now)
+            truth["posts"].extend(part["posts"])
+            truth["comments"].extend(part["comments"])
+        return truth
+
+    def adapter_options(self, platform: str) -> dict[str, Any]:
+        """The options of ``platform``'s adapter that read this server."""
+        for sim in self.platforms:
+            if sim.name == platform:
+                return sim.adapter_options(self.base_url)
+        raise KeyError(platform)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -204,12 +221,17 @@ class SimServer:
         with self._lock:
             self._faults_served[kind] += 1
 
-    def route(self, path: str, q: Mapping[str, str], cookie: str = ""
+    def route(self, path: str, q: Mapping[str, str], cookie: str = "", headers: Mapping[str, str] | None = None
               ) -> tuple[str, str, Callable[[datetime], render.Response], bool]:
         """(endpoint name, account uid or '-', answer(now), is a first page: of a
         timeline, a search or an inbox)."""
+        headers = headers or {}
         w = self.world
         now = self.clock.now()
+        for platform in self.platforms:
+            routed = platform.route(path, q, headers, now)
+            if routed is not None:
+                return routed
 
         def post_account(key: str) -> str:
             post = w.post(key, now)
@@ -319,11 +341,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _html(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         self._send(status, text.encode("utf-8"), "text/html; charset=utf-8", headers)
 
-    def _body(self, status: int, payload: Any) -> None:
-        if isinstance(payload, str):
-            self._html(status, payload)
+    def _body(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+        if isinstance(payload, bytes):  # another platform's own body, typed by its headers
+            headers = dict(headers or {})
+            self._send(status, payload, headers.pop("Content-Type", "application/octet-stream"), headers)
+        elif isinstance(payload, str):
+            self._html(status, payload, headers)
         else:
-            self._json(status, payload)
+            self._json(status, payload, headers)
 
     # --- verbs ---------------------------------------------------------------------------
 
@@ -334,7 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._control_get(split.path, q)
             return
         try:
-            endpoint, account, answer, first = self.sim.route(split.path, q, self.headers.get("Cookie", ""))
+            endpoint, account, answer, first = self.sim.route(split.path, q, self.headers.get("Cookie", ""),
+                                                              self.headers)
         except KeyError:
             self._html(404, "<html><body>404 Not Found</body></html>")
             return
@@ -351,11 +377,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if first:
             self.sim.record_poll(account, now, endpoint)
-        status, payload = answer(now)
-        if status == 302:  # no valid cookie: the login wall
+        status, payload, *extra = answer(now)
+        if status == 302 and not extra:  # no valid cookie: the login wall
             self._html(302, "", {"Location": LOGIN_REDIRECT})
             return
-        self._body(status, payload)
+        self._body(status, payload, extra[0] if extra else None)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         split = urlsplit(self.path)
@@ -415,11 +441,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "redirect_login":
             self._html(302, "", {"Location": LOGIN_REDIRECT})
         elif kind == "truncated_json":
-            _, payload = answer(now)
+            _, payload, *extra = answer(now)
+            if isinstance(payload, bytes):  # another platform's body (XML, HTML): cut in half too
+                kind_of = (extra[0] if extra else {}).get("Content-Type", "application/octet-stream")
+                self._send(200, payload[: len(payload) // 2], kind_of)
+                return
             text = json.dumps(payload, ensure_ascii=False)
             self._send(200, text[: len(text) // 2].encode("utf-8"), "application/json; charset=utf-8")
         elif kind == "empty":
             self._body(200, EMPTY_ANSWERS.get(endpoint, render.NO_CONTENT))
         elif kind == "renamed_field":
-            status, payload = answer(now)
+            status, payload, *_ = answer(now)
             self._body(status, rename_field(payload) if not isinstance(payload, str) else payload)
