@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     sink = MailSink(root / "mail", clock=clock)
     mail_host, mail_port = sink.start()
     options = "\n".join(f"{key} = {json.dumps(value)}" for key, value in adapter_options(base_url).items())
+    # the other platforms the example district has accounts on, served by the same simulator
+    for sim in server.platforms:
+        say(f"simulator: {platform_label(sim.name, 'en')} accounts served at the same address")
+        options += f"\n\n[platforms.{sim.name}]\n" + "\n".join(
+            f"{key} = {json.dumps(value)}" for key, value in server.adapter_options(sim.name).items())
     config_path.write_text(CONFIG.format(matrix=matrix_dir.resolve().as_posix(), platform_options=options,
                                          platform=PLATFORM,
                                          mail_host=mail_host, mail_port=mail_port, web_port=WEB_PORT),
