@@ -18,6 +18,7 @@ from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.flags.actions import FlagActions
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.storage.threads import flag_thread
 from huisheng.cli.tables import render, text_table
 from huisheng.textsafe import json_text, terminal
 from huisheng.reports.output import Column
@@ -225,11 +226,7 @@ def show(flag_id: int, config: Path) -> None:
             post = session.get(Post, flag.post_id)
             unit = session.get(Unit, flag.unit_id)
             account = session.get(Account, flag.account_id)
-            root = comment.root_external_id or comment.external_id
-            thread = session.scalars(select(Comment).where(
-                Comment.post_id == post.id,
-                (Comment.external_id == root) | (Comment.root_external_id == root))
-                .order_by(Comment.created_at, Comment.id)).all()
+            thread = flag_thread(session, comment)
             events = session.scalars(select(FlagEvent).where(FlagEvent.flag_id == flag.id)
                                      .order_by(FlagEvent.at, FlagEvent.id)).all()
     finally:
@@ -269,8 +266,8 @@ def show(flag_id: int, config: Path) -> None:
         lines.append(f"  - {reason['rule']} ({reason['kind']})" + (f": 「{span[2]}」" if span else "")
                      + (f" {reason['detail']}" if reason.get("detail") else ""))
     lines.append("对话:")
-    for c in thread:
-        who = "★" if c.is_from_owner else " "
+    for c, ours in thread:
+        who = "★" if ours else " "
         mark = "→" if c.id == comment.id else " "
         lines.append(f" {mark}{who}{ctx.local(c.created_at)} {c.author_name}: {_excerpt(c.text, 80)}")
     lines.append("记录:")

@@ -1,4 +1,6 @@
-"""Threads the platform would not show in full: reads recorded as incomplete
+"""Threads as stored: the conversation a flag sits in (:func:`flag_thread`,
+shown by the workbench and ``huisheng flags show``), and threads the platform
+would not show in full: reads recorded as incomplete
 (``posts.comments_incomplete_*``, ``comments.replies_incomplete_*``) that the
 poller keeps retrying.  ``huisheng status`` lists them all; the digest's
 source health lists those that stay unreadable.
@@ -9,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +31,29 @@ REASONS = {
     "en": {"empty": "{platform} answered empty; the counter says {claimed}",
            "short": "only {got} read; the counter says {claimed}"},
 }
+
+
+class ThreadItem(NamedTuple):
+    comment: Comment
+    #: written by an account of the matrix (its author id on the thread's platform)
+    by_account: bool
+
+
+def flag_thread(session: Session, item: Comment, *, limit: int | None = None) -> list[ThreadItem]:
+    """The conversation a flagged item sits in, oldest first (the first
+    ``limit`` items when given): for a comment, its top-level comment and the
+    replies under it; for a citizen's post flagged as its own thread's root
+    item (a mention), the post and every comment under it, where the
+    account's answer is."""
+    query = (select(Comment, Account.id.is_not(None))
+             .outerjoin(Account, (Account.platform == Comment.platform) & (Account.uid == Comment.author_id))
+             .where(Comment.post_id == item.post_id))
+    if item.item != "post":
+        root = item.root_external_id or item.external_id
+        query = query.where((Comment.external_id == root) | (Comment.root_external_id == root))
+    query = query.order_by(Comment.created_at, Comment.id)
+    return [ThreadItem(c, bool(ours))
+            for c, ours in session.execute(query if limit is None else query.limit(limit))]
 
 
 @dataclass(frozen=True)

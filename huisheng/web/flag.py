@@ -13,6 +13,7 @@ from sqlalchemy import select
 from huisheng.errors import HuishengError
 from huisheng.flags import lifecycle
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post, Unit
+from huisheng.storage.threads import flag_thread
 from huisheng.notify.digest import comment_link, post_link
 from huisheng.users import can_act, can_see
 from huisheng.web.context import context, current_user, db, t
@@ -53,10 +54,7 @@ def show(flag_id: int):
     post = session.get(Post, flag.post_id)
     unit = session.get(Unit, flag.unit_id)
     account = session.get(Account, flag.account_id)
-    root = comment.root_external_id or comment.external_id
-    thread = session.scalars(select(Comment).where(
-        Comment.post_id == post.id, (Comment.external_id == root) | (Comment.root_external_id == root))
-        .order_by(Comment.created_at, Comment.id).limit(500)).all()
+    thread = flag_thread(session, comment, limit=500)
     events = session.scalars(select(FlagEvent).where(FlagEvent.flag_id == flag.id)
                              .order_by(FlagEvent.at, FlagEvent.id)).all()
     now = ctx.clock.now()
