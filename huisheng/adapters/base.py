@@ -464,6 +464,13 @@ class Adapter(abc.ABC):
             raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
 
     @classmethod
+    def decode_bytes(cls, endpoint: str, body: bytes) -> Any:
+        """A saved response's bytes as the parsers take them: UTF-8 through
+        :meth:`decode_body` unless the platform declares its charset in the
+        body itself (an HTML meta tag, an XML prolog) and says so here."""
+        return cls.decode_body(endpoint, body.decode("utf-8", errors="replace"))
+
+    @classmethod
     def check_account_id(cls, uid: str) -> str | None:
         """Why ``uid`` cannot be an account's id on this platform (a phrase for
         the matrix's errors, in Chinese), None when it can.  Any platform's

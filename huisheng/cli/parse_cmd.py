@@ -24,7 +24,7 @@ from huisheng.records import Comment, Page, Post, record_to_json
 DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def parse_saved(platform: str, endpoint: str, body: str, **context: Any) -> list[dict[str, Any]]:
+def parse_saved(platform: str, endpoint: str, body: str | bytes, **context: Any) -> list[dict[str, Any]]:
     """The JSON objects ``huisheng parse`` prints for one saved body: the
     items of a page, a record, or any other result the adapter's parser gives
     (a dataclass, its fields)."""
@@ -32,7 +32,8 @@ def parse_saved(platform: str, endpoint: str, body: str, **context: Any) -> list
     if endpoint not in cls.parsers:
         known = ", ".join(sorted(cls.parsers)) or "none"
         raise click.UsageError(f"platform {platform!r} has no endpoint {endpoint!r} (known: {known})")
-    result = cls.parsers[endpoint](cls.decode_body(endpoint, body), **context)
+    decoded = cls.decode_bytes(endpoint, body) if isinstance(body, bytes) else cls.decode_body(endpoint, body)
+    result = cls.parsers[endpoint](decoded, **context)
     if isinstance(result, Page):
         return [record_to_json(item) for item in result.items]
     if isinstance(result, (Post, Comment)):
@@ -81,7 +82,7 @@ def register(main: click.Group) -> None:
         """Parse a saved response FILE and print one JSON object per normalized item."""
         if platform is None:
             raise click.UsageError("several adapters are installed: name one with --platform")
-        body = file.read_bytes().decode("utf-8", errors="replace")
+        body = file.read_bytes()
         try:
             rows = parse_saved(platform, endpoint, body, account_uid=account_uid,
                                now=_parse_now(now_text), post_id=post_id, page=page)
