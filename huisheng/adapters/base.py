@@ -340,6 +340,10 @@ class Source:
     #: the posts it finds are followed: while their mention still awaits an
     #: answer, each read checks their counters and reads their changed threads
     follow: bool = False
+    #: the posts it lists are previews (``Post.is_truncated``, e.g. a forum
+    #: thread's title): a new one is read whole (``Adapter.expand``) before
+    #: it is stored and decided on, as on a timeline
+    expand: bool = False
 
 
 @dataclass(frozen=True)
@@ -396,6 +400,7 @@ CAPABILITY_NAMES = {
     "expand": ("读取长帖全文", "reading a long post's whole text"),
     "status": ("按编号查询帖子（删除检测）", "looking a post up by its id (deletion checks)"),
     "replies": ("读取评论下的回复", "reading the replies under a comment"),
+    "comments": ("读取帖子下的评论", "reading the comments under a post"),
 }
 
 #: ids fit the store's 64-character columns and are sent back as parameters
