@@ -682,7 +682,7 @@ class _AccountRun:
                 raise _Interrupted()
             page = self.adapter.read_source(source, self.ref, page_cursor)
             pages += 1
-            fresh, posts = self._store_source_page(page.items, horizon)
+            fresh, posts = self._store_source_page(page.items, horizon, expand=source.expand)
             found.update((p.external_id, p) for p in posts)
             dated = [i.created_at for i in page.items if i.created_at is not None]
             if dated and (newest is None or max(dated) > newest):
@@ -717,17 +717,28 @@ class _AccountRun:
             row.next_check_at = self.now + timedelta(seconds=source.interval) if source.interval else None
         self.result.sources_read.append(source.kind)
 
-    def _store_source_page(self, items: Sequence[Post | Comment], horizon: datetime
+    def _store_source_page(self, items: Sequence[Post | Comment], horizon: datetime, *, expand: bool = False
                            ) -> tuple[bool, list[Post]]:
         """Store what one source page found; (whether it brought anything not
         stored before and newer than ``horizon``, the mention posts stored).
         Posts and comments by the matrix's own accounts are left to their
-        timelines; a post is owned by the first matrix account it names."""
+        timelines; a post is owned by the first matrix account it names.
+        ``expand``: the source lists previews, read whole when new."""
         platform = self.ref.platform
         by_name = {name: row_id for row_id, name in self.matrix.values()}
         posts = {p.external_id: p for p in items if p.kind == "post" and p.author_id not in self.matrix}
         comments = [c for c in items if c.kind == "comment" and c.author_id not in self.matrix
                     and c.post_id in posts]
+        # a preview of a post whose whole text is stored leaves its root item as it is
+        previews: set[str] = set()
+        if expand:
+            with self.poller.sessions.begin() as session:
+                stored = store.existing_posts(session, platform, list(posts))
+            for ext, post in list(posts.items()):
+                if store.post_needs_expand(stored.get(ext), post):
+                    posts[ext] = self._expand(post)
+                elif post.is_truncated and ext in stored:
+                    previews.add(ext)
         with self.poller.sessions.begin() as session:
             known = set(store.existing_posts(session, platform, list(posts)))
             known |= set(store.existing_comments(session, platform, [c.external_id for c in comments]))
@@ -737,7 +748,8 @@ class _AccountRun:
                 owners[ext] = named[0] if named else self.account_id
             upserted = store.upsert_mention_posts(session, list(posts.values()), owners=owners, now=self.now)
             # a post that names an account is its own mention: the root item of its thread
-            roots = [_root_item(p) for p in posts.values() if any(n in by_name for n in p.mentions)]
+            roots = [_root_item(p) for p in posts.values()
+                     if any(n in by_name for n in p.mentions) and p.external_id not in previews]
             for item, batch in (("post", roots), ("comment", comments)):
                 if batch:
                     done = store.upsert_comments(session, batch, post_row_ids=upserted.ids, now=self.now, item=item)
