@@ -48,6 +48,10 @@ class Post:
     mentions: tuple[str, ...] = ()
     region: str | None = None
     edit_count: int = 0
+    #: what the platform itself says of the item's handling, in its words (a
+    #: message board's 待回复/办理中/已办理), recorded beside huisheng's own
+    #: state; None where the platform says nothing
+    platform_state: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     kind: Literal["post"] = "post"
@@ -162,6 +166,8 @@ def record_to_json(item: Item) -> dict[str, Any]:
         elif isinstance(value, tuple):
             out[key] = list(value)
     if item.kind == "post":
+        if out.get("platform_state") is None:
+            out.pop("platform_state", None)  # only platforms that have one print it
         out.setdefault("root_id", None)
         out.setdefault("parent_id", None)
         out.setdefault("is_from_owner", item.author_id == item.account_uid)

@@ -238,6 +238,7 @@ def show(flag_id: int, config: Path) -> None:
              f"留言: {comment.author_name} @ {ctx.local(comment.created_at)}",
              f"  {comment.text}",
              f"博文: {_excerpt(post.text, 60)}  {post.url or ''}",
+             *([f"平台上的办理状态: {post.platform_state}"] if post.platform_state else []),
              f"时钟: 开始 {ctx.local(flag.started_at)}，期限 {ctx.local(flag.due_at)}"
              + ("（期限所在年份的节假日安排未录入，期限按兜底规则估算）" if flag.due_uncertain else "")
              + ("（紧急：按小时计，不分工作时间）" if flag.urgent and not flag.historical else "")]

@@ -212,6 +212,8 @@ class Post(Base):
     comments_open: Mapped[bool | None] = mapped_column(Boolean)
     region: Mapped[str | None] = mapped_column(String(64))
     edit_count: Mapped[int] = mapped_column(default=0)
+    #: what the platform itself says of the post's handling (``records.Post.platform_state``)
+    platform_state: Mapped[str | None] = mapped_column(String(32))
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     #: the comment count when the thread was last read completely

@@ -207,7 +207,7 @@ _POST_STATE_COLS = (
     POSTS.c.reposts_count, POSTS.c.likes_count, POSTS.c.comments_open, POSTS.c.edit_count,
     POSTS.c.comments_read_count, POSTS.c.deleted_at, POSTS.c.created_at,
     POSTS.c.created_at_approx, POSTS.c.comments_incomplete_reason, POSTS.c.comments_retry_at,
-    POSTS.c.comments_retry_attempts,
+    POSTS.c.comments_retry_attempts, POSTS.c.platform_state,
 )
 _COMMENT_STATE_COLS = (
     COMMENTS.c.external_id, COMMENTS.c.id, COMMENTS.c.post_id, COMMENTS.c.content_hash,
@@ -418,8 +418,13 @@ def _post_row(post: records.Post, account_id: int | None, preview_hash: str | No
         "repost_of": post.repost_of, "comments_count": post.comments_count,
         "reposts_count": post.reposts_count, "likes_count": post.likes_count,
         "comments_open": post.comments_open, "region": post.region,
-        "edit_count": post.edit_count, "raw": _raw(post.raw),
+        "edit_count": post.edit_count, "platform_state": _state(post.platform_state), "raw": _raw(post.raw),
     }
+
+
+def _state(value: str | None) -> str | None:
+    """A platform's own state as stored: its column's width at most."""
+    return value[:32] if value else None
 
 
 def _compare_post(stored: Row, post: records.Post, plan: _Plan, *, account_id: int | None,
@@ -454,7 +459,7 @@ def _compare_post(stored: Row, post: records.Post, plan: _Plan, *, account_id: i
         "comments_open": _known(post.comments_open, stored.comments_open),
         "edit_count": max(post.edit_count, stored.edit_count),
         "preview_hash": new_preview, "created_at": created_at, "created_at_approx": approx,
-        "deleted_at": None,
+        "deleted_at": None, "platform_state": _known(_state(post.platform_state), stored.platform_state),
     }
     if not content and all(getattr(stored, key) == value for key, value in meta.items()):
         plan.touch.append(stored.id)
