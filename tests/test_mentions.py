@@ -115,6 +115,47 @@ def test_search_finds_every_mention_once_despite_partial_dedup_then_stops_at_kno
     assert "search" not in server.stats()["by_endpoint"]
 
 
+def _search_source(db_url):
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(AccountSource.complete, AccountSource.incomplete_reason,
+                                       AccountSource.cursor).where(AccountSource.kind == "mentions_search")).one()
+    finally:
+        engine.dispose()
+
+
+def test_a_search_deeper_than_the_page_cap_resumes_where_it_stopped(district):
+    config, matrix, server, db_url = district
+    with config.open("a", encoding="utf-8") as f:
+        f.write("[polling]\nmax_comment_pages = 3\n")
+    account = matrix.accounts[0]
+    assert len(search_order(server.world, account.name, server.clock.now())) >= 7, "deeper than two polls"
+
+    assert run(config, "poll", account.uid).exit_code == 0
+    complete, reason, cursor = _search_source(db_url)
+    assert (complete, reason) == (False, "stopped after 3 pages") and "resume" in cursor
+    assert server.stats()["by_endpoint"]["search"] == 3
+
+    # new mentions on top shift the listing's pages while the read goes on below, poll after poll
+    server.clock.advance(6 * 3600)
+    for _ in range(6):
+        engine = make_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(update(AccountSource).values(next_check_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+        engine.dispose()
+        assert run(config, "poll", account.uid).exit_code == 0
+        complete, reason, cursor = _search_source(db_url)
+        if complete:
+            break
+        server.clock.advance(120)
+    assert complete and reason is None and "resume" not in cursor
+    posts, roots, _ = _stored(db_url)
+    mine = {p["id"] for p in server.truth()["posts"] if p["citizen"] and account.uid in p["mentions"]
+            and not p["deleted"]}
+    assert mine <= set(posts) and mine <= set(roots)
+
+
 def test_the_accounts_own_inbox_with_its_own_cookie_never_shown(district, monkeypatch, caplog):
     config, matrix, server, db_url = district
     own, other = matrix.accounts[0], matrix.accounts[1]

@@ -669,14 +669,19 @@ class _AccountRun:
         """Page through the source until a page brings nothing new since the
         last complete read (the platform's order and deduplication are loose:
         the same item on two pages, items out of order — so a known item alone
-        ends nothing), the listing's end, or the page cap."""
+        ends nothing), the listing's end, or the page cap.  A read the cap
+        stopped keeps where it stopped (``resume``): the next read, once past
+        what is new on top, goes on from there down to the recent window's
+        end (pages there may repeat what is known: the listing shifted)."""
         newest = _parse_time(cursor.get("newest"))
+        window = self.now - timedelta(days=self.polling.recent_window_days)
         # reordering reaches this far below the newest item of the last read
-        horizon = newest - timedelta(seconds=SOURCE_OVERLAP) if newest else \
-            self.now - timedelta(days=self.polling.recent_window_days)
+        horizon = newest - timedelta(seconds=SOURCE_OVERLAP) if newest else window
+        resume: str | None = cursor.get("resume")
         found: dict[str, Post] = {}
         page_cursor: str | None = None
-        complete, reason, pages = False, None, 0
+        complete, reason, pages, deep = False, None, 0, False
+        stopped_at: str | None = None  # the page the cap kept this read from
         while True:
             if self.should_stop():
                 raise _Interrupted()
@@ -691,14 +696,17 @@ class _AccountRun:
                 complete = page.complete
                 reason = None if complete else "the listing ended without its end marker"
                 break
-            if not fresh:
-                complete = True
-                break
+            if not (any(i.created_at is None or i.created_at >= window for i in page.items) if deep else fresh):
+                if resume is None or deep:
+                    complete = True
+                    break
+                deep, page_cursor = True, resume
+            else:
+                page_cursor = page.cursor
             # a first read goes back over the whole recent window, deeper than a timeline's look
             if pages >= self.polling.max_comment_pages:
-                reason = f"stopped after {pages} pages"
+                reason, stopped_at = f"stopped after {pages} pages", page_cursor
                 break
-            page_cursor = page.cursor
         with self.poller.sessions.begin() as session:
             states = store.existing_posts(session, self.ref.platform, list(found))
         for post in found.values():
@@ -709,8 +717,10 @@ class _AccountRun:
             self._follow_mentions(set(found))
         with self.poller.sessions.begin() as session:
             row = self._source_row(session, source)
-            if complete and newest is not None:
-                row.cursor = {"newest": newest.isoformat()}
+            if complete:
+                row.cursor = {"newest": newest.isoformat()} if newest else {}
+            elif stopped_at is not None:
+                row.cursor = {**cursor, "resume": stopped_at}
             row.complete, row.incomplete_reason = complete, reason
             row.last_check_at = row.last_success_at = self.now
             row.consecutive_errors, row.failing_since = 0, None
