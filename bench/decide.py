@@ -80,7 +80,7 @@ def _prepare(tmp: Path, name: str, matrix, posts):
             record = Post("weibo", p["id"], p["account_uid"], p["author_id"], p["author_name"],
                           datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")), False, p["text"])
             result = store.upsert_posts(session, [record], account_id=accounts[p["account_uid"]],
-                                        account_uid=p["account_uid"], now=START)
+                                        account=("weibo", p["account_uid"]), now=START)
             rows[p["id"]] = result.ids[p["id"]]
     return engine, sessions, rows
 

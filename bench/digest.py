@@ -76,7 +76,7 @@ def build(url: str) -> None:
                           _when(p["created_at"]), False, p["text"], short_id=p["bid"],
                           url=f"https://weibo.com/{p['author_id']}/{p['bid']}", repost_of=p["repost_of"])
             result = store.upsert_posts(session, [record], account_id=accounts[p["account_uid"]],
-                                        account_uid=p["account_uid"], now=_when(p["created_at"]))
+                                        account=("weibo", p["account_uid"]), now=_when(p["created_at"]))
             rows[p["id"]] = result.ids[p["id"]]
     by_day: dict[int, dict[str, list[Comment]]] = {}
     for c in truth["comments"]:

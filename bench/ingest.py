@@ -161,7 +161,7 @@ def _seed_posts(url: str, posts: list[Post]) -> dict[str, int]:
             conn.execute(models.Account.__table__.insert().values(
                 id=1, platform="weibo", uid=OWNER_UID, name="示范区发布", unit_id=unit, admins=[],
                 enabled=True, created_at=T0, consecutive_errors=0, adapter_state={}))
-            return dict(store.upsert_posts(conn, posts, account_id=1, account_uid=OWNER_UID,
+            return dict(store.upsert_posts(conn, posts, account_id=1, account=("weibo", OWNER_UID),
                                            now=T0).ids)
     finally:
         engine.dispose()

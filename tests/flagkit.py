@@ -48,7 +48,7 @@ class Kit:
         ext = str(next(_ids))
         record = Post("weibo", ext, uid, uid, account.name, at, False, text, comments_count=0)
         with self.sessions.begin() as session:
-            result = store.upsert_posts(session, [record], account_id=account.id, account_uid=uid, now=at)
+            result = store.upsert_posts(session, [record], account_id=account.id, account=("weibo", uid), now=at)
         self.post_ext = {**getattr(self, "post_ext", {}), result.ids[ext]: ext}
         return result.ids[ext]
 

@@ -5,6 +5,7 @@ previews, comment links, and two workers storing the same items at once."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -49,7 +50,7 @@ def comment(ext="C1", text="请问什么时候完工？", post_id="P1", **kw) ->
 
 def store_posts(engine, posts, now=T0, **kw):
     with engine.begin() as conn:
-        return store.upsert_posts(conn, posts, account_id=1, account_uid=UID, now=now, **kw)
+        return store.upsert_posts(conn, posts, account_id=1, account=("weibo", UID), now=now, **kw)
 
 
 def store_comments(engine, comments, now=T0, post_ids=None):
@@ -156,6 +157,14 @@ def test_account_id_only_for_the_accounts_own_posts(engine):
     assert by_ext["P1"].account_id == 1 and by_ext["P1"].repost_of == "X9"
     assert by_ext["X9"].account_id is None
     assert len(result.inserted) == 2
+
+
+def test_the_same_author_id_on_another_platform_is_not_the_account(engine):
+    # a citizen elsewhere whose id happens to be the account's uid, in the same batch
+    store_posts(engine, [post("P1", "通知"), replace(post("M1", "我们小区停水了"), platform="elsewhere")])
+    by_key = {(r.platform, r.external_id): r for r in rows(engine, POSTS)}
+    assert by_key[("weibo", "P1")].account_id == 1
+    assert by_key[("elsewhere", "M1")].account_id is None
 
 
 def test_tombstone_is_idempotent_and_restore_closes_it(engine):
@@ -281,13 +290,13 @@ def test_read_marks(engine):
 def test_items_and_cursor_commit_or_roll_back_together(engine):
     make_session = session_factory(engine)
     with make_session() as session:
-        store.upsert_posts(session, [post()], account_id=1, account_uid=UID, now=T0)
+        store.upsert_posts(session, [post()], account_id=1, account=("weibo", UID), now=T0)
         session.execute(update(models.Account).where(models.Account.id == 1)
                         .values(adapter_state={"since_id": "abc"}))
         session.rollback()
     assert rows(engine, POSTS) == []
     with make_session() as session, session.begin():
-        store.upsert_posts(session, [post()], account_id=1, account_uid=UID, now=T0)
+        store.upsert_posts(session, [post()], account_id=1, account=("weibo", UID), now=T0)
         session.execute(update(models.Account).where(models.Account.id == 1)
                         .values(adapter_state={"since_id": "abc"}))
     assert len(rows(engine, POSTS)) == 1
@@ -371,7 +380,7 @@ def test_live_post_ids_cover_a_span_of_the_accounts_live_posts(engine):
 
 def test_empty_batches_are_no_ops(engine):
     with engine.begin() as conn:
-        assert store.upsert_posts(conn, [], account_id=1, account_uid=UID, now=T0) == store.UpsertResult()
+        assert store.upsert_posts(conn, [], account_id=1, account=("weibo", UID), now=T0) == store.UpsertResult()
         assert store.upsert_comments(conn, [], post_row_ids={}, now=T0) == store.UpsertResult()
         assert store.existing_posts(conn, "weibo", []) == {}
         assert store.existing_comments(conn, "weibo", []) == {}

@@ -385,7 +385,7 @@ class _AccountRun:
                     known_hit = True  # an incomplete thread is on its own retry schedule
         with sessions.begin() as session:
             upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
-                                          account_uid=self.ref.uid, now=self.now,
+                                          account=(self.ref.platform, self.ref.uid), now=self.now,
                                           preview_hashes=previews)
             session.execute(update(Account).where(Account.id == self.account_id)
                             .values(adapter_state=dict(self.ref.state)))

@@ -471,11 +471,12 @@ def _compare_post(stored: Row, post: records.Post, plan: _Plan, *, account_id: i
     } if content else None, new_hash if edited else None)
 
 
-def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, account_uid: str,
+def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, account: tuple[str, str],
                  now: datetime, preview_hashes: Mapping[str, str] | None = None) -> UpsertResult:
-    """Store a batch of posts read from the timeline of account ``account_uid``
-    (row ``account_id``).  Posts it authored get ``account_id``; originals by
-    others (stored because a monitored post reposts them) get ``None``.
+    """Store a batch of posts read from the timeline of ``account`` (platform,
+    uid; row ``account_id``).  Posts it authored (the same id on the same
+    platform) get ``account_id``; originals by others (stored because a
+    monitored post reposts them) get ``None``.
 
     ``preview_hashes`` (external id → content hash of the truncated preview a
     full text was expanded from) lets later previews be compared with it.
@@ -484,7 +485,7 @@ def upsert_posts(db: Db, posts: Sequence[records.Post], *, account_id: int, acco
     previews = preview_hashes or {}
 
     def owner(post: records.Post) -> int | None:
-        return account_id if post.author_id == account_uid else None
+        return account_id if (post.platform, post.author_id) == account else None
 
     def make_row(post: records.Post) -> dict[str, Any]:
         return _post_row(post, owner(post), previews.get(post.external_id))
