@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from huisheng.errors import ConfigError
 
-KINDS = frozenset({"timeout", "reset", "500", "502", "503", "418", "432", "403", "429", "captcha",
+KINDS = frozenset({"timeout", "reset", "500", "502", "503", "418", "432", "401", "403", "429", "captcha",
                    "login_wall", "redirect_login", "truncated_json", "renamed_field", "empty"})
 #: endpoint names, as ``huisheng parse --endpoint`` names them (plus profile, ajax_status and ajax_longtext)
 ENDPOINTS = frozenset({"profile", "timeline", "longtext", "status", "comments", "child_comments",
@@ -43,6 +43,13 @@ class FaultRule:
         return self.account in ("*", account) and self.endpoint in ("*", endpoint)
 
 
+def platform_endpoints() -> frozenset[str]:
+    """The endpoints the other platforms' simulators serve (their ``endpoints``)."""
+    from huisheng.simulator.platforms import load_all
+
+    return frozenset(e for cls in load_all().values() for e in getattr(cls, "endpoints", ()))
+
+
 def parse_rules(data: Any, source: str = "<faults>") -> list[FaultRule]:
     """Rules from a list of mappings, or a mapping with a ``faults`` list."""
     if isinstance(data, Mapping):
@@ -61,8 +68,9 @@ def parse_rules(data: Any, source: str = "<faults>") -> list[FaultRule]:
         if fault not in KINDS:
             raise ConfigError(f"fault must be one of {sorted(KINDS)}", file=source, key=f"{key}.fault")
         endpoint = str(raw.get("endpoint", "*"))
-        if endpoint != "*" and endpoint not in ENDPOINTS:
-            raise ConfigError(f"endpoint must be '*' or one of {sorted(ENDPOINTS)}", file=source,
+        known = ENDPOINTS | platform_endpoints()
+        if endpoint != "*" and endpoint not in known:
+            raise ConfigError(f"endpoint must be '*' or one of {sorted(known)}", file=source,
                               key=f"{key}.endpoint")
         try:
             count = None if raw.get("count") is None else int(raw["count"])

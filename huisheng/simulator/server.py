@@ -31,7 +31,8 @@ CAPTCHA = {"ok": -100, "url": "https://passport.weibo.cn/api/geetest/verify?entr
 EMPTY_ANSWERS: dict[str, Any] = {"comments": render.NO_COMMENTS, "comments_old": render.NO_COMMENTS,
                                  "ajax_comments": render.NO_COMMENTS, "child_comments": render.ERROR_PAGE}
 STATUS_TEXT = {"500": "Internal Server Error", "502": "Bad Gateway", "503": "Service Unavailable",
-               "418": "I'm a teapot", "432": "", "403": "Forbidden", "429": "Too Many Requests"}
+               "418": "I'm a teapot", "432": "", "401": "Unauthorized", "403": "Forbidden",
+               "429": "Too Many Requests"}
 
 
 class _Abort(Exception):
@@ -429,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             raise _Abort()
-        if kind in ("500", "502", "503", "403", "418", "432"):
+        if kind in ("500", "502", "503", "401", "403", "418", "432"):
             self._html(int(kind), f"<html><body><h1>{kind} {STATUS_TEXT[kind]}</h1></body></html>", retry)
         elif kind == "429":
             self._html(429, "<html><body><h1>429 Too Many Requests</h1></body></html>",
