@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from huisheng import errors
 from huisheng.cli import main
 from huisheng.clock import FakeClock
 from huisheng.config.matrix import dump_matrix, parse_matrix_text
@@ -154,6 +155,31 @@ def test_a_search_deeper_than_the_page_cap_resumes_where_it_stopped(district):
     mine = {p["id"] for p in server.truth()["posts"] if p["citizen"] and account.uid in p["mentions"]
             and not p["deleted"]}
     assert mine <= set(posts) and mine <= set(roots)
+
+
+def test_an_adapter_that_cannot_tell_a_reposts_own_words_concludes_no_answer_and_says_so(district, monkeypatch):
+    from huisheng.adapters.base import Adapter
+    from huisheng.adapters.weibo.adapter import WeiboAdapter
+
+    config, matrix, server, db_url = district
+    account = matrix.accounts[0]
+    truth = server.truth()
+    citizens = {p["id"] for p in truth["posts"] if p["citizen"]}
+    assert any(p["repost_of"] in citizens and p["author_id"] == account.uid for p in truth["posts"])
+    with pytest.raises(errors.Unsupported) as caught:
+        Adapter.repost_text(None, None)
+    assert caught.value.endpoint == "repost_text"
+    monkeypatch.setattr(WeiboAdapter, "repost_text", Adapter.repost_text)  # as an adapter that lacks it
+
+    assert run(config, "poll", account.uid).exit_code == 0
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        reposts = conn.execute(select(Comment.id).where(Comment.item == "repost")).all()
+    engine.dispose()
+    assert reposts == []
+    status = json.loads(run(config, "status", "--format", "json").output)
+    assert next(r for r in status if r["uid"] == account.uid)["unsupported"] == ["repost_text"]
+    assert "识别转发中账号自己的话" in run(config, "status").output
 
 
 def test_the_accounts_own_inbox_with_its_own_cookie_never_shown(district, monkeypatch, caplog):

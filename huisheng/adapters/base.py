@@ -401,6 +401,7 @@ CAPABILITY_NAMES = {
     "status": ("按编号查询帖子（删除检测）", "looking a post up by its id (deletion checks)"),
     "replies": ("读取评论下的回复", "reading the replies under a comment"),
     "comments": ("读取帖子下的评论", "reading the comments under a post"),
+    "repost_text": ("识别转发中账号自己的话（以转发作答）", "telling a repost's own words (answers by repost)"),
 }
 
 #: ids fit the store's 64-character columns and are sent back as parameters
@@ -529,7 +530,8 @@ class Adapter(abc.ABC):
     def repost_text(self, post: Post) -> str | None:
         """What the author wrote in a repost, without the quoted chain; None
         when it wrote nothing of its own (a bare repost is no answer)."""
-        return None
+        raise errors.Unsupported("no way to tell a repost's own words from what it quotes",
+                                 endpoint="repost_text")
 
     def retry_cursor(self, listing: str, attempt: int) -> str | None:
         """Where retry number ``attempt`` (1, 2, …) of a ``listing``

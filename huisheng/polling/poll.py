@@ -414,7 +414,13 @@ class _AccountRun:
         its answer: stored in that post's thread as a top-level item."""
         items = []
         for post in reposts:
-            text = self.adapter.repost_text(post)
+            try:
+                text = self.adapter.repost_text(post)
+            except errors.Unsupported:
+                # no answer concluded from a repost whose own words cannot be told apart
+                self.capabilities["repost_text"] = False
+                break
+            self.capabilities["repost_text"] = True
             if text is not None:
                 items.append(Comment(platform=post.platform, external_id=post.external_id,
                                      post_id=post.repost_of, author_id=post.author_id,
