@@ -435,7 +435,7 @@ class _AccountRun:
     # -- comment threads ----------------------------------------------------------------
 
     def _maybe_read_thread(self, post: Post, state: store.PostState) -> None:
-        if state.deleted_at is not None:
+        if state.deleted_at is not None or self.capabilities.get("comments") is False:
             return
         count = post.comments_count or 0
         if state.comments_incomplete_reason is not None:
@@ -445,7 +445,8 @@ class _AccountRun:
             return
         if state.comments_read_count is not None and state.comments_read_count == count:
             return
-        if count == 0 and state.comments_read_count is None:
+        # no counter at all (None) is not a counter saying 0: only the platform can tell
+        if post.comments_count == 0 and state.comments_read_count is None:
             with self.poller.sessions.begin() as session:
                 store.mark_thread_read(session, state.id, 0, self.now)
             return
@@ -459,7 +460,13 @@ class _AccountRun:
         shortfall: Shortfall | None = None
         total: int | None = None
         for _ in range(self.polling.max_comment_pages):
-            page = self.adapter.comments(post, self.ref, cursor)
+            try:
+                page = self.adapter.comments(post, self.ref, cursor)
+            except errors.Unsupported:
+                # a platform without comment threads (feeds): nothing read, nothing marked read
+                self.capabilities["comments"] = False
+                return
+            self.capabilities["comments"] = True
             total = page.total if page.total is not None else total
             comments.update((c.external_id, c) for c in page.items)
             if page.cursor is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from typing import Any, Callable, ClassVar, Mapping
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from huisheng import errors
 from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
@@ -42,8 +42,8 @@ class RssAdapter(Adapter):
 
     name: ClassVar[str] = "rss"
     description: ClassVar[str] = "RSS / Atom / RDF feeds (RSSHub included)"
-    label: ClassVar[tuple[str, str]] = ("订阅源", "Feed")
-    aliases: ClassVar[tuple[str, ...]] = ("订阅源", "RSS", "rss", "Atom", "RSSHub", "feed", "Feed")
+    label: ClassVar[tuple[str, str]] = ("订阅源", "RSS feed")
+    aliases: ClassVar[tuple[str, ...]] = ("订阅源", "RSS", "RSSHub", "RSS订阅", "Atom订阅")
     hosts: ClassVar[tuple[str, ...]] = ("127.0.0.1:1200",)
     # feeds are small and their hosts many; a host's spacing still applies
     default_pace: ClassVar[Pace] = Pace(min_interval=1.0, concurrency=2)
@@ -61,6 +61,11 @@ class RssAdapter(Adapter):
     source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {MESSAGES: ("订阅源中的群众留言", "citizens' messages in the feed")}
     parsers: ClassVar[Mapping[str, Any]] = fparse.PARSERS
     decode_body = staticmethod(fparse.decode_body)
+
+    @classmethod
+    def decode_bytes(cls, endpoint: str, body: bytes) -> Any:
+        # the bytes themselves: feedparser reads the XML prolog's encoding (GBK feeds)
+        return fparse.decode_body(endpoint, body)
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
@@ -171,5 +176,5 @@ class RssAdapter(Adapter):
 def _message(post: Post, account: AccountRef) -> Post:
     """A message-board entry as a citizen's post naming the account."""
     writer = post.author_name if post.author_name and post.author_name != account.uid else ""
-    author_id = "rss:" + quote(writer or "anonymous", safe="")[:60]
+    author_id = "rss:" + (writer or "anonymous")[:60]
     return replace(post, author_id=author_id, author_name=writer or "匿名", mentions=(account.name,))

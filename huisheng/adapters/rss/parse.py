@@ -30,6 +30,8 @@ PLATFORM = "rss"
 #: ids longer than the store's column (or holding spaces) are stored as their hash
 _ID_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+_BLOCKS = ("br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr",
+           "section", "article", "table", "ul", "ol", "dd", "dt")
 _BLANKS = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 
 
@@ -53,13 +55,18 @@ def plain_text(value: str, kind: str = "text/html") -> str:
     if any(t in (kind or "") for t in _HTML_TYPES):
         with warnings.catch_warnings():  # a fragment that looks like a URL or a file name is still text
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            value = BeautifulSoup(value, "html.parser").get_text("\n")
+            soup = BeautifulSoup(value, "html.parser")
+        # a line break and a block's end are line ends; inline markup (<b>, <a>) is no break
+        for tag in soup.find_all(_BLOCKS):
+            tag.insert_after("\n")
+        value = soup.get_text()
     lines = (_BLANKS.sub(" ", line).strip() for line in value.splitlines())
     return "\n".join(line for line in lines if line)
 
 
 def _time(entry: Mapping[str, Any], key: str) -> datetime | None:
-    parsed = entry.get(f"{key}_parsed")
+    # the plain dict's get: feedparser's own maps a missing "updated" to "published" (with a warning)
+    parsed = dict.get(entry, f"{key}_parsed")
     if not parsed:
         return None
     return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
