@@ -83,8 +83,8 @@ class LiuyanAdapter(Adapter):
         last = _load(cursor)
         payload = self._get("list", "/threads/queryThreadsList", {"fid": account.uid, "lastItem": last or "0"})
         page = lparse.parse_list(payload, account_uid=account.uid, account_name=account.name)
-        if page.cursor is not None and page.cursor == last:
-            return Page(items=page.items, cursor=None, complete=False)  # the board repeats itself: stop
+        if page.cursor is not None and last is not None and int(page.cursor) >= int(last):
+            return Page(items=page.items, cursor=None, complete=False)  # the board ignored lastItem: stop
         return page
 
     def status(self, post_id: str, account: AccountRef) -> Post:

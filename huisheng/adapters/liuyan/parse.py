@@ -183,7 +183,7 @@ def parse_detail(payload: Any, *, account_uid: str = "", account_name: str = "",
         raise errors.ParseError(endpoint, "resultCode", "not a number") from None
     if code != 200:
         desc = _optional(payload, "resultMsg", endpoint)
-        kind = _CODES.get(code) or (errors.ServerError if code >= 500 else None)
+        kind = _CODES.get(code) or (errors.ServerError if 500 <= code < 600 else None)
         if kind is not None:
             raise kind(f"the board says {code}: {desc[:80]}", endpoint=endpoint)
         raise described_error(endpoint, desc)
