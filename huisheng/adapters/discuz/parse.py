@@ -337,7 +337,10 @@ def _message_text(cell: Tag) -> tuple[str, str | None, str | None]:
             pid = _PID_RE.search((quote.find("a") or {}).get("href", "") if quote.find("a") else "")
             quoted_pid = pid.group(1) if pid else None
         quote.decompose()
-    for noise in cell.find_all(["script", "style"]) + cell.find_all(class_=["pstatus", "jammer", "attach_nopermission"]):
+    # scripts, edit notes, attachment notices and the anti-copy "jammer" text hidden from readers
+    hidden = cell.find_all(style=re.compile(r"display\s*:\s*none", re.I))
+    for noise in cell.find_all(["script", "style"]) + cell.find_all(class_=["pstatus", "jammer", "attach_nopermission"]) \
+            + hidden:
         noise.decompose()
     for br in cell.find_all("br"):
         br.replace_with("\n")
