@@ -340,8 +340,8 @@ class Source:
     #: the posts it finds are followed: while their mention still awaits an
     #: answer, each read checks their counters and reads their changed threads
     follow: bool = False
-    #: the posts it lists are previews (``Post.is_truncated``, e.g. a forum
-    #: thread's title): a new one is read whole (``Adapter.expand``) before
+    #: the posts it lists are previews (``Post.is_truncated``, e.g. only a
+    #: discussion's title): a new one is read whole (``Adapter.expand``) before
     #: it is stored and decided on, as on a timeline
     expand: bool = False
 
