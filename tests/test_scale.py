@@ -173,6 +173,37 @@ def test_status_shows_the_workers_and_the_queue(tmp_path):
         schema.drop()
 
 
+_QUEUE_OBJECTS = """SELECT 'table ' || relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+                     AND relname LIKE 'procrastinate%'
+                   UNION ALL SELECT 'function ' || proname FROM pg_proc
+                     WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'procrastinate%'
+                   UNION ALL SELECT 'type ' || typname FROM pg_type
+                     WHERE typnamespace = current_schema()::regnamespace AND typname LIKE 'procrastinate%'"""
+
+
+@needs_pg
+def test_db_downgrade_to_base_removes_the_task_queue(tmp_path):
+    schema = PgSchema(PG_URL)
+    try:
+        config = _config(tmp_path, schema.url())
+        engine = make_engine(schema.url())
+        for _ in range(2):  # and the queue comes back whole on the next upgrade
+            result = CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)])
+            assert result.exit_code == 0 and "任务队列" in result.output, result.output
+            with engine.connect() as conn:
+                made = set(conn.execute(text(_QUEUE_OBJECTS)).scalars())
+            assert {"table procrastinate_jobs", "type procrastinate_job_status",
+                    "function procrastinate_fetch_job_v2"} <= made, made
+            result = CliRunner().invoke(main, ["db", "downgrade", "base", "--config", str(config)])
+            assert result.exit_code == 0, result.output
+            with engine.connect() as conn:
+                assert conn.execute(text(_QUEUE_OBJECTS)).scalars().all() == []
+                assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        engine.dispose()
+    finally:
+        schema.drop()
+
+
 def test_status_workers_is_refused_on_the_embedded_engine(tmp_path):
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'h.sqlite'}", scale="")
     assert CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)]).exit_code == 0

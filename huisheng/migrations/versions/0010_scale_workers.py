@@ -42,5 +42,24 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The task queue (procrastinate's tables, types and functions, made by
+    # `huisheng db upgrade` under [scale] engine = "procrastinate") belongs to
+    # what this revision brought: it goes with it, so that `db downgrade
+    # base` leaves an empty schema.  Its objects are found by procrastinate's
+    # prefix in the migrated schema, whichever procrastinate version made them.
+    bind = op.get_bind()
+    if bind.dialect.name == 'postgresql':
+        for kind, query in (
+                ('TABLE', "SELECT quote_ident(relname) FROM pg_class WHERE relkind IN ('r', 'p') "
+                          "AND relnamespace = current_schema()::regnamespace AND relname LIKE 'procrastinate\\_%'"),
+                ('FUNCTION', "SELECT oid::regprocedure::text FROM pg_proc WHERE "
+                             "pronamespace = current_schema()::regnamespace AND proname LIKE 'procrastinate\\_%'"),
+                ('TYPE', "SELECT quote_ident(typname) FROM pg_type WHERE typtype IN ('c', 'e') "
+                         "AND typnamespace = current_schema()::regnamespace AND typname LIKE 'procrastinate\\_%' "
+                         "AND (typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = typrelid) = 'c')")):
+            names = bind.execute(sa.text(query)).scalars().all()
+            if names:
+                # CASCADE: the queue's triggers, and its functions' use of its types
+                bind.execute(sa.text(f"DROP {kind} {', '.join(names)} CASCADE"))
     op.drop_table('egress_pace')
     op.drop_table('scale_workers')
