@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from huisheng.polling.dispatcher import Dispatcher
 from huisheng.storage.matrix_sync import sync_matrix
 from huisheng.storage.models import Comment, Post
 from huisheng.app import Runtime, build_runtime
-from huisheng.config.settings import PlatformSettings, PollingSettings, Settings
+from huisheng.config.settings import AccountSpec, Matrix, PlatformSettings, PollingSettings, Settings
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 
@@ -72,14 +72,21 @@ def make_settings(db_url: str, base_url: str, tmp: Path, **polling) -> Settings:
 
 
 def scenario(db_url: str, tmp: Path, *, accounts: int = 6, seed: int = 11,
-             config: WorldConfig | None = None, http_timeout: float = 5.0, **polling) -> Scenario:
+             config: WorldConfig | None = None, http_timeout: float = 5.0,
+             extra_accounts: tuple[AccountSpec, ...] = (), **polling) -> Scenario:
+    """``extra_accounts``: accounts of other platforms beside the Weibo ones,
+    read from the same simulator with the options it gives their adapters."""
     matrix = sample_matrix(accounts, streets=2)
+    matrix = Matrix(matrix.units, matrix.accounts + tuple(extra_accounts))
     clock = FakeClock(START)
     sim_clock = FrozenAfter(clock)
     world = World(matrix, seed=seed, start=START, config=config or WorldConfig(history_days=3))
     server = SimServer(world, sim_clock)
     base = server.start()
     settings = make_settings(db_url, base, tmp, **polling)
+    settings = replace(settings, platforms={**settings.platforms, **{
+        sim.name: PlatformSettings(name=sim.name, pace=Pace(min_interval=0.01), options=sim.adapter_options(base))
+        for sim in server.platforms}})
     migrations.upgrade(db_url)
     runtime = build_runtime(settings, clock, http_timeout=http_timeout)
     with runtime.sessions.begin() as session:

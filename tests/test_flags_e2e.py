@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from harness import scenario
 from huisheng.storage.models import Account, Comment, Flag, Unit
+from huisheng.config.settings import AccountSpec
 from huisheng.simulator import WorldConfig
 
 
@@ -19,7 +20,10 @@ def _parse(ts: str) -> datetime:
 
 
 def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
-    sc = scenario(db_url, tmp_path, accounts=14, config=WorldConfig(history_days=2), interval=1200)
+    # the district leaders' message boards beside the Weibo accounts: their threads are citizens' posts to them
+    boards = (AccountSpec("liuyan", "9301", "示范区委书记留言板", "D"), AccountSpec("liuyan", "9302", "示范区区长留言板", "D"))
+    sc = scenario(db_url, tmp_path, accounts=14, config=WorldConfig(history_days=2), interval=1200,
+                  extra_accounts=boards)
     try:
         sc.run_for(days=2)
         sc.settle()
@@ -95,6 +99,7 @@ def test_flags_routing_and_replies_match_the_ground_truth(db_url, tmp_path):
     # that account's comment in its thread or its repost with words.
     mentions = {p["id"]: p for p in truth["posts"] if p["citizen"] and not p["deleted"]}
     assert len(mentions) > 10 and any(len(p["mentions"]) > 1 for p in mentions.values())
+    assert sum(p.get("platform") == "liuyan" for p in mentions.values()) > 3, "the boards' threads are among them"
     assert set(mentions) <= {cid for cid, c in stored.items() if c.item == "post"}, "mentions missed"
     should = {pid for pid, p in mentions.items() if p["labels"]["needs_reply"]}
     raised = {pid for pid in flags if pid in mentions}
