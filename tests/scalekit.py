@@ -93,7 +93,8 @@ class Proxy:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
-        self._listener = listener
+        with self._lock:
+            self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -109,6 +110,10 @@ class Proxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if self._listener is not listener:  # cut while this one was being connected
+                    client.close()
+                    upstream.close()
+                    return
                 self._pairs.append((client, upstream))
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
@@ -134,11 +139,16 @@ class Proxy:
                     pass
 
     def cut(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            listener, self._listener = self._listener, None
             pairs, self._pairs = self._pairs, []
+        if listener is not None:
+            # close() alone leaves a thread blocked in accept() listening (Linux)
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
         for pair in pairs:
             for s in pair:
                 try:

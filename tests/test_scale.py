@@ -5,6 +5,7 @@ into an empty PostgreSQL (identical tables and reports)."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 from dataclasses import replace
@@ -12,22 +13,29 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import make_url
 
 from conftest import PG_URL
+from harness import START, make_settings
 from huisheng import migrations
 from huisheng.adapters.base import Pace
+from huisheng.app import build_runtime
 from huisheng.cli import main
 from huisheng.clock import FakeClock
 from huisheng.config import load_settings
 from huisheng.config.matrix import dump_matrix
+from huisheng.errors import DatabaseUnavailable
 from huisheng.polling.pace import EgressPacer
 from huisheng.scale.queue import cron_for
+from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 from huisheng.storage.db import make_engine, session_factory
-from huisheng.storage.models import Base, ScaleWorker
-from scalekit import HUISHENG, PgSchema
+from huisheng.storage.matrix_sync import sync_matrix
+from huisheng.storage.models import Account, Base, ScaleWorker
+from scalekit import HUISHENG, PgSchema, Proxy
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (HUISHENG_TEST_DATABASE_URL)")
 
@@ -134,6 +142,57 @@ def test_concurrent_requests_of_one_egress_never_share_a_slot(db_url):
         t.join()
     assert len(slots) == len(set(slots)) == 12
     engine.dispose()
+
+
+# --- a database outage mid-poll ------------------------------------------------------
+
+
+@needs_pg
+def test_a_poll_that_loses_the_database_says_so_in_one_line_and_is_polled_again(tmp_path, caplog):
+    schema = PgSchema(PG_URL)
+    server_url = make_url(PG_URL)
+    proxy = Proxy(server_url.host or "127.0.0.1", server_url.port or 5432)
+    clock = FakeClock(START)
+    matrix = sample_matrix(1, streets=1)
+    server = SimServer(World(matrix, seed=3, start=START, config=WorldConfig(history_days=1)), clock)
+    base = server.start()
+    cut = threading.Event()  # set: the next answer of the platform cuts the database off
+
+    class CuttingSession(requests.Session):
+        def send(self, request, **kwargs):
+            response = super().send(request, **kwargs)
+            if cut.is_set():
+                cut.clear()
+                proxy.cut()
+            return response
+
+    migrations.upgrade(schema.url())
+    runtime = build_runtime(make_settings(schema.url(port=proxy.port), base, tmp_path), clock,
+                            session_factory_http=CuttingSession, http_timeout=5)
+    try:
+        with runtime.sessions.begin() as session:
+            sync_matrix(session, matrix, clock.now())
+            account_id = session.scalar(select(Account.id))
+        cut.set()
+        with caplog.at_level(logging.INFO, logger="huisheng"):
+            with pytest.raises(DatabaseUnavailable):  # the caller tries again (the queue retries the job)
+                runtime.poller.poll(account_id, lease_owner="job-1")
+        said = [r for r in caplog.records if r.name.startswith("huisheng") and r.levelno >= logging.WARNING]
+        assert len(said) == 1 and said[0].exc_info is None, [r.getMessage() for r in said]
+        line = said[0].getMessage()
+        assert f"account_id={account_id} outcome=database_unavailable" in line and "\n" not in line
+        assert "数据库" in line and "crash" not in caplog.text
+        proxy.restore()
+        assert runtime.poller.poll(account_id, lease_owner="job-1").outcome == "ok"
+        with runtime.sessions() as session:
+            account = session.get(Account, account_id)
+            # an outage is not the account's failure
+            assert (account.consecutive_errors, account.last_error_kind, account.lease_owner) == (0, None, None)
+    finally:
+        runtime.close()
+        server.stop()
+        proxy.close()
+        schema.drop()
 
 
 # --- status --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.clock import Clock, FakeClock
+from huisheng.errors import DatabaseUnavailable
 from huisheng.storage.models import Account
 from huisheng.polling.poll import Poller, PollResult
 from huisheng.config.settings import Settings
@@ -129,6 +130,8 @@ class Dispatcher:
         try:
             result = self.poller.poll(account_id, lease_owner=self.owner,
                                       should_stop=self.stopping.is_set)
+        except DatabaseUnavailable:  # said by the poll; polled again once its lease runs out
+            result = None
         except Exception:  # one broken account never stops the others
             log.exception("account=%s outcome=crash", account_id)
             result = None

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huisheng import errors
 from huisheng.adapters.base import Adapter, Source
 from huisheng.storage import store
+from huisheng.storage.db import outage
 from huisheng.polling.adapter_factory import AdapterFactory
 from huisheng.clock import Clock
 from huisheng.storage.models import Account, AccountSource
@@ -119,7 +120,23 @@ class Poller:
              should_stop: Callable[[], bool] | None = None) -> PollResult:
         """Poll once.  ``should_stop`` is asked between units of work: a daemon
         told to stop ends the poll after the unit in flight (each unit is
-        committed whole) and the account is due again at once."""
+        committed whole) and the account is due again at once.  A database
+        that went away is said in one line and raised as
+        ``DatabaseUnavailable``: the poll is tried again (the account's lease
+        runs out, or the queue retries its job), not counted against it."""
+        try:
+            return self._poll(account_id, backfill_days, lease_owner, should_stop)
+        except Exception as exc:
+            problem = outage(exc)
+            if problem is None:
+                raise
+            log.warning("account_id=%s outcome=database_unavailable %s", account_id, problem)
+            if problem is exc:
+                raise
+            raise problem from exc
+
+    def _poll(self, account_id: int, backfill_days: int | None, lease_owner: str | None,
+              should_stop: Callable[[], bool] | None) -> PollResult:
         with self.sessions.begin() as session:
             account = session.get(Account, account_id)
             if account is None:
@@ -154,6 +171,8 @@ class Poller:
                 self.factory.slow_down(adapter, retry_after or self.settings.polling.backoff_base)
             self._record_failure(account_id, exc, consecutive_errors + 1, retry_after, lease_owner)
         except Exception as exc:
+            if outage(exc):
+                raise
             # A bug or a payload no parser foresaw: a failure like any other
             # (shown, backed off), never a silent crash of this account's polls.
             log.exception("account=%s platform=%s outcome=crash", ref.name, ref.platform)
@@ -647,6 +666,8 @@ class _AccountRun:
                                                   or self.polling.backoff_base)
                     return
             except Exception as exc:
+                if outage(exc):
+                    raise
                 log.exception("account=%s source=%s outcome=crash", self.ref.name, source.kind)
                 self._source_failed(source, exc, errors_before + 1)
 

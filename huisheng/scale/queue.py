@@ -145,6 +145,9 @@ class Queue:
         try:
             outcome = self.runtime.poller.poll(account_id, lease_owner=owner,
                                                should_stop=context.should_abort).outcome
+        except DatabaseUnavailable:  # said by the poll in one line; the job is retried (DB_RETRY_WAIT)
+            outcome = "database_unavailable"
+            raise
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.errors import DatabaseUnavailable
@@ -134,6 +135,23 @@ def _unavailable(context: ExceptionContext) -> None:
     elif context.connection is None:  # connecting failed: the server, the network, the login
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DatabaseUnavailable(f"{url.render_as_string(hide_password=True)}: 无法连接数据库（{detail}）") from error
+
+
+def outage(exc: BaseException) -> DatabaseUnavailable | None:
+    """``exc`` as the database going away (a server that cannot be reached,
+    a connection lost mid-statement, a server shutting down), in one line;
+    None for any other error.  An outage is nobody's fault but the network's:
+    the work is tried again, not recorded against what it was doing."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    if not isinstance(exc, DBAPIError):
+        return None
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    # 08: connection exceptions; 57P01–57P03: the server shuts down or restarts
+    if exc.connection_invalidated or state.startswith(("08", "57P")):
+        text = str(exc.orig).strip()
+        return DatabaseUnavailable(f"数据库连接中断（{text.splitlines()[0] if text else type(exc.orig).__name__}）")
+    return None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
