@@ -58,9 +58,10 @@ class MastodonAdapter(Adapter):
         "mentions_interval": Key("int", default=DEFAULT_MENTIONS_INTERVAL, low=60, high=30 * 86400,
                                  doc="seconds between two reads of one account's mention notifications"),
     })
+    # A reply opens with the handles of those in the conversation, the
+    # account's among them: whom it answers is the status it replies to
+    # (``Comment.reply_to_name``), not its opening words.
     text_conventions: ClassVar[TextConventions] = TextConventions(
-        # a reply opens with the handle of whom it answers (@name or @name@server)
-        reply_prefix=r"^\s*@([a-z0-9_]{1,30}(?:@[a-z0-9.\-]{1,100})?)\s",
         emoticon=r":[a-z0-9_]{2,30}:",
         mention_sign="@", mention_name=r"[a-z0-9_]{1,30}(?:@[a-z0-9.\-]{1,100})?",
     )
@@ -140,8 +141,10 @@ class MastodonAdapter(Adapter):
         payload, _ = self._get("context", f"/api/v1/statuses/{quote(root.external_id)}/context", None,
                                self.token)
         page = mparse.parse_context(payload, account_uid=account.uid, post_id=root.external_id)
+        to_root = root.author_name if root.author_id != account.uid else None
         items = tuple(replace(c, post_id=post.external_id, root_id=root.external_id,
-                              parent_id=c.parent_id or root.external_id, replies_count=None)
+                              parent_id=c.parent_id or root.external_id, replies_count=None,
+                              reply_to_name=c.reply_to_name if c.parent_id else to_root)
                       for c in page.items)
         return replace(page, items=items)
 

@@ -152,8 +152,11 @@ def parse_context(payload: Any, *, account_uid: str = "", post_id: str = "", end
     descendants = _field(payload, "descendants", endpoint, list)
     _field(payload, "ancestors", endpoint, list)
     parents: dict[str, str | None] = {}
+    authors: dict[str, tuple[str, str]] = {}
     for status in descendants:
-        parents[_id(status, "id", endpoint)] = _optional(status, "in_reply_to_id", endpoint, str)
+        ext = _id(status, "id", endpoint)
+        parents[ext] = _optional(status, "in_reply_to_id", endpoint, str)
+        authors[ext] = _author(status, endpoint)
 
     def top_of(ext: str) -> str:
         seen = set()
@@ -170,14 +173,17 @@ def parse_context(payload: Any, *, account_uid: str = "", post_id: str = "", end
     comments = []
     for status in descendants:
         ext = status["id"]
-        author_id, author_name = _author(status, endpoint)
+        author_id, author_name = authors[ext]
         top = tops[ext]
         reply = top != ext
         parent = parents[ext] if reply else None
+        # whom a reply answers, when that is a resident rather than the account
+        answered = authors[parent] if parent else None
         comments.append(Comment(
             platform=PLATFORM, external_id=ext, post_id=post_id, author_id=author_id, author_name=author_name,
             created_at=_time(status, "created_at", endpoint), created_at_approx=False,
             text=_text(status, endpoint), root_id=top if reply else None, parent_id=parent,
+            reply_to_name=answered[1] if answered and answered[0] != account_uid else None,
             is_from_owner=bool(account_uid) and author_id == account_uid,
             like_count=_count(status, "favourites_count", endpoint),
             replies_count=None if reply else under.get(ext, 0), mentions=_mentions(status, endpoint),
