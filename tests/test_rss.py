@@ -242,6 +242,10 @@ def test_an_unchanged_feed_is_one_304_and_its_validators_persist(stage):
     assert [p.external_id for p in changed.items] == [second_id, first_id]
     assert changed.state["etag"] != page.state["etag"]
     assert stage.server.stats()["by_endpoint"]["feed"] == 3
+    # a server that ignores the validators: the same bytes again are nothing new either
+    blind = AccountRef(platform="rss", uid=UID, name="示范区发布", state={"digest": changed.state["digest"]})
+    same = adapter.timeline(blind)
+    assert same.items == () and same.state["digest"] == changed.state["digest"] and same.state["etag"]
 
 
 @pytest.mark.parametrize("path,kind", [("/feeds/no-such-feed", errors.NotFound)])

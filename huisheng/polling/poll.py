@@ -333,8 +333,9 @@ class _AccountRun:
             self.now - window_checked_at >= timedelta(seconds=self.polling.window_refresh_interval))
         posts, covered = self._walk_timeline(horizon=horizon, to_horizon=refresh,
                                              max_pages=None if backfill_days else self.polling.max_timeline_pages)
-        with self.poller.sessions.begin() as session:
-            states = store.existing_posts(session, self.ref.platform, [p.external_id for p in posts])
+        if posts:
+            with self.poller.sessions.begin() as session:
+                states = store.existing_posts(session, self.ref.platform, [p.external_id for p in posts])
         for post in posts:
             if self.should_stop():
                 raise _Interrupted()
@@ -362,7 +363,10 @@ class _AccountRun:
             if page.state is not None:
                 self.ref = replace(self.ref, state={**self.ref.state, **page.state})
             own = [p for p in page.items if p.author_id == self.ref.uid]
-            known_hit, oldest = self._store_timeline_page(page.items, own)
+            if page.items or page.state is not None:
+                known_hit, oldest = self._store_timeline_page(page.items, own)
+            else:  # nothing listed, nothing to keep (a feed unchanged since the last read)
+                known_hit, oldest = False, None
             seen.extend(own)
             if page.cursor is None:
                 reached_end = True
@@ -597,15 +601,17 @@ class _AccountRun:
         """Threads and replies that came back short before and are due again,
         whether or not this poll's timeline pages showed their post (an old
         post's counter may never move again).  Those read above are no longer due."""
-        with self.poller.sessions.begin() as session:
+        with self.poller.sessions.begin() as session:  # one transaction for both lists
             due_posts = store.due_thread_retries(session, self.account_id, self.now)
+            due_roots = store.due_reply_retries(session, self.account_id, self.now)
         for row in due_posts:
             if self.should_stop():
                 raise _Interrupted()
             self._read_thread(_post_of(row, self.ref.uid), row.id, row.comments_count or 0,
                               retry=row.comments_retry_attempts)
-        with self.poller.sessions.begin() as session:
-            due_roots = store.due_reply_retries(session, self.account_id, self.now)
+        if due_posts:  # the threads just read may have settled some of them
+            with self.poller.sessions.begin() as session:
+                due_roots = store.due_reply_retries(session, self.account_id, self.now)
         for root_row, post_row in due_roots:
             if self.should_stop():
                 raise _Interrupted()

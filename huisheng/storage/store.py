@@ -221,6 +221,8 @@ _COMMENT_STATE_COLS = (
 def _select_state(conn: Connection, table: Table, cols: Sequence[Any], platform: str,
                   external_ids: Sequence[str]) -> dict[str, Row]:
     out: dict[str, Row] = {}
+    if not external_ids:  # a page with nothing on it (a feed answered 304) asks the database nothing
+        return out
     stmt = select(*cols).where(table.c.platform == platform,
                                _among(conn, table.c.external_id, external_ids))
     for row in conn.execute(stmt):
