@@ -296,9 +296,9 @@ def test_boards_polled_flagged_answered_and_their_state_kept(db_url, tmp_path):
                                                               mentions_per_day=(("district", 5.0),)))
     server = SimServer(world, sim_clock)
     base = server.start()
-    settings = make_settings(db_url, base, tmp_path, interval=600)
+    settings = make_settings(db_url, base, tmp_path, interval=1800)
     settings = replace(settings, platforms={**settings.platforms, "liuyan": PlatformSettings(
-        name="liuyan", pace=Pace(min_interval=0.01), options={"base_url": base, "board_interval": 1800})})
+        name="liuyan", pace=Pace(min_interval=0.01), options={"base_url": base, "board_interval": 3600})})
     migrations.upgrade(db_url)
     runtime = build_runtime(settings, clock, http_timeout=5.0)
     with runtime.sessions.begin() as session:
