@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from huisheng import adapters
 from huisheng.errors import ConfigError
 from huisheng.config import (TOP_KEYS, ConfigErrors, Key, KeyLines, SecretStr, Table,
                                      load_settings, register_table)
@@ -210,7 +211,8 @@ to = "a@example.org"
     errors = errors_of(path)
     assert errors[:2] == [
         "<tmp>/huisheng.toml:1: timezone: 未知的时区 \"Asia/Beijing\"（应为 IANA 时区名，如 \"Asia/Shanghai\"）",
-        "<tmp>/huisheng.toml:2: platforms.douyin: 未安装平台 \"douyin\" 的适配器（已安装：weibo）",
+        "<tmp>/huisheng.toml:2: platforms.douyin: 未安装平台 \"douyin\" 的适配器"
+        f"（已安装：{'、'.join(sorted(adapters.available()))}）",
     ]
     # The allowed keys: the core ones, then every table a feature registered.
     assert errors[2].startswith("<tmp>/huisheng.toml:4: mailer: 未知的键 \"mailer\"（此处允许的键：timezone, "
