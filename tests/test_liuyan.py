@@ -366,3 +366,32 @@ def test_a_stored_thread_keeps_the_latest_board_state(db_url):
                 assert stored == (state or "办理中"), "a read that does not say keeps what was said"
     finally:
         engine.dispose()
+
+
+def test_the_boards_state_shows_in_flags_show_and_on_the_workbench(db_url, tmp_path):
+    from click.testing import CliRunner
+    from sqlalchemy import update
+
+    from huisheng.cli import main
+    from huisheng.config.matrix import dump_matrix
+    from tests.digestkit import MATRIX as DIGEST_MATRIX
+    from tests.webkit import ADMIN, WebKit
+
+    kit = WebKit(db_url, tmp_path)
+    try:
+        flag_id = kit.flag["community"]
+        with kit.sessions.begin() as session:
+            post_id = session.get(Flag, flag_id).post_id
+            session.execute(update(PostRow).where(PostRow.id == post_id).values(platform_state="办理中<b>"))
+        page = kit.client_for(ADMIN).get(f"/flags/{flag_id}").data.decode()
+        assert "平台上的办理状态: 办理中&lt;b&gt;" in page
+        (tmp_path / "m").mkdir()
+        (tmp_path / "m" / "matrix.toml").write_text(dump_matrix(DIGEST_MATRIX), encoding="utf-8")
+        config = tmp_path / "cli.toml"
+        config.write_text(f'matrix = "m"\n[database]\nurl = "{db_url}"\n', encoding="utf-8")
+        shown = CliRunner().invoke(main, ["--config", str(config), "flags", "show", str(flag_id)])
+        assert shown.exit_code == 0 and "平台上的办理状态: 办理中<b>" in shown.output, shown.output
+        other = CliRunner().invoke(main, ["--config", str(config), "flags", "show", str(kit.flag["street"])])
+        assert other.exit_code == 0 and "平台上的办理状态" not in other.output
+    finally:
+        kit.close()
