@@ -31,6 +31,8 @@ from huisheng.storage.models import Account
 
 ROOT = Path(__file__).resolve().parent.parent
 HUISHENG = str(Path(sys.executable).with_name("huisheng"))
+#: search pages the simulator answers per account before its rate limit (418)
+SEARCH_PAGES_PER_ACCOUNT = 5
 PG = os.environ.get("HUISHENG_BENCH_DATABASE_URL") or os.environ.get("HUISHENG_TEST_DATABASE_URL") \
     or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -60,9 +62,14 @@ def serve(matrix_path: str, latency: str, history_days: str) -> None:
                 sim_server._Handler = original
 
     now = datetime.now(timezone.utc)
-    world = World(load_matrix(Path(matrix_path)), seed=20261205, start=now - timedelta(hours=1),
+    matrix = load_matrix(Path(matrix_path))
+    world = World(matrix, seed=20261205, start=now - timedelta(hours=1),
                   config=WorldConfig(history_days=int(history_days)))
-    server = Server(world, FakeClock(now))
+    # The clock is frozen, so the search limit's window never slides: every
+    # search of the run counts against it.  The warm-up reads each account's
+    # mention search once (a few pages at most), faster than Weibo would
+    # allow; the limit must fit that, or its 418 pauses the egress for minutes.
+    server = Server(world, FakeClock(now), search_limit=(SEARCH_PAGES_PER_ACCOUNT * len(matrix.accounts), 60.0))
     print(server.start(), flush=True)
     sys.stdin.read()  # until the bench closes it
     server.stop()
@@ -98,6 +105,10 @@ class Cluster:
 
     def requests(self) -> int:
         return http.get(self.base + "/_sim/stats", timeout=60).json()["total"]
+
+    def faults(self) -> dict[str, int]:
+        """Faults the simulator answered (a rate limit among them), by kind."""
+        return http.get(self.base + "/_sim/stats", timeout=60).json()["faults"]
 
 
 def start(folder: Path, matrix: Matrix, *, latency: float, spacing: float, concurrency: int,
@@ -166,18 +177,32 @@ def stop_workers(cluster: Cluster) -> None:
 
 
 def cycle(cluster: Cluster, egresses: list[str], timeout: float) -> tuple[float, int, int]:
-    """Every account due now; start the workers; seconds until every account
-    was polled (from the first poll's start), requests made, accounts."""
+    """Start the workers; once every one is up, every account due now;
+    seconds until every account was polled (from the first poll's start),
+    requests made, accounts."""
     engine = make_engine(cluster.url)
     with engine.begin() as conn:
-        conn.execute(update(Account).values(next_check_at=None, lease_owner=None, lease_until=None))
         conn.execute(text("DELETE FROM procrastinate_jobs WHERE status = 'todo'"))
         total = conn.scalar(select(func.count()).select_from(Account))
-    before = cluster.requests()
-    mark = datetime.now(timezone.utc)
+        registered = conn.scalar(text("SELECT count(*) FROM procrastinate_workers"))
     run_workers(cluster, egresses)
     deadline = time.monotonic() + timeout
+    checked = time.monotonic()
     try:
+        # Nothing due before all are up: a worker still starting (imports on a
+        # busy machine) must not count against the cluster's rate.  Each
+        # process runs two procrastinate workers (polls; everything else).
+        while True:
+            with engine.connect() as conn:
+                if conn.scalar(text("SELECT count(*) FROM procrastinate_workers")) >= registered + 2 * len(egresses):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the workers did not start in {timeout:g}s (see {cluster.folder / 'workers.log'})")
+            time.sleep(0.2)
+        before = cluster.requests()
+        mark = datetime.now(timezone.utc)
+        with engine.begin() as conn:
+            conn.execute(update(Account).values(next_check_at=None, lease_owner=None, lease_until=None))
         while True:
             with engine.connect() as conn:
                 done = conn.scalar(select(func.count()).select_from(Account).where(Account.last_success_at > mark))
@@ -188,6 +213,11 @@ def cycle(cluster: Cluster, egresses: list[str], timeout: float) -> tuple[float,
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {done} of {total} accounts polled in {timeout:g}s "
                                    f"(see {cluster.folder / 'workers.log'})")
+            if time.monotonic() - checked > 5:
+                # a fault (a 418 above all) pauses an egress for minutes: no figure then
+                if faults := cluster.faults():
+                    raise RuntimeError(f"the simulator answered faults {faults}: {done} of {total} accounts polled")
+                checked = time.monotonic()
             time.sleep(0.2)
     finally:
         stop_workers(cluster)
