@@ -256,7 +256,7 @@ def test_a_feed_that_is_not_there_is_not_found(stage, path, kind):
 
 
 def test_rate_limits_carry_retry_after(stage):
-    stage.server.set_faults([{"fault": "429", "retry_after": 120}])
+    stage.server.set_faults([{"fault": "429", "endpoint": "feed", "retry_after": 120}])
     with pytest.raises(errors.RateLimited) as caught:
         stage.adapter().timeline(stage.account())
     assert caught.value.retry_after == 120

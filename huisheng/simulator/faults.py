@@ -17,7 +17,9 @@ KINDS = frozenset({"timeout", "reset", "500", "502", "503", "418", "432", "401",
 #: endpoint names, as ``huisheng parse --endpoint`` names them (plus profile, ajax_status and ajax_longtext)
 ENDPOINTS = frozenset({"profile", "timeline", "longtext", "status", "comments", "child_comments",
                        "comments_old", "ajax_timeline", "ajax_status", "ajax_longtext", "ajax_comments",
-                       "search", "ajax_mentions", "ajax_comment_mentions"})
+                       "search", "ajax_mentions", "ajax_comment_mentions",
+                       # the other platforms' endpoints (huisheng/simulator/platforms)
+                       "feed"})
 _FIELDS = {"account", "endpoint", "fault", "count", "probability", "retry_after", "hold"}
 
 
