@@ -31,7 +31,7 @@ DEFAULT_BOARD_INTERVAL = 900
 FID_RE = re.compile(r"[1-9][0-9]{0,9}")
 #: redirects there mean a login or a verification wall
 WALL_WORDS = ("login", "passport", "verify", "captcha", "denglu")
-#: the list's WAF answers 403 without Retry-After; its bans last minutes
+#: a 429 without Retry-After: the board's limits last minutes
 DEFAULT_429_BACKOFF = 300.0
 
 
