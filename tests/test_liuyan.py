@@ -395,3 +395,32 @@ def test_the_boards_state_shows_in_flags_show_and_on_the_workbench(db_url, tmp_p
         assert other.exit_code == 0 and "平台上的办理状态" not in other.output
     finally:
         kit.close()
+
+
+def test_a_board_ignoring_last_item_ends_the_listing_incomplete():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (FIXTURES / "list.json").read_bytes()
+
+    class SamePage(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - stdlib name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SamePage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        adapter = LiuyanAdapter(Http(timeout=2), {"base_url": f"http://127.0.0.1:{server.server_address[1]}"})
+        source = adapter.sources(ACCOUNT)[0]
+        first = adapter.read_source(source, ACCOUNT)
+        again = adapter.read_source(source, ACCOUNT, first.cursor)
+        assert first.cursor == "21554390" and again.cursor is None and again.complete is False
+    finally:
+        server.shutdown()
+        server.server_close()
