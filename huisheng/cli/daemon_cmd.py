@@ -317,9 +317,9 @@ def status(failing: bool, fmt: str, lang: str | None, workers_only: bool, config
     if unsupported:
         click.echo("\n" + words["unsupported"])
         for a, capabilities in unsupported:
-            names = [CAPABILITY_NAMES.get(c, (c, c))[0 if lang == "zh" else 1] for c in capabilities]
-            click.echo(terminal(f"  {a.name}（{a.platform}）：" + "、".join(names) if lang == "zh"
-                                else f"  {a.name} ({a.platform}): " + ", ".join(names)))
+            lacking = [CAPABILITY_NAMES.get(c, (c, c))[0 if lang == "zh" else 1] for c in capabilities]
+            click.echo(terminal(f"  {a.name}（{a.platform}）：" + "、".join(lacking) if lang == "zh"
+                                else f"  {a.name} ({a.platform}): " + ", ".join(lacking)))
     if threads:
         click.echo("\n" + words["threads"].format(n=len(threads)))
         table = [words["thread_header"]]
