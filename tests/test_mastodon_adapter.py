@@ -82,6 +82,25 @@ def test_fixture(endpoint, path):
     assert rows == [json.loads(line) for line in expected_file.read_text("utf-8").splitlines() if line]
 
 
+@pytest.mark.parametrize("endpoint,path", list(_cases()))
+def test_huisheng_parse_prints_the_expected_records(endpoint, path):
+    from click.testing import CliRunner
+
+    from huisheng.cli import main
+
+    args = _args(path)
+    result = CliRunner().invoke(main, ["parse", "--platform", "mastodon", "--endpoint", endpoint, str(path),
+                                       "--account-uid", args.get("account_uid", ""),
+                                       "--post-id", args.get("post_id", "")])
+    expected = [json.loads(line) for line in path.with_name(path.stem + ".expected.jsonl").read_text("utf-8")
+                .splitlines() if line]
+    if expected and "error" in expected[0]:
+        assert result.exit_code == 2 and expected[0]["endpoint"] in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert [json.loads(line) for line in result.output.splitlines()] == expected
+
+
 def test_the_recordings_carry_what_the_adapter_relies_on():
     first = _run("statuses", FIXTURES / "statuses" / "first_page.json")
     assert [r["text"] for r in first] == [f"Toot number {n}!" for n in range(9, 4, -1)]
@@ -239,6 +258,7 @@ def test_an_answer_deep_in_a_thread_moves_its_posts_counter(stage):
     [top] = [c for c in thread.items if c.root_id is None]
     [answer] = [c for c in thread.items if c.root_id == asked]
     assert answer.is_from_owner and answer.parent_id == asked and top.replies_count == 1
+    assert answer.reply_to_name == "居民", "it answers the resident, not the post"
     replies = adapter.replies(traced, top, again)
     assert [c.external_id for c in replies.items] == [owner.id] and replies.complete
 
