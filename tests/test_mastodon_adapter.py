@@ -245,7 +245,7 @@ def test_an_answer_deep_in_a_thread_moves_its_posts_counter(stage):
     for _ in range(3):  # newer posts push the post off the first page
         stage.publish("其他通知")
     first = adapter.timeline(account)
-    assert first.state == {"roots": {owner.id: post}}
+    assert first.state["roots"] == {owner.id: post}
     traced = next(p for p in first.items if p.external_id == post)
     assert traced.comments_count == before.comments_count + 1
     assert owner.id not in {p.external_id for p in first.items}, "a reply is no post"
@@ -261,6 +261,27 @@ def test_an_answer_deep_in_a_thread_moves_its_posts_counter(stage):
     assert answer.reply_to_name == "居民", "it answers the resident, not the post"
     replies = adapter.replies(traced, top, again)
     assert [c.external_id for c in replies.items] == [owner.id] and replies.complete
+
+
+def test_the_timeline_is_read_from_the_newest_post_seen(stage):
+    """With the newest post seen in the account's state, the first page asks
+    for what came since (``min_id``) and that post, which stops the poller."""
+    adapter, account = stage.adapter(), stage.account()
+    old = [stage.publish(f"旧帖{i}") for i in range(6)]
+    first = adapter.timeline(account)
+    assert first.state == {"newest": old[-1]}
+    account = replace_state(account, first.state)
+    new = [stage.publish(f"新帖{i}") for i in range(2)]
+    page = adapter.timeline(account)
+    assert [p.external_id for p in page.items] == [new[1], new[0], old[-1]]
+    assert page.state == {"newest": new[1]} and page.cursor is not None
+    older = adapter.timeline(account, page.cursor)
+    assert [p.external_id for p in older.items] == old[-2:-6:-1]
+    # more new posts than a page: the newest page, as without a state
+    newer = [stage.publish(f"更新{i}") for i in range(5)]
+    requests_before = adapter.http.request_count
+    page = adapter.timeline(replace_state(account, {"newest": new[1]}))
+    assert [p.external_id for p in page.items] == newer[:0:-1] and adapter.http.request_count == requests_before + 2
 
 
 def replace_state(account: AccountRef, state: Mapping[str, Any]) -> AccountRef:

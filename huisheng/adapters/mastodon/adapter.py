@@ -91,10 +91,20 @@ class MastodonAdapter(Adapter):
     def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
         params: dict[str, Any] = {"limit": self.page_size, "exclude_reblogs": "true"}
         max_id = _load(cursor).get("max_id")
+        newest = None if max_id else account.state.get("newest")
+        newest = newest if isinstance(newest, str) and mparse.ID_RE.fullmatch(newest) else None
+        path = f"/api/v1/accounts/{quote(account.uid)}/statuses"
         if max_id:
             params["max_id"] = max_id
-        payload, link = self._get("statuses", f"/api/v1/accounts/{quote(account.uid)}/statuses", params,
-                                  self.token)
+        elif newest:
+            # incremental: what came since the newest post seen, and that post
+            # itself (the poller stops at a known post), older pages as usual
+            params["min_id"] = str(int(newest) - 1)
+        payload, link = self._get("statuses", path, params, self.token)
+        if newest and isinstance(payload, list) and len(payload) >= self.page_size:
+            # a page's worth of new statuses: min_id gives the oldest of them, read the newest
+            del params["min_id"]
+            payload, link = self._get("statuses", path, params, self.token)
         page = mparse.parse_statuses(payload, account_uid=account.uid)
         roots = dict(account.state.get("roots") or {})
         own = {p.external_id: p for p in page.items if p.raw.get("in_reply_to_id") is None}
@@ -112,12 +122,15 @@ class MastodonAdapter(Adapter):
                 traced[root.external_id] = root
         counted = _counted(roots)
         posts = [_with_extra(p, counted) for p in (*own.values(), *traced.values())]
-        state = None
+        state: dict[str, Any] = {}
         if roots != (account.state.get("roots") or {}):
-            state = {"roots": dict(sorted(roots.items(), key=lambda kv: int(kv[0]))[-ROOTS_KEPT:])}
+            state["roots"] = dict(sorted(roots.items(), key=lambda kv: int(kv[0]))[-ROOTS_KEPT:])
+        latest = max((int(ext) for ext in own), default=0)
+        if not max_id and latest > int(newest or 0):
+            state["newest"] = str(latest)
         after = mparse.next_max_id(link) if payload else None
         return Page(items=tuple(posts), cursor=_dump({"max_id": after}) if after else None,
-                    complete=after is None, state=state)
+                    complete=after is None, state=state or None)
 
     def status(self, post_id: str, account: AccountRef) -> Post:
         payload, _ = self._get("status", f"/api/v1/statuses/{quote(post_id)}", None, self.token)
