@@ -340,3 +340,20 @@ def test_the_simulators_texts_survive_the_html_round_trip():
             assert post.text == posts[post.external_id]["text"]
             for c in adapter.comments(post, account).items:
                 assert c.text == comments[c.external_id]["text"]
+
+
+def test_the_token_comes_from_the_variable_the_config_names(tmp_path):
+    from huisheng.config import load_settings
+
+    path = tmp_path / "huisheng.toml"
+    path.write_text('[platforms.mastodon]\nbase_url = "https://social.example.org"\n'
+                    'token_env = "HUISHENG_MASTODON_TOKEN"\n', encoding="utf-8")
+    settings = load_settings(path, environ={"HUISHENG_MASTODON_TOKEN": "s3cret-token"})
+    mastodon = settings.platforms["mastodon"]
+    assert mastodon.options["token"] == "s3cret-token"
+    assert mastodon.secret_env == {"token": "HUISHENG_MASTODON_TOKEN"}
+    assert "s3cret-token" not in repr(mastodon)
+    path.write_text('[platforms.mastodon]\ntoken = "s3cret-token"\n', encoding="utf-8")
+    with pytest.raises(errors.ConfigError) as caught:
+        load_settings(path, environ={})
+    assert "token_env" in str(caught.value) and "s3cret-token" not in str(caught.value)
