@@ -28,10 +28,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from huisheng.adapters.base import TextConventions
-from huisheng.flags.route import Directory, build_directory, fold, route
+from huisheng.flags.route import Directory, Steps, ask_model, build_directory, fold, route_steps
 from huisheng.flags.rules import Rules
 from huisheng.flags.scan import Hit, Scan
 from huisheng.vocabulary import Category
@@ -247,6 +247,43 @@ def _skip(reason: Reason, text: str) -> Decision:
 def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learned | None = None) -> Decision:
     """The decision on one comment or post (pure; ``learned``, the routing
     model in use, is read-only data too)."""
+    return ask_model(decide_steps(subject, rules, directory, learned), learned)
+
+
+def decide_many(subjects: Sequence[Subject], rules: Rules, directory: Directory,
+                learned: Learned | None = None) -> list[Decision | Exception]:
+    """:func:`decide` of each subject, the routing model asked about all those
+    that reach it at once.  A subject whose decision raised has the exception
+    in its place: one bad comment does not cost the others theirs."""
+    decisions: list[Decision | Exception | None] = [None] * len(subjects)
+    waiting: list[tuple[int, Steps[Decision], str]] = []
+    for i, subject in enumerate(subjects):
+        steps = decide_steps(subject, rules, directory, learned)
+        try:
+            waiting.append((i, steps, next(steps)))
+        except StopIteration as done:
+            decisions[i] = done.value
+        except Exception as exc:
+            decisions[i] = exc
+    if waiting and learned is not None:  # only the model's step waits
+        try:
+            predictions = learned.predict_many([text for _, _, text in waiting])
+        except Exception as exc:  # the model failed: none of the decisions waiting for it is made
+            for i, _, _ in waiting:
+                decisions[i] = exc
+            return decisions  # type: ignore[return-value]  # every one filled in
+        for (i, steps, _), prediction in zip(waiting, predictions):
+            try:
+                decisions[i] = ask_model(steps, learned, prediction)
+            except Exception as exc:
+                decisions[i] = exc
+    return decisions  # type: ignore[return-value]  # every one filled in
+
+
+def decide_steps(subject: Subject, rules: Rules, directory: Directory, learned: Learned | None = None
+                 ) -> Steps[Decision]:
+    """:func:`decide` as steps: yields the text the routing model is to be
+    asked about, if it is, and is sent its prediction (see :func:`route_steps`)."""
     author = (subject.platform, subject.author_id)
     if author in directory.account_units:  # by id on its platform: a namesake is a citizen
         account = directory.account_names_by_key.get(author, subject.author_name)
@@ -346,8 +383,8 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
 
     if not needs:
         return Decision(False, category_name, False, tuple(reasons), None, None, "", text)
-    chosen = route(masked, tuple(mentioned), (subject.platform, subject.account_uid), rules, directory, scan,
-                   learned)
+    chosen = yield from route_steps(masked, tuple(mentioned), (subject.platform, subject.account_uid), rules,
+                                    directory, scan, learned)
     for rule, start, end, matched, detail in chosen.notes:
         span = Span(start, end, text[start:end]) if start is not None and end is not None else None
         reasons.append(Reason(rule, "route", span, detail))
@@ -356,4 +393,4 @@ def decide(subject: Subject, rules: Rules, directory: Directory, learned: Learne
 
 
 __all__ = ["Decision", "Directory", "Reason", "Span", "Subject", "build_directory", "content_of", "decide",
-           "normalize"]
+           "decide_many", "decide_steps", "normalize"]

@@ -35,7 +35,8 @@ from collections import Counter
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, islice, repeat
+from operator import add
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -55,6 +56,8 @@ CALIBRATION_FOLDS = 3
 MIN_DF_FROM = 2000
 #: the most frequent n-grams kept at most: bounds the file and the memory (n-grams × units)
 MAX_FEATURES = 200_000
+#: texts scored together by predict_many
+PREDICT_CHUNK = 256
 
 _DIGITS = re.compile(r"\d+")
 _RUNS = re.compile(r"[^\W_]+")
@@ -72,13 +75,15 @@ class RoutingModelError(HuishengError):
 
 def features(text: str) -> list[str]:
     """The character n-grams of ``text``, within runs of letters and digits
-    (punctuation, spaces, emoji and masked mentions split runs)."""
+    (punctuation, spaces, emoji and masked mentions split runs): a run's
+    characters, then its pairs, then its triples."""
     out: list[str] = []
     for run in _RUNS.findall(_DIGITS.sub("0", text)):
         out.extend(run)
-        n = len(run)
-        for size in range(2, NGRAMS[1] + 1):
-            out.extend(run[i:i + size] for i in range(n - size + 1))
+        if len(run) > 1:  # pairs and triples joined in C, not sliced one by one
+            pairs = list(map(add, run, run[1:]))
+            out.extend(pairs)
+            out.extend(map(add, pairs, run[2:]))
     return out
 
 
@@ -182,7 +187,49 @@ class RoutingModel:
         return names
 
     def predict_many(self, texts: Iterable[str]) -> list[Prediction | None]:
-        return [self.predict(t, terms=0) for t in texts]
+        """:meth:`predict` of each text (without the words), the same figures
+        to the bit: the n-grams of all texts looked up at once and the
+        element-wise arithmetic done on all of them together; only each text's
+        own sums (its norm, its scores) are taken one text at a time."""
+        out: list[Prediction | None] = []
+        texts = iter(texts)
+        # in slices: the gathered weight rows (n-grams × units) stay small
+        while chunk := list(islice(texts, PREDICT_CHUNK)):
+            out += self._predict_chunk(chunk)
+        return out
+
+    def _predict_chunk(self, texts: list[str]) -> list[Prediction | None]:
+        counts = [Counter(features(text)) for text in texts]
+        ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.intp, count=len(counts)))
+        total = int(ends[-1])
+        found = np.fromiter(map(self.vocabulary.get, chain.from_iterable(counts), repeat(-1, total)),
+                            dtype=np.intp, count=total)
+        tf = np.fromiter(chain.from_iterable(c.values() for c in counts), dtype=np.float32, count=total)
+        known = found >= 0
+        # where each text's known n-grams end among all the known ones
+        known_ends = np.concatenate(([0], np.cumsum(known)))[ends].tolist()
+        columns = found[known]
+        values = (1.0 + np.log(tf[known])) * self.idf[columns]
+        rows = self.weights[columns]
+        scores = np.empty((len(texts), len(self.units)), dtype=np.float32)
+        scored: list[int] = []
+        start = 0
+        for i, end in enumerate(known_ends):
+            if end > start:
+                vector = values[start:end]
+                vector = vector / np.sqrt(vector @ vector)
+                scores[len(scored)] = vector @ rows[start:end] + self.intercept
+                scored.append(i)
+            start = end
+        out: list[Prediction | None] = [None] * len(texts)
+        if scored:
+            scores = scores[:len(scored)]
+            best = scores.argmax(axis=1)
+            z = (scores - scores[np.arange(len(scored)), best][:, None]) * self.temperature
+            confidence = 1.0 / np.exp(z).sum(axis=1)
+            for i, unit, sure in zip(scored, best.tolist(), confidence.tolist()):
+                out[i] = Prediction(self.units[unit], sure)
+        return out
 
     # -- description --------------------------------------------------------------
 
@@ -206,6 +253,10 @@ class Learned:
     def predict(self, text: str) -> Prediction | None:
         """The model's unit and confidence (the words are asked for with :meth:`explain`)."""
         return self.model.predict(text, terms=0)
+
+    def predict_many(self, texts: Iterable[str]) -> list[Prediction | None]:
+        """:meth:`predict` of each text, all at once."""
+        return self.model.predict_many(texts)
 
     def explain(self, text: str, unit: str) -> tuple[str, ...]:
         return self.model.explain(text, unit)

@@ -24,23 +24,31 @@ fetched by a first poll still running is never decided against a guess.
 
 Flags, events and the ``decided_at`` markers commit together, batch by batch,
 so re-running never duplicates a flag or resets its state, and a crash leaves
-the rest of the batch to decide again.
+the rest of the batch to decide again.  A comment whose decision raises (a bug
+its text brings out) is logged with its id and the error and decided without a
+flag (``DecideResult.failed``): it never holds up the rest of its batch, nor is
+it tried again batch after batch.
+
+The citizens' comments of a batch are decided together before the batch is
+worked through (the decision depends on no other comment), so the routing
+model scores all the texts it is asked about at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
-from sqlalchemy import Row, bindparam, insert, or_, select, update
+from sqlalchemy import Integer, Row, Update, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.adapters import text_conventions
 from huisheng.flags import lifecycle
-from huisheng.flags.classify import Decision, Directory, Subject, build_directory, decide
+from huisheng.flags.classify import Decision, Directory, Subject, build_directory, decide_many
 from huisheng.flags.replies import AccountComment, OpenFlag, match_reply
 from huisheng.flags.rules import Rules
 from huisheng.flags.sla import History, Sla
@@ -61,12 +69,48 @@ COMMENT_COLUMNS = (Comment.id, Comment.platform, Comment.post_id, Comment.extern
 #: what the decide step reads of a flag already stored
 FLAG_COLUMNS = (Flag.id, Flag.post_id, Flag.author_id, Flag.author_name, Flag.started_at, Flag.account_id,
                 Flag.unit_id, Flag.status, Flag.historical)
+#: the names of FLAG_COLUMNS but the id, which a batch keeps apart
+_FLAG_KEYS = tuple(c.key for c in FLAG_COLUMNS[1:])
 RULE_ACTOR = "rule:decide"
 REPLY_ACTOR = "rule:reply-detection"
 UNANSWERED = ("open", "acknowledged")
 
 _FLAGS = Flag.__table__
 _EVENTS = FlagEvent.__table__
+
+# The batch's statements, built once: building and keying a statement cost
+# about as much again as running it.
+#: every flag on some posts, with its comment's thread and kind
+_READ_FLAGS = (select(*FLAG_COLUMNS, Comment.root_external_id, Comment.external_id, Comment.item)
+               .join(Comment, Comment.id == Flag.comment_id)
+               .where(Flag.post_id.in_(bindparam("posts", expanding=True))))
+#: the comments already decided on some posts by some author ids, oldest first
+_READ_REPLIES = (select(*COMMENT_COLUMNS)
+                 .where(Comment.post_id.in_(bindparam("posts", expanding=True)), Comment.decided_at.is_not(None),
+                        Comment.author_id.in_(bindparam("authors", expanding=True)))
+                 .order_by(Comment.created_at, Comment.id))
+_READ_AUTHORS = (select(Comment.post_id, Comment.external_id, Comment.author_id, Comment.author_name)
+                 .where(Comment.post_id.in_(bindparam("posts", expanding=True)),
+                        Comment.external_id.in_(bindparam("external_ids", expanding=True))))
+_CLAIM = (update(Comment).where(Comment.id.in_(bindparam("ids", expanding=True)), Comment.decided_at.is_(None))
+          .values(decided_at=bindparam("now")))
+#: the comments not decided yet, oldest first, with their post's account
+_PENDING = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Post.origin.label("origin"),
+                   Account.uid.label("account_uid"), Account.monitoring_start.label("monitoring_start"))
+            .join(Post, Post.id == Comment.post_id)
+            .join(Account, Account.id == Post.account_id)
+            .where(Comment.decided_at.is_(None))
+            .order_by(Comment.created_at, Comment.id)
+            .limit(bindparam("limit", type_=Integer)))
+#: of those, the ones under an account whose monitoring start is known, or history whatever it turns out to be
+_PENDING_KNOWN_START = _PENDING.where(or_(Account.monitoring_start.is_not(None),
+                                          Comment.created_at < bindparam("surely_history")))
+_INSERT_FLAGS = insert(_FLAGS)
+_NEW_FLAG_IDS = select(_FLAGS.c.comment_id, _FLAGS.c.id).where(
+    _FLAGS.c.comment_id.in_(bindparam("comments", expanding=True)))
+_LINK_FOLLOW_UPS = (update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
+                    .values(follow_up_of=bindparam("earlier")))
+_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -76,6 +120,8 @@ class DecideResult:
     urgent: list[int] = field(default_factory=list)
     replied: list[int] = field(default_factory=list)
     acknowledged: list[int] = field(default_factory=list)
+    #: comments whose decision raised (logged; decided without a flag)
+    failed: list[int] = field(default_factory=list)
 
 
 class _FlagRow:
@@ -117,39 +163,32 @@ class _Batch:
     on the batch's posts, with its thread's top-level comment, and the
     accounts' comments already decided there), and what it will write."""
 
-    def __init__(self, session: Session, post_ids: set[int], accounts: Collection[tuple[str, str]]):
+    def __init__(self, connection: Connection, post_ids: set[int], accounts: Collection[tuple[str, str]]):
         self.flags: dict[int, list[_FlagRow]] = {}
         #: (post, citizen, thread) → that citizen's flags in that thread, oldest first
         self.cases: dict[tuple[int, str, str], list[_FlagRow]] = {}
         self.new: list[_FlagRow] = []
         self.events: list[tuple[_FlagRow, lifecycle.Event]] = []
-        for row in session.execute(
-                select(*FLAG_COLUMNS, Comment.root_external_id, Comment.external_id, Comment.item)
-                .join(Comment, Comment.id == Flag.comment_id).where(Flag.post_id.in_(post_ids))):
-            values = row._asdict()
-            root, own = values.pop("root_external_id"), values.pop("external_id")
-            self._add(_FlagRow(values.pop("id"), values, root or own, on_post=values.pop("item") == "post"))
+        posts = list(post_ids)
+        for flag_id, *values, root, own, item in connection.execute(_READ_FLAGS, {"posts": posts}):
+            self._add(_FlagRow(flag_id, dict(zip(_FLAG_KEYS, values)), root or own, on_post=item == "post"))
         self.replies: dict[int, list[Row]] = {}
-        for comment in session.execute(
-                select(*COMMENT_COLUMNS).where(Comment.post_id.in_(post_ids), Comment.decided_at.is_not(None),
-                                               Comment.author_id.in_({uid for _, uid in accounts}))
-                .order_by(Comment.created_at, Comment.id)):
+        for comment in connection.execute(_READ_REPLIES, {"posts": posts,
+                                                          "authors": list({uid for _, uid in accounts})}):
             if (comment.platform, comment.author_id) in accounts:  # the same id elsewhere is someone else
                 self.replies.setdefault(comment.post_id, []).append(comment)
         #: (post, external id) → (author id, name) of comments the accounts' replies answer
         self.authors: dict[tuple[int, str], tuple[str, str]] = {}
 
-    def learn_answered(self, session: Session, comments: Iterable[Row]) -> None:
+    def learn_answered(self, connection: Connection, comments: Iterable[Row]) -> None:
         """Read who wrote the comments that ``comments`` (the accounts') answer
         one person with (see :meth:`answers`), in one query."""
         wanted = {(c.post_id, c.parent_external_id) for c in comments
                   if c.reply_to_name and c.parent_external_id} - self.authors.keys()
         if not wanted:
             return
-        for row in session.execute(select(Comment.post_id, Comment.external_id, Comment.author_id,
-                                          Comment.author_name)
-                                   .where(Comment.post_id.in_({p for p, _ in wanted}),
-                                          Comment.external_id.in_({e for _, e in wanted}))):
+        for row in connection.execute(_READ_AUTHORS, {"posts": list({p for p, _ in wanted}),
+                                                      "external_ids": list({e for _, e in wanted})}):
             self.authors[(row.post_id, row.external_id)] = (row.author_id, row.author_name)
 
     def answers(self, comment: Row) -> str | None:
@@ -191,9 +230,8 @@ class _Batch:
             # Plain executemany, then the ids by comment (unique per flag): SQLite
             # cannot promise RETURNING's order, so an ordered RETURNING would
             # insert row by row.
-            connection.execute(insert(_FLAGS), [f._values for f in self.new])
-            ids = dict(connection.execute(select(_FLAGS.c.comment_id, _FLAGS.c.id).where(
-                _FLAGS.c.comment_id.in_([f.comment_id for f in self.new]))).all())
+            connection.execute(_INSERT_FLAGS, [f._values for f in self.new])
+            ids = dict(connection.execute(_NEW_FLAG_IDS, {"comments": [f.comment_id for f in self.new]}).all())
             for flag in self.new:
                 object.__setattr__(flag, "id", ids[flag.comment_id])
                 flag._changed.clear()
@@ -201,8 +239,7 @@ class _Batch:
             late = [{"flag_id": f.id, "earlier": f.follow_up.id} for f in self.new
                     if f.follow_up is not None and f.follow_up_of is None]
             if late:
-                connection.execute(update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
-                                   .values(follow_up_of=bindparam("earlier")), late)
+                connection.execute(_LINK_FOLLOW_UPS, late)
         changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for flags in self.flags.values():
             for flag in flags:
@@ -211,12 +248,18 @@ class _Batch:
                     changed.setdefault(columns, []).append(
                         {"flag_id": flag.id, **{f"new_{c}": flag._values[c] for c in columns}})
         for columns, params in changed.items():
-            connection.execute(update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
-                               .values({c: bindparam(f"new_{c}") for c in columns}), params)
+            connection.execute(_update_flags(columns), params)
         if self.events:
-            connection.execute(insert(_EVENTS), [
+            connection.execute(_INSERT_EVENTS, [
                 {"flag_id": flag.id, "at": step.at, "kind": step.kind, "actor": step.actor, "note": step.note,
                  "data": _event_data(flag, step)} for flag, step in self.events])
+
+
+@functools.lru_cache(maxsize=64)
+def _update_flags(columns: tuple[str, ...]) -> Update:
+    """The statement setting these columns of flags by id (a few sets recur: replied, acknowledged …)."""
+    return (update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
+            .values({c: bindparam(f"new_{c}") for c in columns}))
 
 
 def _event_data(flag: _FlagRow, step: lifecycle.Event) -> dict[str, Any]:
@@ -269,6 +312,7 @@ class Decider:
             total.urgent += result.urgent
             total.replied += result.replied
             total.acknowledged += result.acknowledged
+            total.failed += result.failed
             if result.decided < self.batch_size:
                 return total
 
@@ -278,31 +322,35 @@ class Decider:
         touched: dict[str, list[_FlagRow]] = {"replied": [], "acknowledged": []}
         with self.sessions.begin() as session:
             directory, unit_ids, account_ids, account_units = self._dir(session)
-            # Plain rows, not ORM objects: the batch only reads them.
-            query = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Post.origin.label("origin"),
-                            Account.uid.label("account_uid"), Account.monitoring_start.label("monitoring_start"))
-                     .join(Post, Post.id == Comment.post_id)
-                     .join(Account, Account.id == Post.account_id)
-                     .where(Comment.decided_at.is_(None))
-                     .order_by(Comment.created_at, Comment.id)
-                     .limit(self.batch_size))
+            # Plain rows through the connection, not the ORM's loading: the batch only reads them.
+            connection = session.connection()
             if self.history.records:
                 # no monitoring start yet: only what is history whatever it turns out to be
-                surely_history = self.calendar.add(now, -self.history.grace_days).at
-                query = query.where(or_(Account.monitoring_start.is_not(None), Comment.created_at < surely_history))
-            rows = session.execute(query).all()
+                rows = connection.execute(_PENDING_KNOWN_START, {
+                    "limit": self.batch_size,
+                    "surely_history": self.calendar.add(now, -self.history.grace_days).at}).all()
+            else:
+                rows = connection.execute(_PENDING, {"limit": self.batch_size}).all()
             if not rows:
                 return result
             if any((c.platform, c.account_uid) not in account_ids for c in rows):
                 # `huisheng matrix sync` added accounts since the matrix was cached
                 self._directory = None
                 directory, unit_ids, account_ids, account_units = self._dir(session)
-            batch = _Batch(session, {c.post_id for c in rows}, account_ids.keys())
-            batch.learn_answered(session, [c for c in rows if (c.platform, c.author_id) in account_ids]
+            batch = _Batch(connection, {c.post_id for c in rows}, account_ids.keys())
+            batch.learn_answered(connection, [c for c in rows if (c.platform, c.author_id) in account_ids]
                                  + [r for replies in batch.replies.values() for r in replies])
             learned = self.learned.current() if self.learned is not None else None
+            # The citizens' comments decided first, all together (the decision is
+            # pure: it depends on no other comment of the batch), so the routing
+            # model is asked about the whole batch at once.
+            citizens = [c for c in rows if c.deleted_at is None and (c.platform, c.author_id) not in account_ids
+                        # under a citizen's post only what @s an account speaks to the government
+                        and (c.origin != "mention" or c.item != "comment"
+                             or any(n in directory.account_names for n in c.mentions or ()))]
+            decisions = dict(zip((c.id for c in citizens), decide_many(
+                [_subject(c) for c in citizens], self.rules, directory, learned)))
             for comment in rows:
-                account_id, account_uid = comment.account_id, comment.account_uid
                 result.decided += 1
                 if comment.deleted_at is not None:
                     continue
@@ -312,10 +360,16 @@ class Decider:
                                    batch, now, touched)
                     batch.replies.setdefault(comment.post_id, []).append(comment)
                     continue
-                if (comment.origin == "mention" and comment.item == "comment"
-                        and not any(n in directory.account_names for n in comment.mentions or ())):
-                    continue  # under a citizen's post, a citizen talking to others, not to an account
-                decision = decide(_subject(comment, account_uid), self.rules, directory, learned)
+                decision = decisions.get(comment.id)
+                if decision is None:
+                    continue  # a citizen talking to others under a citizen's post
+                if isinstance(decision, Exception):
+                    # decided (not retried batch after batch, never holding the others up), and said loudly
+                    log.error("comment=%s (%s, row %d): the decision failed, not flagged: %s: %s",
+                              comment.external_id, comment.platform, comment.id, type(decision).__name__,
+                              decision, exc_info=decision)
+                    result.failed.append(comment.id)
+                    continue
                 days = self.sla.deadline_days(decision.category) if decision.category else None
                 if not decision.needs_reply or (days is None and not decision.urgent):
                     continue  # a category with no deadline (praise) carries no duty to reply
@@ -323,17 +377,14 @@ class Decider:
                     log.error("comment=%s: no owning unit found (%s); not flagged", comment.external_id,
                               decision.routing_reason)
                     continue
-                flag = self._raise(comment, account_id, decision, days, unit_ids, batch, now)
+                flag = self._raise(comment, comment.account_id, decision, days, unit_ids, batch, now)
                 if flag is not None:
                     self._link_earlier_replies(flag, batch, account_ids, account_units, now, touched)
-            connection = session.connection()
             # Claimed before anything is written: another process deciding the
             # same comments at the same moment (`huisheng poll` beside the
             # daemon) waits for this claim; the one that loses rolls its batch
             # back instead of flagging a comment twice.
-            claimed = connection.execute(update(Comment).where(Comment.id.in_([c.id for c in rows]),
-                                                               Comment.decided_at.is_(None))
-                                         .values(decided_at=now)).rowcount
+            claimed = connection.execute(_CLAIM, {"ids": [c.id for c in rows], "now": now}).rowcount
             if claimed != len(rows):
                 raise _Lost()
             batch.write(connection)
@@ -444,9 +495,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _subject(comment: Row, account_uid: str) -> Subject:
+def _subject(comment: Row) -> Subject:
     return Subject(text=comment.text, author_id=comment.author_id, author_name=comment.author_name,
-                   platform=comment.platform, account_uid=account_uid,
+                   platform=comment.platform, account_uid=comment.account_uid,
                    conventions=text_conventions(comment.platform), mentions=tuple(comment.mentions or ()),
                    reply_to_name=comment.reply_to_name, kind="post" if comment.item == "post" else "comment")
 

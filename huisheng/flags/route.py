@@ -16,7 +16,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Generator, Mapping, TypeVar
 
 from huisheng.flags.rules import Matcher, Rules
 from huisheng.flags.scan import Hit, Scan, WordFinder
@@ -24,7 +24,9 @@ from huisheng.config.settings import Matrix, UnitSpec
 from huisheng.vocabulary import UnitLevel
 
 if TYPE_CHECKING:
-    from huisheng.flags.learn import Learned
+    from huisheng.flags.learn import Learned, Prediction
+
+T = TypeVar("T")
 
 #: looked up once per routed comment: a plain dict, not the enum
 _LEVEL_NAMES = UnitLevel.labels()
@@ -217,12 +219,12 @@ def may_route(code: str, own_unit: str | None, rules: Rules, directory: Director
     return target is not None and level in rules.topic_levels
 
 
-def _learned(text: str, learned: Learned, own_unit: str | None, level_name: str, rules: Rules,
-             directory: Directory, notes: list[tuple[str, int | None, int | None, str, str]]
+def _learned(text: str, found: Prediction | None, learned: Learned, own_unit: str | None, level_name: str,
+             rules: Rules, directory: Directory, notes: list[tuple[str, int | None, int | None, str, str]]
              ) -> tuple[str, str] | None:
-    """The routing model's unit and reason, when it may be used; a note either way
-    (the words that weighed most only when it is used: they cost as much again)."""
-    found = learned.predict(text)
+    """The routing model's unit and reason from its prediction ``found``, when it
+    may be used; a note either way (the words that weighed most only when it is
+    used: they cost as much again)."""
     if found is None:
         return None
     code, confidence = found.unit, found.confidence
@@ -256,6 +258,29 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
     ``text`` already scanned with these rules (the decide step has it);
     ``learned`` the routing model in use, if any (asked only when no signal
     before it in the priority decided)."""
+    return ask_model(route_steps(text, mentions, account, rules, directory, scan, learned), learned)
+
+
+Steps = Generator[str, "Prediction | None", T]
+
+
+def ask_model(steps: Steps[T], learned: Learned | None, prediction: Prediction | None = None) -> T:
+    """Run ``steps`` to their result, answering each text they ask the model
+    about with ``learned``'s prediction (the first answer may be given)."""
+    try:
+        while True:
+            text = steps.send(prediction)
+            prediction = learned.predict(text) if learned is not None else None
+    except StopIteration as done:
+        return done.value
+
+
+def route_steps(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], account: tuple[str, str],
+                rules: Rules, directory: Directory, scan: Scan | None = None, learned: Learned | None = None
+                ) -> Steps[Route]:
+    """:func:`route` as steps: yields the text when the model is to be asked,
+    and is sent its prediction, so that the decide step can ask the model
+    about a whole batch at once (:func:`huisheng.flags.classify.decide_many`)."""
     own_unit = directory.account_units.get(account)
     level = directory.level(own_unit)
     level_name = _LEVEL_NAMES.get(level or "", "")
@@ -304,7 +329,7 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
     for kind in rules.routing_priority:
         # under an account that routes nowhere else (属地管理) the model could only name its own unit
         if kind == "learned" and learned is not None and (level in rules.place_levels or level in rules.topic_levels):
-            found = _learned(text, learned, own_unit, level_name, rules, directory, notes)
+            found = _learned(text, (yield text), learned, own_unit, level_name, rules, directory, notes)
             if found is not None:
                 candidates["learned"] = found
         if kind in candidates:
@@ -317,4 +342,5 @@ def route(text: str, mentions: tuple[tuple[str, int | None, int | None], ...], a
     return Route(None, "account", f"账号 {account[0]}:{account[1]} 不在矩阵中，无法确定主办单位", tuple(notes))
 
 
-__all__ = ["Directory", "Route", "build_directory", "find_places", "may_route", "route"]
+__all__ = ["Directory", "Route", "Steps", "ask_model", "build_directory", "find_places", "may_route", "route",
+           "route_steps"]
