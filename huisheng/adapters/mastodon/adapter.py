@@ -200,7 +200,10 @@ class MastodonAdapter(Adapter):
 
     def _thread_root(self, status_id: str, account: AccountRef) -> Post | None:
         """The post the thread of one of the account's replies starts at."""
-        payload, _ = self._get("context", f"/api/v1/statuses/{quote(status_id)}/context", None, self.token)
+        try:
+            payload, _ = self._get("context", f"/api/v1/statuses/{quote(status_id)}/context", None, self.token)
+        except errors.NotFound:  # deleted since the timeline listed it: it answers nothing now
+            return None
         ancestors = payload.get("ancestors") if isinstance(payload, dict) else None
         if not isinstance(ancestors, list):
             raise errors.ParseError("context", "ancestors", "missing")
