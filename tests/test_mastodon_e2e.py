@@ -28,6 +28,7 @@ ACCOUNTS = (("110000000000000001", "示范区发布（长毛象）", "D", "HUISH
             ("110000000000000002", "示范区政务服务（长毛象）", "D", "HUISHENG_TEST_MASTODON_TOKEN_2"),
             ("110000000000000003", "示范区融媒体（长毛象）", "D", "HUISHENG_TEST_MASTODON_TOKEN_3"),
             ("110000000000000004", "示范区交通局（长毛象）", "B03", None))
+BROKEN = "110000000000000004"
 
 
 def _parse(ts: str) -> datetime:
@@ -60,6 +61,8 @@ def test_mastodon_accounts_are_polled_flagged_and_answered_as_the_truth_says(db_
         if env:
             monkeypatch.setenv(env, f"sim-{uid}")
     sc = _scenario(db_url, tmp_path)
+    # one account's server answers 503: that account fails, the others do not notice
+    sc.server.set_faults([{"fault": "503", "account": BROKEN, "endpoint": "statuses"}])
     try:
         sc.run_for(days=1)
         sc.settle()
@@ -72,12 +75,15 @@ def test_mastodon_accounts_are_polled_flagged_and_answered_as_the_truth_says(db_
             posts = {p.external_id: p for p in session.scalars(select(Post).where(Post.platform == "mastodon"))}
             stored = {c.external_id: c for c in session.scalars(select(Comment).where(Comment.platform == "mastodon"))}
             accounts = {a.id: a.uid for a in session.scalars(select(Account))}
+            broken_id = next(i for i, uid in accounts.items() if uid == BROKEN)
             errors = [(a.uid, a.last_error_kind) for a in session.scalars(select(Account)) if a.last_error_kind]
     finally:
         sc.close()
-    assert errors == []
-    t_posts = {p["id"]: p for p in truth["posts"] if p.get("platform") == "mastodon"}
-    t_comments = {c["id"]: c for c in truth["comments"] if c.get("platform") == "mastodon"}
+    assert errors == [(BROKEN, "server_error")]
+    assert not any(p.account_id == broken_id for p in posts.values())
+    t_posts = {p["id"]: p for p in truth["posts"] if p.get("platform") == "mastodon" and p["account_uid"] != BROKEN}
+    t_comments = {c["id"]: c for c in truth["comments"]
+                  if c.get("platform") == "mastodon" and c["account_uid"] != BROKEN}
 
     # The accounts' own posts: every live one stored with its current text; the deleted ones tombstoned.
     own = {pid: p for pid, p in t_posts.items() if not p["citizen"]}
