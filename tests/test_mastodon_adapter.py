@@ -357,3 +357,32 @@ def test_the_token_comes_from_the_variable_the_config_names(tmp_path):
     with pytest.raises(errors.ConfigError) as caught:
         load_settings(path, environ={})
     assert "token_env" in str(caught.value) and "s3cret-token" not in str(caught.value)
+
+
+def _status(**changes: Any) -> dict[str, Any]:
+    status = json.loads((FIXTURES / "status" / "reply.json").read_text("utf-8"))
+    status.update(changes)
+    return status
+
+
+@pytest.mark.parametrize("endpoint,body,field", [
+    ("statuses", {"error": "Record not found"}, "<body>"),
+    ("statuses", [_status(id=None)], "id"),
+    ("statuses", [_status(id="12ab")], "id"),
+    ("statuses", [_status(created_at="yesterday")], "created_at"),
+    ("statuses", [_status(created_at="2026-08-01T13:53:15")], "created_at"),
+    ("statuses", [_status(account=None)], "account"),
+    ("statuses", [_status(content=None)], "content"),
+    ("statuses", [_status(replies_count="3")], "replies_count"),
+    ("statuses", [_status(replies_count=-1)], "replies_count"),
+    ("statuses", [_status(mentions=[{"id": "1"}])], "acct"),
+    ("status", [_status()], "<status>"),
+    ("context", {"ancestors": []}, "descendants"),
+    ("context", {"descendants": [_status(in_reply_to_id=5)], "ancestors": []}, "in_reply_to_id"),
+    ("notifications", [{"id": "21", "status": _status()}], "type"),
+    ("notifications", [{"id": "21", "type": "mention", "status": "gone"}], "status"),
+])
+def test_a_shape_the_parser_does_not_know_names_its_endpoint_and_field(endpoint, body, field):
+    with pytest.raises(errors.ParseError) as caught:
+        PARSERS[endpoint](body, account_uid=UID, post_id="1")
+    assert caught.value.endpoint == endpoint and caught.value.field == field
