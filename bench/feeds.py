@@ -13,7 +13,7 @@ huisheng's cycle is the daemon's own loop, as in the ``cycle`` benchmark:
 ``Dispatcher.run()`` with its thread pool, the shared per-host pacer and SQLite,
 every feed account due at once; value = seconds from the dispatcher's start to
 the last poll's end.  Its workers (and the feed host's concurrency, no spacing:
-a local host) are ``HUISHENG_BENCH_FEED_WORKERS`` (default 16).  reader runs
+a local host) are each of ``HUISHENG_BENCH_FEED_WORKERS`` (default 16, 32), its best counted.  reader runs
 ``update_feeds(scheduled=False, workers=W)`` on its own SQLite for each W of
 ``HUISHENG_BENCH_READER_WORKERS`` (default 1, 4, 8, 16, 32); its baseline is its
 best W.  Best of ``HUISHENG_BENCH_RUNS`` rounds on both sides (the machine is
@@ -56,7 +56,7 @@ FEEDS = 176
 ENTRIES = 20
 LATENCY = float(os.environ.get("HUISHENG_BENCH_LATENCY", "0.05"))
 RUNS = int(os.environ.get("HUISHENG_BENCH_RUNS", "3"))
-WORKERS = int(os.environ.get("HUISHENG_BENCH_FEED_WORKERS", "16"))
+WORKERS = tuple(int(w) for w in os.environ.get("HUISHENG_BENCH_FEED_WORKERS", "16,32").split(","))
 READER_WORKERS = tuple(int(w) for w in os.environ.get("HUISHENG_BENCH_READER_WORKERS", "1,4,8,16,32").split(","))
 #: entries are hours apart, the newest a day old when the run starts
 START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=2)
@@ -187,11 +187,11 @@ def _matrix() -> Matrix:
                                              unit="spb") for i in range(FEEDS)))
 
 
-def _settings(url: str, base: str) -> Settings:
+def _settings(url: str, base: str, workers: int) -> Settings:
     settings = load_settings(CONFIG)
     return replace(settings, database_url=url,
-                   polling=replace(settings.polling, workers=WORKERS, tick=0.05),
-                   platforms={"rss": PlatformSettings(name="rss", pace=Pace(min_interval=0.0, concurrency=WORKERS),
+                   polling=replace(settings.polling, workers=workers, tick=0.05),
+                   platforms={"rss": PlatformSettings(name="rss", pace=Pace(min_interval=0.0, concurrency=workers),
                                                       options={"base_url": base})})
 
 
@@ -208,15 +208,16 @@ class Huisheng:
     def __init__(self, folder: Path, base: str) -> None:
         url = f"sqlite:///{folder / 'huisheng.sqlite'}"
         migrations.upgrade(url)
-        self.settings = _settings(url, base)
-        runtime = build_runtime(self.settings, Clock())
+        self.url, self.base = url, base
+        runtime = build_runtime(_settings(url, base, WORKERS[0]), Clock())
         with runtime.sessions.begin() as session:
             sync_matrix(session, _matrix(), runtime.clock.now())
         runtime.close()
 
-    def cycle(self, server: _Server) -> float:
-        _all_due(self.settings)
-        result = _run_cycle(self.settings, server, FEEDS)
+    def cycle(self, server: _Server, workers: int) -> float:
+        settings = _settings(self.url, self.base, workers)
+        _all_due(settings)
+        result = _run_cycle(settings, server, FEEDS)
         if result.errors:
             raise RuntimeError(f"{result.errors} of {FEEDS} feeds failed in huisheng's cycle")
         return result.seconds
@@ -247,24 +248,26 @@ class Reference:
 
 
 def measure(folder: Path) -> dict[str, dict[str, list[float]]]:
-    """Seconds per round: {"unchanged"|"new_entry": {"huisheng"|"reader@W": [...]}}."""
+    """Seconds per round: {"unchanged"|"new_entry": {"huisheng@W"|"reader@W": [...]}}."""
     server = _Server()
     times: dict[str, dict[str, list[float]]] = {"unchanged": {}, "new_entry": {}}
     try:
         ours, theirs = Huisheng(folder, server.base), Reference(folder, server.base)
         try:
-            warm = ours.cycle(server), theirs.update(max(READER_WORKERS))
+            warm = ours.cycle(server, max(WORKERS)), theirs.update(max(READER_WORKERS))
             note(f"feeds: warm-up (first reads of {FEEDS} feeds): huisheng {warm[0]:.2f}s, reader {warm[1]:.2f}s")
             for _ in range(RUNS):
                 for workers in READER_WORKERS:
                     times["unchanged"].setdefault(f"reader@{workers}", []).append(theirs.update(workers))
-                times["unchanged"].setdefault("huisheng", []).append(ours.cycle(server))
+                for workers in WORKERS:
+                    times["unchanged"].setdefault(f"huisheng@{workers}", []).append(ours.cycle(server, workers))
                 for workers in READER_WORKERS:
                     server.add()  # each measured read sees exactly one new entry per feed
                     times["new_entry"].setdefault(f"reader@{workers}", []).append(theirs.update(workers))
-                ours.cycle(server)  # level with the feeds again, unmeasured
-                server.add()
-                times["new_entry"].setdefault("huisheng", []).append(ours.cycle(server))
+                ours.cycle(server, max(WORKERS))  # level with the feeds again, unmeasured
+                for workers in WORKERS:
+                    server.add()
+                    times["new_entry"].setdefault(f"huisheng@{workers}", []).append(ours.cycle(server, workers))
                 theirs.update(max(READER_WORKERS))  # level with the feeds again, unmeasured
         finally:
             theirs.close()
@@ -280,10 +283,10 @@ def main() -> None:
     for case, by in times.items():
         note(f"feeds {case}: " + ", ".join(f"{who} best {min(v):.3f}s (runs {', '.join(f'{x:.3f}' for x in v)})"
                                            for who, v in by.items()))
-        reader_best = min(min(v) for who, v in by.items() if who.startswith("reader@"))
-        best_workers = min((min(v), who) for who, v in by.items() if who.startswith("reader@"))[1]
-        note(f"feeds {case}: reader's best worker count {best_workers.split('@')[1]}; huisheng {WORKERS} workers")
-        emit(f"feeds_{case}", round(min(by["huisheng"]), 4), "s", round(reader_best, 4))
+        best = {side: min((min(v), who.split("@")[1]) for who, v in by.items() if who.startswith(side + "@"))
+                for side in ("huisheng", "reader")}
+        note(f"feeds {case}: best worker counts: huisheng {best['huisheng'][1]}, reader {best['reader'][1]}")
+        emit(f"feeds_{case}", round(best["huisheng"][0], 4), "s", round(best["reader"][0], 4))
 
 
 if __name__ == "__main__":

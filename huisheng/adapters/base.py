@@ -20,6 +20,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
+import heapq
+import itertools
 import json
 import re
 import socket
@@ -106,12 +108,10 @@ class _Watch:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._cancel = cancel
-        self._timer = threading.Timer(seconds, self.fire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watch:
         _current.watch = self
-        self._timer.start()
+        _WATCHDOG.add(self)
         if self._cancel is not None:
             self._cancel._add(self)
         return self
@@ -119,7 +119,6 @@ class _Watch:
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._done = True
-        self._timer.cancel()
         if self._cancel is not None:
             self._cancel._discard(self)
         _current.watch = None
@@ -154,6 +153,48 @@ def _shutdown(sock: socket.socket) -> None:
     except OSError:
         pass  # already closed
 
+
+class _Watchdog:
+    """One thread firing every request's deadline (a timer thread per request
+    costs more than a fast request itself).  Finished watches leave its heap
+    when their deadline comes up."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: _Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watch.deadline, next(self._seq), watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="huisheng-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is watch:  # sooner than what the thread waits for
+                self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2]._done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+                self._cond.release()
+                try:
+                    watch.fire()
+                finally:
+                    self._cond.acquire()
+
+
+_WATCHDOG = _Watchdog()
 
 #: the watch of the request this thread is making (urllib3 runs in the caller's thread)
 _current = threading.local()

@@ -156,7 +156,8 @@ class Poller:
         now = self.clock.now()
         try:
             adapter = self.factory.adapter(ref.platform)  # a broken plugin fails here
-            run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop)
+            run = _AccountRun(self, adapter, account_id, ref, result, now, should_stop,
+                              threadless="comments" in unsupported)
             run.execute(window_checked_at=window_checked_at, backfill_days=backfill_days)
             run.read_sources(cookie_missing=cookie_missing)
         except (_Interrupted, errors.Cancelled):
@@ -313,7 +314,8 @@ class _AccountRun:
     """The state of one poll of one account."""
 
     def __init__(self, poller: Poller, adapter: Adapter, account_id: int, ref: AccountRef,
-                 result: PollResult, now: datetime, should_stop: Callable[[], bool] | None):
+                 result: PollResult, now: datetime, should_stop: Callable[[], bool] | None,
+                 *, threadless: bool = False):
         self.should_stop = should_stop or (lambda: False)
         self.poller = poller
         self.adapter = adapter
@@ -325,6 +327,8 @@ class _AccountRun:
         #: capability (an adapter method: "expand", "replies", "status") → whether
         #: it worked this poll (False: the adapter raised ``Unsupported``)
         self.capabilities: dict[str, bool] = {}
+        #: the platform said it has no comment threads: none can be due for a retry
+        self.threadless = threadless
 
     def execute(self, *, window_checked_at: datetime | None, backfill_days: int | None) -> None:
         window = timedelta(days=backfill_days if backfill_days else self.polling.recent_window_days)
@@ -340,7 +344,8 @@ class _AccountRun:
             if self.should_stop():
                 raise _Interrupted()
             self._maybe_read_thread(post, states[post.external_id])
-        self._read_due_retries()
+        if not self.threadless:
+            self._read_due_retries()
         if refresh and covered is not None:
             self._detect_deleted_posts(posts, covered)
             with self.poller.sessions.begin() as session:
