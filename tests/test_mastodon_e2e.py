@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from harness import START, FrozenAfter, Scenario, make_settings
 from huisheng import migrations
 from huisheng.adapters.base import Pace
 from huisheng.app import build_runtime
+from huisheng.cli import main
 from huisheng.clock import FakeClock
 from huisheng.config.settings import AccountSpec, PlatformSettings
 from huisheng.polling.dispatcher import Dispatcher
@@ -161,3 +163,11 @@ def test_mastodon_accounts_are_polled_flagged_and_answered_as_the_truth_says(db_
         else:
             assert flags[pid].status in ("open", "acknowledged")
     assert any(pid in answers for pid in needing)
+
+    # status names the accounts' mention source in words and the failing account's error
+    config = tmp_path / "status.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    table = CliRunner().invoke(main, ["status", "--config", str(config)])
+    assert table.exit_code == 0, table.output
+    assert table.output.count("提及本账号的通知（本账号令牌）") == len(with_token)
+    assert "示范区交通局（长毛象）" in table.output and "平台服务器错误" in table.output
