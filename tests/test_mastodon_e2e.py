@@ -82,6 +82,9 @@ def test_mastodon_accounts_are_polled_flagged_and_answered_as_the_truth_says(db_
     finally:
         sc.close()
     assert errors == [(BROKEN, "server_error")]
+    if db_url.startswith("sqlite"):  # the accounts' tokens: read from the environment at each poll, never stored
+        stored_bytes = b"".join(f.read_bytes() for f in tmp_path.glob("huisheng.sqlite*"))
+        assert b"HUISHENG_TEST_MASTODON_TOKEN_1" in stored_bytes and b"sim-110000000000000001" not in stored_bytes
     assert not any(p.account_id == broken_id for p in posts.values())
     t_posts = {p["id"]: p for p in truth["posts"] if p.get("platform") == "mastodon" and p["account_uid"] != BROKEN}
     t_comments = {c["id"]: c for c in truth["comments"]
