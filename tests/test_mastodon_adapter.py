@@ -289,10 +289,7 @@ def replace_state(account: AccountRef, state: Mapping[str, Any]) -> AccountRef:
 
 
 def test_mentions_are_read_with_the_accounts_own_token(stage):
-    world_start = stage.clock.now()
-    citizen = stage.sim._status(stage.sim.by_uid[UID], ("901", "u901", "居民"), world_start,
-                                f"@gov{UID[-8:]} 路灯坏了", {}, citizen=True, mentions=((UID, f"gov{UID[-8:]}"),))
-    stage.sim._mentioning[UID].append(citizen)
+    citizen = stage.sim.script_mention(UID, stage.clock.now(), "路灯坏了", ("901", "u901", "居民"))
     stage.clock.advance(60)
     adapter = stage.adapter()
     assert adapter.sources(stage.account()) == (), "without the account's token there is no source"
@@ -301,6 +298,7 @@ def test_mentions_are_read_with_the_accounts_own_token(stage):
     page = adapter.read_source(source, mine)
     [post] = page.items
     assert post.external_id == citizen.id and post.mentions[0] == "示范区发布"
+    assert post.text == f"@gov{UID[-8:]} 路灯坏了" and post.author_id == "901"
     with pytest.raises(errors.AuthRequired) as caught:
         adapter.read_source(source, replace(mine, cookie="sim-wrong"))
     assert "sim-wrong" not in str(caught.value)

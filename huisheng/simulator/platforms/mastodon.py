@@ -233,13 +233,18 @@ class MastodonSim:
                   "target_unit": account.unit if written.needs_reply else None,
                   "routing": "mention" if written.needs_reply else None, "urgent": written.urgent,
                   "hostile": None, "mentions": [account.uid]}
-        owner = username_of(account)
-        post = self._status(account, self._citizen(rng), when, f"@{owner} {written.text}", labels, citizen=True,
-                            mentions=((account.uid, owner),))
+        post = self._mentioning_post(account, self._citizen(rng), when, written.text, labels)
         if rng.random() < self.world.config.post_delete_share:
             post.deleted_at = post.created_at + timedelta(seconds=rng.randrange(3600, 3 * 86400))
-        self._mentioning[account.uid].append(post)
         self._answer(post, rng, written, form="comment")
+
+    def _mentioning_post(self, account: AccountSpec, author: tuple[str, str, str], when: datetime, text: str,
+                         labels: dict[str, Any]) -> Status:
+        handle = username_of(account)
+        post = self._status(account, author, when, f"@{handle} {text}", labels, citizen=True,
+                            mentions=((account.uid, handle),))
+        self._mentioning[account.uid].append(post)
+        return post
 
     # --- scripting (contract tests) ------------------------------------------------------
 
@@ -247,6 +252,11 @@ class MastodonSim:
         with self._lock:
             account = self.by_uid[uid]
             return self._status(account, self._owner(account), when, text, {})
+
+    def script_mention(self, uid: str, when: datetime, text: str, author: tuple[str, str, str]) -> Status:
+        """A citizen's own post that @s the account (``text`` after the handle)."""
+        with self._lock:
+            return self._mentioning_post(self.by_uid[uid], author, when, text, {})
 
     def script_reply(self, parent: Status, when: datetime, text: str, author: tuple[str, str, str]) -> Status:
         with self._lock:
