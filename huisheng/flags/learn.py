@@ -12,8 +12,8 @@ scores of the training examples, so 0.8 means "right about 8 times in 10" on
 text like the training text.
 
 Training needs scikit-learn; using a model needs numpy only: the decide step
-scores a text itself (its n-grams looked up in the vocabulary, one small
-matrix product), so a prediction costs tens of microseconds.
+scores the texts of a batch itself (their n-grams looked up in the vocabulary,
+their weights summed), so a prediction costs tens of microseconds.
 
 The model file is data, never code: one ``.npz`` (numpy arrays and a JSON
 header) read with ``allow_pickle=False``.  It records when it was trained, on
@@ -57,7 +57,7 @@ MIN_DF_FROM = 2000
 #: the most frequent n-grams kept at most: bounds the file and the memory (n-grams × units)
 MAX_FEATURES = 200_000
 #: texts scored together by predict_many
-PREDICT_CHUNK = 256
+PREDICT_CHUNK = 64
 
 _DIGITS = re.compile(r"\d+")
 _RUNS = re.compile(r"[^\W_]+")
@@ -108,49 +108,58 @@ class RoutingModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     # -- scoring ------------------------------------------------------------------
+    # Texts are scored together with element-wise operations and sums over each
+    # text's n-grams (reduceat), never a matrix product per text: OpenBLAS hands
+    # a text's n-grams × units product to its threads, and on a busy machine
+    # the hand-off costs more than the sums.  One text is a batch of one, so
+    # scoring texts alone or together gives the same figures to the bit.
 
-    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray] | None:
-        counts = Counter(features(text))
-        if not counts:
-            return None
+    def _vectors(self, texts: Sequence[str]) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Of ``texts``: those with a known n-gram (their positions), the columns
+        and l2-normalized TF-IDF values of their known n-grams, text after text,
+        and where each of those texts starts among them."""
+        counts = [Counter(features(text)) for text in texts]
+        ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.intp, count=len(counts)))
+        total = int(ends[-1]) if len(ends) else 0
         # the lookups in one C-level pass: a Python loop over the n-grams cost more than the rest
-        found = np.fromiter(map(self.vocabulary.get, counts, repeat(-1, len(counts))), dtype=np.intp,
-                            count=len(counts))
+        found = np.fromiter(map(self.vocabulary.get, chain.from_iterable(counts), repeat(-1, total)),
+                            dtype=np.intp, count=total)
+        tf = np.fromiter(chain.from_iterable(c.values() for c in counts), dtype=np.float32, count=total)
         known = found >= 0
-        if not known.any():
-            return None
+        # where each text's known n-grams end, and start, among all the known ones
+        known_ends = np.concatenate(([0], np.cumsum(known)))[ends]
+        starts = np.concatenate(([0], known_ends))[:-1]
+        has = known_ends > starts
         columns = found[known]
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))[known]
-        values = (1.0 + np.log(tf)) * self.idf[columns]
-        return columns, values / np.sqrt(values @ values)
+        values = (1.0 + np.log(tf[known])) * self.idf[columns]
+        offsets = starts[has]
+        if len(offsets):
+            norms = np.sqrt(np.add.reduceat(values * values, offsets))
+            values = values / np.repeat(norms, (known_ends - starts)[has])
+        return np.flatnonzero(has).tolist(), columns, values, offsets
+
+    def _scores(self, columns: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The SVM's scores of every unit (a row per text starting at ``offsets``)."""
+        return np.add.reduceat(values[:, None] * self.weights[columns], offsets, axis=0) + self.intercept
 
     def scores(self, text: str) -> np.ndarray | None:
         """The SVM's score of every unit (None: no n-gram of the text is known)."""
-        vector = self._vector(text)
-        if vector is None:
-            return None
-        columns, values = vector
-        return values @ self.weights[columns] + self.intercept
+        scored, columns, values, offsets = self._vectors([text])
+        return self._scores(columns, values, offsets)[0] if scored else None
 
     def predict(self, text: str, *, terms: int = 3) -> Prediction | None:
         """The likeliest unit, its confidence and (``terms`` > 0) the words
         that weighed most for it; None when no n-gram of the text is known."""
-        vector = self._vector(text)
-        if vector is None:
-            return None
-        columns, values = vector
-        rows = self.weights[columns]
-        scores = values @ rows + self.intercept
-        best = int(np.argmax(scores))
-        return Prediction(self.units[best], _confidence(scores, self.temperature, best),
-                          self._top_terms(text, columns, values * rows[:, best], terms) if terms else ())
+        (found,) = self._predict_chunk([text])
+        if found is None or not terms:
+            return found
+        return Prediction(found.unit, found.confidence, self.explain(text, found.unit, terms))
 
     def explain(self, text: str, unit: str, terms: int = 3) -> tuple[str, ...]:
         """The words of ``text`` that weighed most for ``unit``."""
-        vector = self._vector(text)
-        if vector is None or unit not in self.units:
+        scored, columns, values, _ = self._vectors([text])
+        if not scored or unit not in self.units:
             return ()
-        columns, values = vector
         return self._top_terms(text, columns, values * self.weights[columns, self.units.index(unit)], terms)
 
     def _top_terms(self, text: str, columns: np.ndarray, weight: np.ndarray, limit: int) -> tuple[str, ...]:
@@ -187,44 +196,21 @@ class RoutingModel:
         return names
 
     def predict_many(self, texts: Iterable[str]) -> list[Prediction | None]:
-        """:meth:`predict` of each text (without the words), the same figures
-        to the bit: the n-grams of all texts looked up at once and the
-        element-wise arithmetic done on all of them together; only each text's
-        own sums (its norm, its scores) are taken one text at a time."""
+        """:meth:`predict` of each text (without the words), scored together."""
         out: list[Prediction | None] = []
         texts = iter(texts)
-        # in slices: the gathered weight rows (n-grams × units) stay small
+        # in slices: the weight rows gathered (n-grams × units) stay small
         while chunk := list(islice(texts, PREDICT_CHUNK)):
             out += self._predict_chunk(chunk)
         return out
 
     def _predict_chunk(self, texts: list[str]) -> list[Prediction | None]:
-        counts = [Counter(features(text)) for text in texts]
-        ends = np.cumsum(np.fromiter(map(len, counts), dtype=np.intp, count=len(counts)))
-        total = int(ends[-1])
-        found = np.fromiter(map(self.vocabulary.get, chain.from_iterable(counts), repeat(-1, total)),
-                            dtype=np.intp, count=total)
-        tf = np.fromiter(chain.from_iterable(c.values() for c in counts), dtype=np.float32, count=total)
-        known = found >= 0
-        # where each text's known n-grams end among all the known ones
-        known_ends = np.concatenate(([0], np.cumsum(known)))[ends].tolist()
-        columns = found[known]
-        values = (1.0 + np.log(tf[known])) * self.idf[columns]
-        rows = self.weights[columns]
-        scores = np.empty((len(texts), len(self.units)), dtype=np.float32)
-        scored: list[int] = []
-        start = 0
-        for i, end in enumerate(known_ends):
-            if end > start:
-                vector = values[start:end]
-                vector = vector / np.sqrt(vector @ vector)
-                scores[len(scored)] = vector @ rows[start:end] + self.intercept
-                scored.append(i)
-            start = end
+        scored, columns, values, offsets = self._vectors(texts)
         out: list[Prediction | None] = [None] * len(texts)
         if scored:
-            scores = scores[:len(scored)]
+            scores = self._scores(columns, values, offsets)
             best = scores.argmax(axis=1)
+            # the softmax's share of the best unit, with the fitted temperature
             z = (scores - scores[np.arange(len(scored)), best][:, None]) * self.temperature
             confidence = 1.0 / np.exp(z).sum(axis=1)
             for i, unit, sure in zip(scored, best.tolist(), confidence.tolist()):
@@ -260,11 +246,6 @@ class Learned:
 
     def explain(self, text: str, unit: str) -> tuple[str, ...]:
         return self.model.explain(text, unit)
-
-
-def _confidence(scores: np.ndarray, temperature: float, best: int) -> float:
-    z = (scores - scores[best]) * temperature
-    return float(1.0 / np.exp(z).sum())
 
 
 def _softmax_nll(scores: np.ndarray, truth: np.ndarray, temperature: float) -> float:
