@@ -11,7 +11,6 @@ replies under it, so the poller reads the thread again and finds the answer.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
@@ -90,7 +89,7 @@ class MastodonAdapter(Adapter):
 
     def timeline(self, account: AccountRef, cursor: str | None = None) -> Page[Post]:
         params: dict[str, Any] = {"limit": self.page_size, "exclude_reblogs": "true"}
-        max_id = _load(cursor).get("max_id")
+        max_id = _max_id(cursor)
         newest = None if max_id else account.state.get("newest")
         newest = newest if isinstance(newest, str) and mparse.ID_RE.fullmatch(newest) else None
         path = f"/api/v1/accounts/{quote(account.uid)}/statuses"
@@ -129,7 +128,7 @@ class MastodonAdapter(Adapter):
         if not max_id and latest > int(newest or 0):
             state["newest"] = str(latest)
         after = mparse.next_max_id(link) if payload else None
-        return Page(items=tuple(posts), cursor=_dump({"max_id": after}) if after else None,
+        return Page(items=tuple(posts), cursor=after,
                     complete=after is None, state=state or None)
 
     def status(self, post_id: str, account: AccountRef) -> Post:
@@ -172,7 +171,7 @@ class MastodonAdapter(Adapter):
         if source.kind != MENTIONS or not account.cookie:
             return super().read_source(source, account, cursor)
         params: dict[str, Any] = {"types[]": "mention", "limit": 40}
-        max_id = _load(cursor).get("max_id")
+        max_id = _max_id(cursor)
         if max_id:
             params["max_id"] = max_id
         payload, link = self._get(MENTIONS, "/api/v1/notifications", params, account.cookie)
@@ -187,7 +186,7 @@ class MastodonAdapter(Adapter):
                 post = replace(post, mentions=(account.name, *post.mentions))
             posts.append(post)
         after = mparse.next_max_id(link) if payload else None
-        return Page(items=tuple(posts), cursor=_dump({"max_id": after}) if after else None,
+        return Page(items=tuple(posts), cursor=after,
                     complete=after is None)
 
     @classmethod
@@ -271,17 +270,8 @@ def _with_extra(post: Post, counted: Mapping[str, int]) -> Post:
     return replace(post, comments_count=post.comments_count + extra)
 
 
-def _dump(state: Mapping[str, Any]) -> str:
-    return json.dumps(state, sort_keys=True, separators=(",", ":"))
-
-
-def _load(cursor: str | None) -> dict[str, Any]:
-    if not cursor:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        raise errors.ParseError("cursor", "<cursor>", "not a cursor this adapter made") from None
-    if not isinstance(state, dict):
+def _max_id(cursor: str | None) -> str | None:
+    """A cursor is the ``max_id`` of the page it leads to (the ``Link`` header's ``next``)."""
+    if cursor is not None and not mparse.ID_RE.fullmatch(cursor):
         raise errors.ParseError("cursor", "<cursor>", "not a cursor this adapter made")
-    return state
+    return cursor or None
