@@ -384,3 +384,14 @@ def test_a_shape_the_parser_does_not_know_names_its_endpoint_and_field(endpoint,
     with pytest.raises(errors.ParseError) as caught:
         PARSERS[endpoint](body, account_uid=UID, post_id="1")
     assert caught.value.endpoint == endpoint and caught.value.field == field
+
+
+def test_a_boost_has_no_words_of_its_own():
+    """A boost of a citizen's post is no answer to it (and no Unsupported:
+    the adapter knows a boost carries nothing of the account's own)."""
+    original = _status()
+    boost = _status(id="99", reblog=original, content="")
+    post = PARSERS["status"](boost, account_uid=UID, post_id="99")
+    assert post.repost_of == original["id"]
+    adapter = MastodonAdapter(Http(), {"base_url": "http://127.0.0.1:9"})
+    assert adapter.repost_text(post) is None

@@ -189,6 +189,10 @@ class MastodonAdapter(Adapter):
         return Page(items=tuple(posts), cursor=after,
                     complete=after is None)
 
+    def repost_text(self, post: Post) -> str | None:
+        # a boost carries no words of its own (a quote is a status of its own)
+        return None
+
     @classmethod
     def post_url(cls, *, author_id: str, external_id: str, short_id: str | None = None) -> str | None:
         # a status's page is on its server, which ids alone do not name: the
