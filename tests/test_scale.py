@@ -5,6 +5,7 @@ into an empty PostgreSQL (identical tables and reports)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import threading
@@ -29,7 +30,8 @@ from huisheng.config import load_settings
 from huisheng.config.matrix import dump_matrix
 from huisheng.errors import DatabaseUnavailable
 from huisheng.polling.pace import EgressPacer
-from huisheng.scale.queue import cron_for
+from huisheng.scale.queue import CONTROL_QUEUE, RETRY_STALLED_TASK, Queue, cron_for
+from huisheng.scale.settings import scale_from_settings
 from huisheng.simulator import SimServer, World, WorldConfig
 from huisheng.simulator.sample import sample_matrix
 from huisheng.storage.db import make_engine, session_factory
@@ -192,6 +194,46 @@ def test_a_poll_that_loses_the_database_says_so_in_one_line_and_is_polled_again(
         runtime.close()
         server.stop()
         proxy.close()
+        schema.drop()
+
+
+@needs_pg
+def test_a_retry_of_stalled_jobs_whose_worker_died_does_not_stop_the_next_ones(tmp_path):
+    schema = PgSchema(PG_URL)
+    engine = make_engine(schema.url())
+    runtime = None
+    try:
+        config = _config(tmp_path, schema.url(), scale='engine = "procrastinate"\nheartbeat = 0.5\nstall_timeout = 1')
+        assert CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)]).exit_code == 0
+        with engine.begin() as conn:
+            # a worker killed while it retried stalled jobs, and a poll of its
+            # (as procrastinate's own lock per task would have left them)
+            dead = conn.scalar(text("INSERT INTO procrastinate_workers (last_heartbeat) "
+                                    "VALUES (now() - interval '1 hour') RETURNING id"))
+            stuck = conn.execute(text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args, status, worker_id) VALUES "
+                "('control', 'huisheng.retry_stalled', 'retry-stalled', '{\"timestamp\": 0}', 'doing', :w), "
+                "('poll', 'huisheng.poll', 'account-1', '{\"account_id\": 1}', 'doing', :w) RETURNING id"),
+                {"w": dead}).scalars().all()
+        settings = load_settings(config)
+        runtime = build_runtime(settings)
+        queue = Queue(runtime, scale_from_settings(settings))
+
+        async def run_control_jobs() -> None:
+            async with queue.app.open_async():
+                await queue.app.configure_task(RETRY_STALLED_TASK).defer_async(timestamp=1)
+                await queue.app.run_worker_async(queues=[CONTROL_QUEUE], wait=False, install_signal_handlers=False)
+
+        asyncio.run(run_control_jobs())
+        with engine.connect() as conn:
+            status = dict(conn.execute(text("SELECT id, status FROM procrastinate_jobs WHERE id = ANY(:ids)"),
+                                       {"ids": stuck}).all())
+        assert status[stuck[1]] == "todo"  # the dead worker's poll is queued again
+        assert status[stuck[0]] != "doing"
+    finally:
+        if runtime is not None:
+            runtime.close()
+        engine.dispose()
         schema.drop()
 
 

@@ -17,7 +17,8 @@ own units of work, in the PostgreSQL database every worker shares.
   lock and a queueing lock: once per period across the cluster, never two at
   once.
 * ``huisheng.retry_stalled`` — periodic: the jobs of a worker whose heartbeat
-  stopped (killed, its machine gone) go back to the queue.
+  stopped (killed, its machine gone) go back to the queue; one run at a time
+  under a PostgreSQL advisory lock (a dead worker's session lets it go).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ DB_RETRY_WAIT = 5
 DB_RETRY_ATTEMPTS = 12
 #: seconds to connect, or to get a connection from the pool
 CONNECT_TIMEOUT = 5
+#: retrying stalled jobs, one at a time per installation (schema) of the database
+_RETRY_STALLED_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '/huisheng.retry_stalled'))"
 
 
 def conninfo(url: str) -> str:
@@ -119,8 +122,9 @@ class Queue:
         dispatch = app.task(name=DISPATCH_TASK, queue=CONTROL_QUEUE, queueing_lock="dispatch",
                             lock="dispatch")(self._dispatch)
         app.periodic(cron=every)(dispatch)
-        stalled = app.task(name=RETRY_STALLED_TASK, queue=CONTROL_QUEUE, queueing_lock="retry-stalled",
-                           lock="retry-stalled")(self._retry_stalled)
+        # No procrastinate lock here (see _retry_stalled): only one waiting at a time.
+        stalled = app.task(name=RETRY_STALLED_TASK, queue=CONTROL_QUEUE,
+                           queueing_lock="retry-stalled")(self._retry_stalled)
         app.periodic(cron=every)(stalled)
         for job in self.runtime.jobs():
             def run(timestamp: int, job=job) -> None:
@@ -189,16 +193,25 @@ class Queue:
         return self._claimer.claim_due(self.scale.queue_depth - waiting)
 
     async def _retry_stalled(self, timestamp: int) -> int:
-        manager = self.app.job_manager
-        stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.scale.stall_timeout)
-        for job in stalled:
-            try:
-                await manager.retry_job(job)
-            except exceptions.UniqueViolation:
-                # The account was queued anew meanwhile (its lease ran out):
-                # that job polls it, this one is done with.
-                await manager.finish_job(job, status=Status.FAILED, delete_job=False)
-            log.warning("job=%s task=%s outcome=retried (its worker stopped answering)", job.id, job.task_name)
+        # One at a time across the cluster (two would retry one job twice, the
+        # second time while it runs again), under a lock the database drops
+        # with the session that holds it.  A procrastinate lock would stay
+        # with this task's own job when its worker dies, and no later one
+        # would ever run: nothing stalled would be retried again.
+        async with self.app.connector.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(_RETRY_STALLED_LOCK)
+            if not (await cursor.fetchone())[0]:
+                return 0
+            manager = self.app.job_manager
+            stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self.scale.stall_timeout)
+            for job in stalled:
+                try:
+                    await manager.retry_job(job)
+                except exceptions.UniqueViolation:
+                    # The account was queued anew meanwhile (its lease ran out):
+                    # that job polls it, this one is done with.
+                    await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                log.warning("job=%s task=%s outcome=retried (its worker stopped answering)", job.id, job.task_name)
         return len(stalled)
 
     async def _cleanup(self, timestamp: int) -> None:
