@@ -408,9 +408,10 @@ class _AccountRun:
             if post.author_id == self.ref.uid and not post.is_pinned:
                 if post.created_at is not None and (oldest is None or post.created_at < oldest):
                     oldest = post.created_at
-                if state is not None and (state.comments_read_count is not None
+                if state is not None and (state.comments_read_count is not None or self.threadless
                                           or state.comments_incomplete_reason is not None):
-                    known_hit = True  # an incomplete thread is on its own retry schedule
+                    # an incomplete thread is on its own retry schedule; without threads, stored is known
+                    known_hit = True
         with sessions.begin() as session:
             upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
                                           account=(self.ref.platform, self.ref.uid), now=self.now,
