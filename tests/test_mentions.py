@@ -102,10 +102,7 @@ def test_search_finds_every_mention_once_despite_partial_dedup_then_stops_at_kno
     assert "search" not in server.stats()["by_endpoint"]
 
     # once due again, with nothing new: one page, which ends the read (all known)
-    engine = make_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(update(AccountSource).values(next_check_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
-    engine.dispose()
+    _sources_due(db_url)
     server.reset_stats()
     assert run(config, "poll", district_account.uid).exit_code == 0
     assert server.stats()["by_endpoint"].get("search") == 1
@@ -114,6 +111,13 @@ def test_search_finds_every_mention_once_despite_partial_dedup_then_stops_at_kno
     server.reset_stats()
     assert run(config, "poll", district_account.uid).exit_code == 0
     assert "search" not in server.stats()["by_endpoint"]
+
+
+def _sources_due(db_url):
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(update(AccountSource).values(next_check_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+    engine.dispose()
 
 
 def _search_source(db_url):
@@ -141,10 +145,7 @@ def test_a_search_deeper_than_the_page_cap_resumes_where_it_stopped(district):
     # new mentions on top shift the listing's pages while the read goes on below, poll after poll
     server.clock.advance(6 * 3600)
     for _ in range(6):
-        engine = make_engine(db_url)
-        with engine.begin() as conn:
-            conn.execute(update(AccountSource).values(next_check_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
-        engine.dispose()
+        _sources_due(db_url)
         assert run(config, "poll", account.uid).exit_code == 0
         complete, reason, cursor = _search_source(db_url)
         if complete:
@@ -232,6 +233,25 @@ def test_the_search_rate_limit_backs_the_search_off_not_the_account(district):
     assert row["consecutive_errors"] == 0
     assert search["last_error_kind"] == "rate_limited" and search["consecutive_errors"] == 1
     assert server.stats()["faults"].get("search_limit") == 1
+
+
+def test_a_search_read_cut_short_is_read_again_to_its_end(district):
+    config, matrix, server, db_url = district
+    account = matrix.accounts[0]
+    assert len(search_order(server.world, account.name, server.clock.now())) >= 3
+    server.search_limit = (1, 60.0)  # the first page is stored, the second refused: the read ends there
+    assert run(config, "poll", account.uid).exit_code == 0
+    assert _search_source(db_url)[2].get("reading") is True  # not recorded as read to its end
+    server.search_limit = (1000, 60.0)
+    _sources_due(db_url)
+    # the first page, all stored already, does not end the next read
+    assert run(config, "poll", account.uid).exit_code == 0
+    posts, roots, _ = _stored(db_url)
+    mine = {p["id"] for p in server.truth()["posts"] if p["citizen"] and account.uid in p["mentions"]
+            and not p["deleted"]}
+    assert mine <= set(posts) and mine <= set(roots)
+    complete, reason, cursor = _search_source(db_url)
+    assert complete and "reading" not in cursor
 
 
 def test_a_cookie_in_the_matrix_is_refused(tmp_path):

@@ -718,7 +718,15 @@ class _AccountRun:
         ends nothing), the listing's end, or the page cap.  A read the cap
         stopped keeps where it stopped (``resume``): the next read, once past
         what is new on top, goes on from there down to the recent window's
-        end (pages there may repeat what is known: the listing shifted)."""
+        end (pages there may repeat what is known: the listing shifted).
+        A read that did not end (a stop, a kill, an outage, an error after
+        some pages were stored) leaves ``reading`` in the cursor: the next
+        read then takes nothing it finds stored for the end of what is new,
+        and goes down to the last complete read's newest item."""
+        interrupted = bool(cursor.get("reading"))
+        if not interrupted:
+            with self.poller.sessions.begin() as session:
+                self._source_row(session, source).cursor = {**cursor, "reading": True}
         newest = _parse_time(cursor.get("newest"))
         window = self.now - timedelta(days=self.polling.recent_window_days)
         # reordering reaches this far below the newest item of the last read
@@ -733,7 +741,8 @@ class _AccountRun:
                 raise _Interrupted()
             page = self.adapter.read_source(source, self.ref, page_cursor)
             pages += 1
-            fresh, posts = self._store_source_page(page.items, horizon, expand=source.expand)
+            fresh, posts = self._store_source_page(page.items, horizon, expand=source.expand,
+                                                   stored_is_new=interrupted)
             found.update((p.external_id, p) for p in posts)
             dated = [i.created_at for i in page.items if i.created_at is not None]
             if dated and (newest is None or max(dated) > newest):
@@ -773,10 +782,11 @@ class _AccountRun:
             row.next_check_at = self.now + timedelta(seconds=source.interval) if source.interval else None
         self.result.sources_read.append(source.kind)
 
-    def _store_source_page(self, items: Sequence[Post | Comment], horizon: datetime, *, expand: bool = False
-                           ) -> tuple[bool, list[Post]]:
+    def _store_source_page(self, items: Sequence[Post | Comment], horizon: datetime, *, expand: bool = False,
+                           stored_is_new: bool = False) -> tuple[bool, list[Post]]:
         """Store what one source page found; (whether it brought anything not
-        stored before and newer than ``horizon``, the mention posts stored).
+        stored before — anything at all when ``stored_is_new`` — and newer
+        than ``horizon``, the mention posts stored).
         Posts and comments by the matrix's own accounts are left to their
         timelines; a post is owned by the first matrix account it names.
         ``expand``: the source lists previews, read whole when new."""
@@ -816,7 +826,8 @@ class _AccountRun:
             self._link_reposts(session, [_post_of(r, r.author_id) for r in reposts], mentions)
         new = [i for i in (*posts.values(), *comments) if i.external_id not in known]
         self.result.mentions += len(new)
-        fresh = any(i.created_at is None or i.created_at >= horizon for i in new)
+        fresh = any(i.created_at is None or i.created_at >= horizon
+                    for i in ((*posts.values(), *comments) if stored_is_new else new))
         return fresh, list(posts.values())
 
     def _follow_mentions(self, seen: set[str]) -> None:
