@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import Any
+
+from huisheng.config.settings import Matrix
 
 
 def emit(name: str, value: float, unit: str, baseline: float) -> dict[str, Any]:
@@ -18,3 +21,11 @@ def emit(name: str, value: float, unit: str, baseline: float) -> dict[str, Any]:
 def note(message: str) -> None:
     """Progress and detail go to stderr so stdout stays one JSON line per figure."""
     print(message, file=sys.stderr, flush=True)
+
+
+def weibo_accounts(matrix: Matrix) -> Matrix:
+    """The matrix with its Weibo accounts only: the polling benchmarks measure
+    the Weibo poller's pace against the simulator's Weibo paths (the example
+    district's feeds, boards, forums and Mastodon accounts have figures of
+    their own, or none)."""
+    return replace(matrix, accounts=tuple(a for a in matrix.accounts if a.platform == "weibo"))

@@ -40,7 +40,7 @@ from pathlib import Path
 import requests as http
 from sqlalchemy import update
 
-from bench._common import emit, note
+from bench._common import emit, note, weibo_accounts
 from huisheng import migrations
 from huisheng.adapters.base import Pace
 from huisheng.clock import Clock
@@ -245,7 +245,7 @@ def _gaps(cycle: Cycle, spacing: float) -> dict[str, float]:
 def measure(folder: Path) -> tuple[list[Cycle], int]:
     """The measured cycles and the configured concurrency."""
     base_settings = load_settings(CONFIG)
-    matrix = load_matrix(base_settings.matrix_path)
+    matrix = weibo_accounts(load_matrix(base_settings.matrix_path))
     configured = base_settings.platforms["weibo"].pace
     scale = SPACING / configured.min_interval
     pace = Pace(min_interval=SPACING, concurrency=configured.concurrency)

@@ -36,7 +36,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench._common import emit, note
+from bench._common import emit, note, weibo_accounts
 from huisheng import migrations
 from huisheng.clock import FakeClock
 from huisheng.config import load_settings
@@ -66,7 +66,7 @@ def _merge(*polls: dict[str, list[datetime]]) -> dict[str, list[datetime]]:
 
 def measure(folder: Path) -> dict:
     base_settings = load_settings(CONFIG)
-    matrix = load_matrix(base_settings.matrix_path)
+    matrix = weibo_accounts(load_matrix(base_settings.matrix_path))
     if ACCOUNTS:
         matrix = replace(matrix, accounts=matrix.accounts[:ACCOUNTS])
     # a few accounts read their own mention inbox with their own cookie
