@@ -15,12 +15,12 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, or_, select, text, update
 from sqlalchemy.engine import make_url
 
 from huisheng.clock import Clock
 from huisheng.storage.db import normalize_url
-from huisheng.storage.models import Account, Comment, Post
+from huisheng.storage.models import Account, AccountSource, Comment, Post
 
 HUISHENG = str(Path(sys.executable).with_name("huisheng"))
 STARTUP_TIMEOUT = 30.0  # a cold start on a busy 2-core machine
@@ -119,16 +119,16 @@ class Proxy:
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         sel = selectors.DefaultSelector()
-        sel.register(a, selectors.EVENT_READ, b)
-        sel.register(b, selectors.EVENT_READ, a)
         try:
+            sel.register(a, selectors.EVENT_READ, b)
+            sel.register(b, selectors.EVENT_READ, a)
             while True:
                 for key, _ in sel.select(timeout=0.5):
                     data = key.fileobj.recv(65536)
                     if not data:
                         return
                     key.data.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # cut (ValueError: closed before it was registered)
             return
         finally:
             sel.close()
@@ -195,6 +195,7 @@ concurrency = 2
 base_url = "{base_url}"
 ajax_base_url = "{base_url}"
 mode = "mobile"
+search_min_interval = {spacing}
 
 [scale]
 engine = "procrastinate"
@@ -300,11 +301,19 @@ def duplicates(sessions) -> list[tuple]:
 
 
 def caught_up(sessions, since: datetime) -> bool:
-    """Every account has succeeded, and re-read its window, since ``since``."""
-    with sessions() as session:
+    """Every account has succeeded, re-read its window and read its mention
+    sources since ``since``.  A source not read since then is made due now:
+    its interval is far longer than a test (and a read in flight when the
+    world stopped has just put it off)."""
+    with sessions.begin() as session:
+        session.execute(update(AccountSource).where(or_(AccountSource.last_success_at.is_(None),
+                                                        AccountSource.last_success_at <= since))
+                        .values(next_check_at=None))
         accounts = list(session.scalars(select(Account)))
+        sources = list(session.scalars(select(AccountSource)))
     return all(a.last_success_at is not None and a.last_success_at > since
-               and a.window_checked_at is not None and a.window_checked_at >= since for a in accounts)
+               and a.window_checked_at is not None and a.window_checked_at >= since for a in accounts) \
+        and all(s.last_success_at is not None and s.last_success_at > since for s in sources)
 
 
 def wait_until(condition, timeout: float, describe) -> None:
