@@ -74,9 +74,10 @@ class Reason:
         fields["rule"], fields["kind"], fields["span"], fields["detail"] = rule, kind, span, detail
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Subject:
-    """What is decided: a comment (or post) as the store holds it."""
+    """What is decided: a comment (or post) as the store holds it (one a
+    comment: its fields filled in directly, like :class:`Span`'s)."""
 
     text: str
     author_id: str
@@ -92,6 +93,13 @@ class Subject:
     reply_to_name: str | None = None
     #: comment | post
     kind: str = "comment"
+
+    def __init__(self, text: str, author_id: str, author_name: str, platform: str, account_uid: str,
+                 conventions: TextConventions, mentions: tuple[str, ...] = (), reply_to_name: str | None = None,
+                 kind: str = "comment"):
+        self.__dict__.update(text=text, author_id=author_id, author_name=author_name, platform=platform,
+                             account_uid=account_uid, conventions=conventions, mentions=mentions,
+                             reply_to_name=reply_to_name, kind=kind)
 
 
 @dataclass(frozen=True)
