@@ -1,6 +1,6 @@
 """The decide step decides a batch at once: the routing model asked about all
 its comments together, with the same decisions as one by one; and one comment
-whose decision raises costs the others nothing."""
+whose decision raises costs the others nothing and is flagged for a person."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from huisheng.flags.classify import Subject, build_directory, decide, decide_man
 from huisheng.flags.process import Decider
 from huisheng.flags.relearn import examples_from_csv
 from huisheng.flags.rules import load_rules
-from huisheng.storage.models import Comment
+from huisheng.storage.models import Account, Comment
 
 ROOT = Path(__file__).resolve().parent.parent
 SH = timezone(timedelta(hours=8))
@@ -104,7 +104,14 @@ def test_one_comment_whose_decision_raises_costs_the_others_nothing(db_url, monk
         with caplog.at_level(logging.ERROR, logger="huisheng.flags"):
             result = decider.run()
         assert result.decided == 3 and result.failed == [bad]
-        assert [f.comment_id for f in kit.flags()] == [first, last]
+        flags = {f.comment_id: f for f in kit.flags()}
+        assert sorted(flags) == sorted([first, bad, last])
+        # not lost: flagged for a person at the account's own unit, saying why
+        failed = flags[bad]
+        assert failed.routing == "account" and "自动判断出错" in failed.routing_reason
+        with kit.sessions() as session:
+            own_unit = session.scalar(select(Account.unit_id).where(Account.id == failed.account_id))
+        assert failed.unit_id == own_unit
         (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert bad_ext in record.getMessage() and "ValueError" in record.getMessage() and record.exc_info
         with kit.sessions() as session:  # decided: not tried again batch after batch

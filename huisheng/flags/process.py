@@ -25,9 +25,10 @@ fetched by a first poll still running is never decided against a guess.
 Flags, events and the ``decided_at`` markers commit together, batch by batch,
 so re-running never duplicates a flag or resets its state, and a crash leaves
 the rest of the batch to decide again.  A comment whose decision raises (a bug
-its text brings out) is logged with its id and the error and decided without a
-flag (``DecideResult.failed``): it never holds up the rest of its batch, nor is
-it tried again batch after batch.
+its text brings out) is logged with its id and the error (``DecideResult.failed``)
+and flagged for a person at its account's own unit:
+it never holds up the rest of its batch, is not tried again batch after batch,
+and is not lost.
 
 The citizens' comments of a batch are decided together before the batch is
 worked through (the decision depends on no other comment), so the routing
@@ -56,6 +57,7 @@ from huisheng.flags.workcal import WorkCalendar
 from huisheng.clock import Clock
 from huisheng.storage.matrix_sync import matrix_from_db, matrix_revision
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
+from huisheng.vocabulary import Category, Routing
 
 if TYPE_CHECKING:
     from huisheng.flags.relearn import ModelHandle
@@ -364,12 +366,13 @@ class Decider:
                 if decision is None:
                     continue  # a citizen talking to others under a citizen's post
                 if isinstance(decision, Exception):
-                    # decided (not retried batch after batch, never holding the others up), and said loudly
-                    log.error("comment=%s (%s, row %d): the decision failed, not flagged: %s: %s",
+                    # Never retried batch after batch (it would hold the others up), never
+                    # dropped either: a person reads it, at the account's own unit.
+                    log.error("comment=%s (%s, row %d): the decision failed, flagged for a person: %s: %s",
                               comment.external_id, comment.platform, comment.id, type(decision).__name__,
                               decision, exc_info=decision)
                     result.failed.append(comment.id)
-                    continue
+                    decision = _for_a_person(comment, directory)
                 days = self.sla.deadline_days(decision.category) if decision.category else None
                 if not decision.needs_reply or (days is None and not decision.urgent):
                     continue  # a category with no deadline (praise) carries no duty to reply
@@ -493,6 +496,15 @@ def _new_flag_values(**values: Any) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _for_a_person(comment: Row, directory: Directory) -> Decision:
+    """What a comment whose automatic decision failed gets: a flag for its
+    account's own unit to read, saying so."""
+    unit = directory.account_units.get((comment.platform, comment.account_uid))
+    return Decision(needs_reply=True, category=Category.CONSULTATION.value, urgent=False, reasons=(),
+                    unit_code=unit, routing=Routing.ACCOUNT.value,
+                    routing_reason="自动判断出错，按账号主办单位分派，请人工阅读并判断")
 
 
 def _subject(comment: Row) -> Subject:
