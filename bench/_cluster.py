@@ -24,7 +24,7 @@ import requests as http
 from sqlalchemy import create_engine, func, select, text, update
 
 from huisheng.config.matrix import dump_matrix
-from huisheng.config.settings import AccountSpec, Matrix, UnitSpec
+from huisheng.config.settings import AccountSpec, Matrix
 from huisheng.simulator.sample import sample_matrix
 from huisheng.storage.db import make_engine, normalize_url
 from huisheng.storage.models import Account
@@ -76,20 +76,22 @@ def serve(matrix_path: str, latency: str, history_days: str) -> None:
 
 
 def city_matrix(districts: int, accounts_each: int) -> Matrix:
-    """``districts`` copies of the sample district, codes and uids apart."""
-    units, accounts = [], []
+    """``districts`` copies of the sample district, codes and uids apart,
+    under one root (a matrix is one district's: each copy's departments and
+    streets hang from the city, its own accounts belong to the city)."""
     one = sample_matrix(accounts_each, streets=8)
+    root = next(u for u in one.units if u.parent is None)
+    units, accounts = [root], []
     for d in range(districts):
         prefix = f"Q{d:02d}-"
-        for u in one.units:
-            units.append(replace(u, code=prefix + u.code, parent=prefix + u.parent if u.parent else None,
-                                 name=f"{d + 1}区{u.name}", aliases=()))
-        for i, a in enumerate(one.accounts):
-            accounts.append(AccountSpec(a.platform, str(2_000_000_001 + d * 10_000 + i), f"{d + 1}区{a.name}",
-                                        prefix + a.unit))
-    root = UnitSpec("CITY", "市", "district")
-    units = [root] + [replace(u, parent=u.parent or "CITY", level=u.level if u.parent else "department")
-                      for u in units]
+
+        def code(unit: str) -> str:
+            return root.code if unit == root.code else prefix + unit
+
+        units += [replace(u, code=code(u.code), parent=code(u.parent), name=f"{d + 1}区{u.name}", aliases=())
+                  for u in one.units if u is not root]
+        accounts += [AccountSpec(a.platform, str(2_000_000_001 + d * 10_000 + i), f"{d + 1}区{a.name}", code(a.unit))
+                     for i, a in enumerate(one.accounts)]
     return Matrix(tuple(units), tuple(accounts))
 
 
