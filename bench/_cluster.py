@@ -155,9 +155,13 @@ queue_depth = 2000
 heartbeat = 5
 stall_timeout = 60
 """, encoding="utf-8")
+    cluster = Cluster(folder, config, schema, url, sim, base, [])
     for args in (["db", "upgrade"], ["matrix", "sync"]):
-        subprocess.run([HUISHENG, *args, "--config", str(config)], check=True, capture_output=True, timeout=600)
-    return Cluster(folder, config, schema, url, sim, base, [])
+        done = subprocess.run([HUISHENG, *args, "--config", str(config)], capture_output=True, text=True, timeout=600)
+        if done.returncode:
+            close(cluster)
+            raise RuntimeError(f"huisheng {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return cluster
 
 
 def run_workers(cluster: Cluster, egresses: list[str]) -> None:
