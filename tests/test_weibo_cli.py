@@ -59,14 +59,24 @@ def test_unrecognised_shape_exits_2_naming_endpoint_and_field():
 
 def test_unknown_endpoint_is_a_usage_error():
     path = FIXTURES / "timeline" / "renamed_id.json"
-    result = CliRunner().invoke(main, ["parse", "--endpoint", "nope", str(path)])
+    result = CliRunner().invoke(main, ["parse", "--platform", "weibo", "--endpoint", "nope", str(path)])
     assert result.exit_code == 2 and "child_comments" in result.output
+    # without --platform: no installed adapter has it
+    result = CliRunner().invoke(main, ["parse", "--endpoint", "nope", str(path)])
+    assert result.exit_code == 2 and "'nope'" in result.output and "adapters list" in result.output
+
+
+def test_an_endpoint_several_adapters_have_needs_the_platform_named():
+    path = FIXTURES / "timeline" / "renamed_id.json"
+    result = CliRunner().invoke(main, ["parse", "--endpoint", "status", str(path)])
+    assert result.exit_code == 2 and "--platform" in result.output and "weibo" in result.output
 
 
 def test_adapters_list_shows_the_weibo_entry_point():
     result = CliRunner().invoke(main, ["adapters", "list"])
     assert result.exit_code == 0, result.output
-    header, row = result.stdout.splitlines()[:2]
+    header, *rows = result.stdout.splitlines()
     assert header.split()[:2] == ["NAME", "HOSTS"]
+    (row,) = [r for r in rows if r.startswith("weibo ")]
     assert row.startswith("weibo") and "m.weibo.cn, weibo.com" in row
     assert "1 request / 3s, 1 at once" in row and "huisheng.adapters.weibo:WeiboAdapter" in row

@@ -43,10 +43,17 @@ def parse_saved(platform: str, endpoint: str, body: str | bytes, **context: Any)
     raise ParseError(endpoint, "<result>", f"parser returned {type(result).__name__}")
 
 
-def _default_platform() -> str | None:
-    """The platform ``--platform`` defaults to: the only adapter installed."""
-    installed = adapters.available()
-    return next(iter(installed)) if len(installed) == 1 else None
+def _platform_for(endpoint: str) -> str:
+    """The platform a missing ``--platform`` means: the only installed adapter
+    that knows ``endpoint`` (an endpoint several know needs naming)."""
+    knowing = sorted(name for name in adapters.available() if endpoint in adapters.load(name).parsers)
+    if len(knowing) == 1:
+        return knowing[0]
+    if not knowing:
+        raise click.UsageError(f"no installed adapter has an endpoint {endpoint!r} "
+                               "(huisheng adapters list shows each one's endpoints)")
+    raise click.UsageError(f"several adapters have an endpoint {endpoint!r} ({', '.join(knowing)}): "
+                           "name one with --platform")
 
 
 def _parse_now(value: str | None) -> datetime:
@@ -65,7 +72,7 @@ def _parse_now(value: str | None) -> datetime:
 
 def register(main: click.Group) -> None:
     @main.command("parse")
-    @click.option("--platform", default=_default_platform, show_default="the only adapter installed",
+    @click.option("--platform", default=None, show_default="the only adapter that has the endpoint",
                   help="Installed adapter name (huisheng adapters list).")
     @click.option("--endpoint", required=True,
                   help="Response shape: one of the endpoints the adapter names (huisheng adapters list).")
@@ -81,7 +88,7 @@ def register(main: click.Group) -> None:
                       post_id: str, page: int, config: Path) -> None:
         """Parse a saved response FILE and print one JSON object per normalized item."""
         if platform is None:
-            raise click.UsageError("several adapters are installed: name one with --platform")
+            platform = _platform_for(endpoint)
         body = file.read_bytes()
         try:
             rows = parse_saved(platform, endpoint, body, account_uid=account_uid,
