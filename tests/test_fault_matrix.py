@@ -73,7 +73,8 @@ def test_fault_is_recorded_isolated_backed_off_and_recovered(db_url, tmp_path, f
             # is honoured, and the whole host slowed, not just this account.
             assert all(gap >= (2400 if fault == "429" else 600) for gap in gaps)
         else:
-            assert all(later >= 1.3 * earlier for earlier, later in zip(gaps, gaps[1:]))
+            # (a wait that reached the cap, jitter and all, grows no more)
+            assert all(later >= 1.3 * earlier or later >= 0.8 * 3600 for earlier, later in zip(gaps, gaps[1:]))
         if kind == "auth_required":
             # Never retried in a loop: once per backoff cap at most.
             assert all(gap >= 3600 for gap in gaps)

@@ -49,10 +49,13 @@ def test_an_unexpected_exception_is_recorded_backed_off_and_shown(db_url, tmp_pa
     assert type(crash).__name__ in broken.last_error_message
     assert broken.consecutive_errors == len(attempts) and broken.failing_since is not None
     assert broken.lease_owner is None
-    # backed off like any error: far fewer than the 12 attempts of 2 healthy hours
-    assert 2 <= len(attempts) <= 5
+    # backed off like any error: far fewer than the 12 attempts of 2 healthy
+    # hours (waits of 300, 600, 1200, 2400 s, then the cap, each -20 % at worst,
+    # leave room for 6), each wait about twice the one before until the cap
+    assert 2 <= len(attempts) <= 6
     gaps = [(b - a).total_seconds() for a, b in zip(attempts, attempts[1:])]
     assert all(gap >= 300 * 0.8 for gap in gaps)
+    assert all(later >= 1.3 * earlier or later >= 0.8 * 3600 for earlier, later in zip(gaps, gaps[1:]))
     # one broken account never stops the others
     assert accounts and all(a.last_success_at is not None and a.consecutive_errors == 0
                             for a in accounts.values())
