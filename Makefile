@@ -27,9 +27,10 @@ browser:
 	fi
 
 # One pytest worker per core: every test has its own files, ports and
-# PostgreSQL schema, so they run side by side.
+# PostgreSQL schema, so they run side by side; an idle worker takes queued
+# tests from a busy one (the slow end-to-end tests would otherwise end alone).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n $(or $(PYTEST_WORKERS),auto)
+	$(BIN)/python -m pytest -q -n $(or $(PYTEST_WORKERS),auto) --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
