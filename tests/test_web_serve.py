@@ -44,8 +44,11 @@ def test_the_workbench_is_served(tmp_path, command):
     config = tmp_path / "huisheng.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{db}"\n\n[web]\nenabled = true\nport = {port}\n',
                       encoding="utf-8")
+    # started with SIGINT ignored, as a child of a process that ignores it
+    # inherits: Ctrl-C must still stop the workbench
     proc = subprocess.Popen([HUISHENG, "--config", str(config), command], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         page = wait_for(f"http://127.0.0.1:{port}/signin", proc)
         assert page.status_code == 200 and "登录" in page.text

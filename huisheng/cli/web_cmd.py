@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -31,6 +32,10 @@ def web(host: str | None, port: int | None, config: Path) -> None:
         app = build_app(settings, session_factory(engine))
         server = make_server(app, host or web_settings.host, port or web_settings.port)
         click.echo(f"回声工作台：{server.url}（Ctrl-C 停止）", err=True)
+        # Ctrl-C and systemd's SIGTERM both stop it cleanly, even when started
+        # with SIGINT ignored (a parent's setting a child inherits)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -39,6 +44,10 @@ def web(host: str | None, port: int | None, config: Path) -> None:
             server.stop()
     finally:
         engine.dispose()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(main: click.Group) -> None:
