@@ -15,7 +15,7 @@ def test_several_days_with_edits_and_deletions_match_the_truth(db_url, tmp_path)
                          comment_delete_share=0.1, long_share=0.3)
     sc = scenario(db_url, tmp_path, accounts=6, config=config, interval=1200)
     try:
-        sc.run_for(days=2)
+        sc.run_for(days=1)
         sc.settle()
         truth = sc.server.truth()
         compare_with_truth(sc.runtime, truth)
