@@ -1,7 +1,7 @@
 """Edges a user can type get one line and an exit status, never a traceback:
 ids and limits no database column holds, spans that overflow dates, times at
 the calendar's ends, empty names, a 200 KB spreadsheet cell, files nested
-thousands deep, and a delivery that delivered nothing."""
+thousands deep or in no known encoding, and a delivery that delivered nothing."""
 
 from __future__ import annotations
 
@@ -148,6 +148,19 @@ def test_a_200_kb_cell_in_a_spreadsheet_is_read(config, tmp_path):
     line = one_line_error(run(config, "rules", "eval", str(labelled), "--predictions", str(missing)), 1)
     assert line == f"Error: {missing}: 文件或文件夹不存在（No such file or directory）"
 
+
+
+@pytest.mark.parametrize("command", ["matrix import", "rules eval", "routing eval", "config check"])
+def test_undecodable_text_is_one_line_naming_the_file(tmp_path, command):
+    example = str(ROOT / "config" / "huisheng.example.toml")
+    sheet = tmp_path / "台账.csv"
+    sheet.write_bytes(b"text,needs_reply,unit\n\xff\xfe\x80\x81,1,dept-jt\n")  # neither UTF-8 nor GBK
+    args = {"matrix import": ["matrix", "import", str(sheet), "--out", str(tmp_path / "m")],
+            "rules eval": ["rules", "eval", str(sheet), "--config", example],
+            "routing eval": ["routing", "eval", str(sheet), "--cv", "5", "--config", example],
+            "config check": ["config", "check", "--config", str(sheet)]}[command]
+    line = one_line_error(CliRunner().invoke(main, args), 1)
+    assert line.startswith(f"Error: {sheet}: ") and "编码" in line, line
 
 # --- outbox send ------------------------------------------------------------------------
 
