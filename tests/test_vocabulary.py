@@ -10,9 +10,9 @@ from huisheng.config.matrix import SCHEMA as MATRIX_SCHEMA
 from huisheng.flags import lifecycle
 from huisheng.flags.rules import SCHEMA as RULES_SCHEMA
 from huisheng.flags.sla import SLA_TABLE
-from huisheng.notify.render import environment
+from huisheng.notify.render import LABELS, environment
 from huisheng.reports.overdue import OverdueFlag
-from huisheng.reports.tables import overdue_records
+from huisheng.reports.tables import COVERAGE_COLUMNS, overdue_records
 from huisheng.vocabulary import RULE_ROUTINGS, Category, EventKind, FlagState, LadderStep, Routing, UnitLevel
 from huisheng.web import i18n
 
@@ -49,3 +49,11 @@ def test_mail_workbench_and_reports_say_the_same_words():
     row = OverdueFlag(1, "交通局", "示范区交通局", "help", False, "张三", NOW, NOW, False, 1.0, "noticed", "…")
     (record,) = overdue_records([row], NOW, "zh", "csv")
     assert (record["category"], record["step"]) == ("求助", "已通报")
+
+
+def test_the_digest_names_its_figures_as_the_reports_do():
+    # the digest's coverage columns are the reports' figures: one term for each, in both languages
+    columns = {c.key: c for c in COVERAGE_COLUMNS}
+    for label, figure in (("flags", "flags"), ("coverage_rate", "coverage"), ("on_time_rate", "on_time_coverage")):
+        for lang in ("zh", "en"):
+            assert LABELS[lang][label].lower() == getattr(columns[figure], lang).lower(), (label, lang)
