@@ -17,8 +17,8 @@ from huisheng.errors import DatabaseUnavailable
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _json_dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
+#: one encoder for every JSON column (``json.dumps`` with options builds a new one per call)
+_json_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def normalize_url(url: str) -> str:

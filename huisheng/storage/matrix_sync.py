@@ -219,9 +219,13 @@ def _bump_revision(session: Session) -> None:
         session.execute(insert(MatrixRevision).values(id=1, revision=1))
 
 
+_REVISION = select(MatrixRevision.revision).where(MatrixRevision.id == 1)
+
+
 def matrix_revision(session: Session) -> int:
-    """How many syncs have changed the matrix in the database (one primary-key read)."""
-    return session.scalar(select(MatrixRevision.revision).where(MatrixRevision.id == 1)) or 0
+    """How many syncs have changed the matrix in the database (one primary-key
+    read, through the connection: the decide step asks every batch)."""
+    return session.connection().scalar(_REVISION) or 0
 
 
 def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[tuple[str, str], int]]:
