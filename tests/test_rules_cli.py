@@ -90,6 +90,16 @@ def test_rules_eval_table_json_and_predictions(tmp_path):
     assert rows[2]["needs_reply"] == "0" and rows[2]["unit_code"] == ""
 
 
+def test_predictions_neither_run_as_formulas_nor_drive_a_terminal(tmp_path):
+    labelled = write_csv(tmp_path / "l.csv", [["text"], ['=HYPERLINK("http://x.example","请问")'],
+                                              ["@沙坪坝发布 请问\x1b]0;title\x07几点开门"]])
+    out = tmp_path / "pred.csv"
+    assert invoke("rules", "eval", str(labelled), "--predictions", str(out), "--config", CONFIG).exit_code == 0
+    with out.open(encoding="utf-8-sig") as f:
+        texts = [row["text"] for row in csv.DictReader(f)]
+    assert texts == ['\'=HYPERLINK("http://x.example","请问")', "'@沙坪坝发布 请问几点开门"]
+
+
 def test_rules_eval_names_bad_rows(tmp_path):
     labelled = write_csv(tmp_path / "l.csv", [["text", "category", "unit"], ["a", "抱怨", ""], ["b", "", "火星局"]])
     result = CliRunner().invoke(main, ["rules", "eval", str(labelled), "--config", CONFIG])

@@ -21,6 +21,7 @@ from huisheng.flags.rules import Rules, load_rules
 from huisheng.config import load_settings
 from huisheng.config.matrix import load_matrix
 from huisheng.cli.tables import pad
+from huisheng.textsafe import csv_row
 from huisheng.vocabulary import Category, Routing
 
 if TYPE_CHECKING:
@@ -123,9 +124,10 @@ def write_predictions(path: Path, result: Evaluation, directory: Directory) -> N
         writer = csv.writer(f)
         writer.writerow(["text", "needs_reply", "category", "urgent", "unit_code", "unit_name", "reasons"])
         for row, d in zip(result.rows, result.decisions):
-            writer.writerow([row.text, int(d.needs_reply), d.category or "", int(d.urgent), d.unit_code or "",
-                             directory.unit_name(d.unit_code) if d.unit_code else "",
-                             "；".join(format_reason(r) for r in d.reasons)])
+            # citizens' text: no terminal controls, no formula a spreadsheet would run
+            writer.writerow(csv_row([row.text, int(d.needs_reply), d.category or "", int(d.urgent),
+                                     d.unit_code or "", directory.unit_name(d.unit_code) if d.unit_code else "",
+                                     "；".join(format_reason(r) for r in d.reasons)]))
 
 
 def register(main: click.Group) -> None:
