@@ -108,6 +108,24 @@ def test_raw_is_stored_as_given(engine):
     assert rows(engine, POSTS)[0].raw == raw
 
 
+@pytest.mark.parametrize("text, value", [("[]", []), ("null", None), (' {"a": "中"} ', {"a": "中"}),
+                                         ("1.5", 1.5), ("[1]\n", [1]), (b'["\xe4\xb8\xad"]', ["中"])])
+def test_json_columns_read_what_json_reads(text, value):
+    from huisheng.storage.db import _json_loads
+
+    assert _json_loads(text) == value
+
+
+@pytest.mark.parametrize("text", ["[1] x", "", "[", "{} {}"])
+def test_json_columns_refuse_what_json_refuses(text):
+    import json
+
+    from huisheng.storage.db import _json_loads
+
+    with pytest.raises(json.JSONDecodeError):
+        _json_loads(text)
+
+
 def test_changed_text_records_an_edit(engine):
     store_posts(engine, [post("P1", "原文", raw={"v": 1})])
     store_comments(engine, [comment("C1", "原评论", raw={"v": 1})])

@@ -19,6 +19,20 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 #: one encoder for every JSON column (``json.dumps`` with options builds a new one per call)
 _json_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _json_loads(text: str | bytes):
+    """``json.loads`` without its two whitespace scans for what we wrote
+    ourselves (no surrounding whitespace); anything else (bytes from psycopg
+    too) takes the full path."""
+    if not isinstance(text, str):
+        return json.loads(text)
+    try:
+        value, end = _raw_decode(text)
+    except ValueError:
+        return json.loads(text)  # raises the usual error, or parses leading whitespace
+    return value if end == len(text) else json.loads(text)
 
 
 def normalize_url(url: str) -> str:
@@ -38,6 +52,7 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
     # Chinese text stays readable (and half the size) in JSON columns.
     kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", _json_loads)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _unavailable)
     if is_sqlite:
