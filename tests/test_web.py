@@ -3,7 +3,9 @@ may see and do what, sign-in and its limits, the actions, escaping."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,11 @@ from sqlalchemy import select
 
 from huisheng.storage.models import Flag, FlagEvent, User
 from huisheng.users.signin import MAX_FAILURES_PER_EMAIL, hash_password
-from tests.webkit import ADMIN, AUDITOR, COMMUNITY, STREET, WebKit, csrf, days
+from huisheng.web.audit import PAGES as AUDIT_PAGES
+from huisheng.web.flag import ACTIONS as FLAG_ACTIONS
+from tests.webkit import ADMIN, AUDITOR, COMMUNITY, KEY, STREET, WebKit, csrf, days
+
+MAIL = '\n[mail]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\nfrom_address = "huisheng@example.org"\n'
 
 
 @pytest.fixture
@@ -178,7 +184,7 @@ def test_a_link_signs_in_once_and_expires(kit):
                                                         "next": f"/flags/{kit.flag['community']}"})
     assert first.status_code == 303 and first.headers["Location"] == f"/flags/{kit.flag['community']}"
     cookie = first.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie and "Expires=" in cookie
     again = kit.app.test_client()
     page = again.get(f"/signin/link/{token}")
     assert again.post(f"/signin/link/{token}", data={"csrf_token": csrf(page)}).headers["Location"].startswith(
@@ -282,3 +288,140 @@ def test_behind_the_proxy_each_forwarded_client_has_its_own_limit(db_url, tmp_pa
         assert attempt("198.51.100.9", AUDITOR, "correct horse battery") == "/"
     finally:
         kit.close()
+
+
+#: every route of the workbench (rule, method) → the concrete requests the test below makes of it; a new
+#: route fails that test until it is added here, and so checked as the wrong unit, as an auditor and
+#: without the CSRF token
+ROUTES = {
+    ("/", "GET"): ["/?account={account}&q=公交", "/?account={account}&section=overdue&page=2"],
+    ("/audit/", "GET"): ["/audit/?unit={unit}"],
+    **{(f"/audit/{page}", "GET"): [f"/audit/{page}?unit={{unit}}&by=unit"] for page in AUDIT_PAGES},
+    **{(f"/audit/{page}.<any(csv, xlsx):export>", "GET"): [f"/audit/{page}.csv?unit={{unit}}",
+                                                           f"/audit/{page}.xlsx?unit={{unit}}"]
+       for page in AUDIT_PAGES},
+    ("/flags/<int:flag_id>", "GET"): ["/flags/{flag}"],
+    ("/flags/<int:flag_id>/<action>", "POST"): [f"/flags/{{flag}}/{action}" for action in FLAG_ACTIONS],
+    ("/signin", "GET"): ["/signin?next=/flags/{flag}"],
+    ("/signin/link", "POST"): ["/signin/link"],
+    ("/signin/link/<token>", "GET"): ["/signin/link/forged.token?next=/flags/{flag}"],
+    ("/signin/link/<token>", "POST"): ["/signin/link/forged.token"],
+    ("/signin/password", "POST"): ["/signin/password"],
+    ("/signout", "POST"): ["/signout"],
+    ("/static/<path:filename>", "GET"): ["/static/style.css"],
+}
+
+
+def test_every_route_is_refused_to_the_wrong_unit_to_auditors_and_without_csrf(kit):
+    rules = {(r.rule, m) for r in kit.app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
+    assert rules == set(ROUTES)
+    other = {"flag": kit.flag["transport"], "unit": kit.unit_id("B03"), "account": kit.account["1002"]}
+    community, auditor = kit.client_for(COMMUNITY), kit.client_for(AUDITOR)
+    token = csrf(community.get("/"))
+    for (rule, method), paths in ROUTES.items():
+        for path in (p.format(**other) for p in paths):
+            if method == "GET":
+                response = community.get(path)
+                assert response.status_code in (200, 302, 404), path
+                if rule.startswith(("/flags/", "/audit/")) and rule != "/audit/":
+                    assert response.status_code == 404, path
+                assert "公交 302 路" not in response.get_data(as_text=True), path
+                continue
+            form = {"csrf_token": token, "note": "x", "unit": "东城第1社区", "date": "2026-11-20",
+                    "email": COMMUNITY, "password": "x" * 12}
+            if rule.startswith("/flags/"):  # another unit's flag: not found; an auditor's action: refused
+                assert community.post(path, data=form).status_code == 404, path
+                own = path.replace(f"/{other['flag']}/", f"/{kit.flag['community']}/")
+                assert auditor.post(own, data={**form, "csrf_token": csrf(auditor.get("/"))}).status_code == 403
+            # a forged CSRF token is refused on every form, whoever posts it
+            assert community.post(path, data={**form, "csrf_token": "forged"}).status_code == 400, path
+    for name in ("transport", "community"):
+        assert flag(kit, name).status == "open" and events(kit, name) == []
+    assert community.get("/").status_code == 200  # the forged sign-out did not sign out
+
+
+def test_sign_out_ends_the_session(kit):
+    client = kit.client_for(COMMUNITY)
+    response = client.post("/signout", data={"csrf_token": csrf(client.get("/"))})
+    assert response.status_code == 303 and response.headers["Location"] == "/signin"
+    assert client.get("/").status_code == 302
+    assert client.get(f"/flags/{kit.flag['community']}").status_code == 302
+
+
+def test_no_secret_appears_in_a_page(db_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("HS_TEST_SMTP_PASSWORD", "smtp-secret-Zq8uW3")
+    kit = WebKit(db_url, tmp_path, config_extra=MAIL + 'user = "hs"\npassword_env = "HS_TEST_SMTP_PASSWORD"\n'
+                                                                 'allow_plaintext_login = true\n')
+    try:
+        with kit.sessions.begin() as session:
+            admin = session.scalars(select(User).where(User.email == ADMIN)).one()
+            admin.password_hash = hash_password("correct horse battery")
+            secrets = [KEY.decode(), admin.password_hash, admin.password_hash.rsplit("$", 1)[-1],
+                       "smtp-secret-Zq8uW3"]
+        unused = kit.link(COMMUNITY)
+        secrets += unused.split(".")
+        client = kit.client_for(ADMIN)
+        cookie = client.get_cookie("huisheng_session").value
+        ids = {"flag": kit.flag["community"], "unit": kit.unit_id("S00"), "account": kit.account["1004"]}
+        pages = [p.format(**ids) for (rule, method), paths in ROUTES.items() if method == "GET" for p in paths]
+        for path in pages + ["/audit/coverage?by=month", "/?lang=en"]:
+            data = client.get(path).data
+            if ".xlsx" in path:  # a workbook is a zip of XML parts
+                with zipfile.ZipFile(io.BytesIO(data)) as book:
+                    data = b"".join(book.read(name) for name in book.namelist())
+            body = data.decode("utf-8")
+            assert not [s for s in secrets + [cookie] if s in body], path
+    finally:
+        kit.close()
+
+
+def test_signin_links_are_mailed_at_most_three_times_an_address_in_the_window(db_url, tmp_path):
+    from huisheng.storage.models import OutboxMessage
+    from huisheng.users.signin import MAX_LINKS_PER_EMAIL
+
+    kit = WebKit(db_url, tmp_path, config_extra=MAIL)
+    try:
+        client = kit.app.test_client()
+        token = csrf(client.get("/signin"))
+
+        def ask(address: str) -> str:
+            response = client.post("/signin/link", data={"csrf_token": token, "email": address, "next": "/"})
+            assert response.headers["Location"].startswith("/signin")
+            return client.get(response.headers["Location"]).get_data(as_text=True)
+
+        def mailed() -> int:
+            with kit.sessions() as session:
+                return len(session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == COMMUNITY,
+                                                                       OutboxMessage.kind == "signin")).all())
+
+        # an unknown address is told what a user is told, and nothing is mailed
+        assert "登录链接已发送" in ask("nobody@example.org")
+        for _ in range(MAX_LINKS_PER_EMAIL):
+            assert "登录链接已发送" in ask(COMMUNITY)
+        assert mailed() == MAX_LINKS_PER_EMAIL
+        assert "请求过于频繁" in ask(COMMUNITY) and mailed() == MAX_LINKS_PER_EMAIL
+        kit.clock.advance(16 * 60)
+        assert "登录链接已发送" in ask(COMMUNITY) and mailed() == MAX_LINKS_PER_EMAIL + 1
+    finally:
+        kit.close()
+
+
+def test_the_demo_prints_links_that_sign_in_a_community_administrator_and_an_auditor(kit, capsys):
+    from huisheng import demo
+    from huisheng.clock import Clock
+    from huisheng.web.app import create_app
+    from tests.digestkit import MATRIX
+
+    demo._web_links(kit.settings, MATRIX, "huisheng", "huisheng.toml")
+    printed = capsys.readouterr().out
+    links = re.findall(r"https://hs\.example\.gov\.cn(/signin/link/(\S+)\?next=(\S+))", printed)
+    assert [next_path for *_, next_path in links] == ["/", "/audit/coverage"]
+    app = create_app(kit.settings, kit.sessions, Clock())  # the key the demo used: the configured one
+    for (path, token, next_path), (role, text) in zip(links, (("单位管理员", "小区门口的路灯坏了"),
+                                                              ("考评员", "回复率"))):
+        client = app.test_client()
+        response = client.post(f"/signin/link/{token}", data={"csrf_token": csrf(client.get(path)),
+                                                               "next": next_path})
+        assert response.headers["Location"] == next_path
+        page = client.get(next_path).get_data(as_text=True)
+        assert text in page and f"{role}</span>" in page
