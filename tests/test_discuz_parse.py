@@ -204,3 +204,20 @@ def test_the_account_id_is_a_forums_fid_and_links_point_at_the_board():
         json.loads((FIXTURES / "mobile_forumdisplay.json").read_text("utf-8")),
         ctx=dparse.make_context(account_uid="36", now=NOW, site="https://bbs.example.gov.cn/")).items[1])
     assert record["url"] == "https://bbs.example.gov.cn/forum.php?mod=viewthread&tid=88231"
+
+
+def test_a_comments_link_is_on_its_own_board_when_several_are_configured():
+    from huisheng.adapters.base import Http
+    from huisheng.notify.digest import comment_link
+
+    # building the second board's adapter must not move the first board's links
+    for base in ("https://bbs.one.gov.cn", "https://luntan.two.gov.cn/bbs"):
+        DiscuzAdapter(Http(), {"base_url": base})
+    thread = dparse.thread_url("https://bbs.one.gov.cn", "88231")
+    assert comment_link("discuz", "88231", "901", "901", thread) == \
+        "https://bbs.one.gov.cn/forum.php?mod=redirect&goto=findpost&ptid=88231&pid=901"
+    assert comment_link("discuz", "7", "9", None, dparse.thread_url("https://luntan.two.gov.cn/bbs", "7")) == \
+        "https://luntan.two.gov.cn/bbs/forum.php?mod=redirect&goto=findpost&ptid=7&pid=9"
+    # no stored address: no guessed link (the flag's page links the post instead)
+    assert comment_link("discuz", "7", "9", None, None) is None
+    assert DiscuzAdapter.post_url(author_id="1", external_id="7") is None

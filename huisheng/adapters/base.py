@@ -589,8 +589,9 @@ class Adapter(abc.ABC):
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
         """A public page that shows this comment itself (``root_external_id``:
-        the top-level comment a reply is under); None when the platform has
-        none (the post's page is linked instead)."""
+        the top-level comment a reply is under; ``post_url``: the address the
+        stored post keeps, which names the site where ids alone do not); None
+        when the platform has none (the post's page is linked instead)."""
         return None

@@ -402,7 +402,7 @@ class FakeAdapter(Adapter):
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
         return f"https://fake.invalid/p/{post_external_id}#c{external_id}"
 
 
@@ -677,7 +677,7 @@ class AdapterContract:
         else:
             assert post.url == link, "a stored post's URL is the one the adapter builds for it"
         comment_link = None if comment_id is None else self.cls.comment_url(post_external_id=post_id,
-                                                                           external_id=comment_id)
+                                                                           external_id=comment_id, post_url=post.url)
         for url in (link, comment_link):
             assert url is None or url.startswith(("https://", "http://"))
 

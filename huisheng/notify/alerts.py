@@ -265,7 +265,7 @@ class AlertJob:
                       cues=_cues(flag.reasons), text=comment.text,
                       link=post_link(post.platform, post.url, post.author_id, post.short_id, post.external_id),
                       comment_link=comment_link(post.platform, post.external_id, comment.external_id,
-                                                comment.root_external_id),
+                                                comment.root_external_id, post.url),
                       action=next_step(flag.status, flag.category, flag.promised_at), promised_at=flag.promised_at)
         workbench = workbench_url(self.settings)
         queued = []

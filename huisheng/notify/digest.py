@@ -266,13 +266,14 @@ def post_link(platform: str, url: str | None, author_id: str, short_id: str | No
 
 
 def comment_link(platform: str, post_external_id: str, external_id: str,
-                 root_external_id: str | None) -> str | None:
-    """The comment's own page on the platform, when its adapter knows one."""
+                 root_external_id: str | None, post_url: str | None = None) -> str | None:
+    """The comment's own page on the platform, when its adapter knows one
+    (``post_url``: the post's stored address)."""
     adapter = _adapter(platform)
     if adapter is None:
         return None
     return adapter.comment_url(post_external_id=post_external_id, external_id=external_id,
-                               root_external_id=root_external_id)
+                               root_external_id=root_external_id, post_url=post_url)
 
 
 def next_step(status: str, category: str, promised_at: datetime | None) -> str | None:
@@ -387,7 +388,7 @@ def _load(session: Session, now: datetime, calendar: WorkCalendar, wanted: Mappi
             replied_offline=row.replied_offline, step=ladder_step(row),
             replied_recorded_at=replied_at.get(row.id), written_at=row.started_at,
             comment_url=comment_link(row.platform, row.external_id, row.comment_external_id,
-                                     row.root_external_id),
+                                     row.root_external_id, row.url),
             promised_at=row.promised_at)
         district.flags_by_unit.setdefault(row.unit_id, []).append(item)
 

@@ -66,7 +66,8 @@ def show(flag_id: int):
     units = session.execute(select(Unit.id, Unit.name).where(Unit.enabled.is_(True)).order_by(Unit.name)).all()
     return render_template(
         "flag.html", flag=flag, comment=comment, post=post,
-        comment_url=comment_link(post.platform, post.external_id, comment.external_id, comment.root_external_id),
+        comment_url=comment_link(post.platform, post.external_id, comment.external_id, comment.root_external_id,
+                                 post.url),
         post_url=post_link(post.platform, post.url, post.author_id, post.short_id, post.external_id), unit=unit, account=account, thread=thread,
         events=events, now=now, remaining=remaining, can_act=can_act(current_user(), g.scope, flag.unit_id),
         solvable=flag.category in lifecycle.SOLVABLE, suggestions=_suggestions(session, comment.text, unit),

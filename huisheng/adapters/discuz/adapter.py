@@ -76,14 +76,10 @@ class DiscuzAdapter(Adapter):
     source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {THREADS: ("版块主题列表", "the forum's threads")}
     parsers: ClassVar[Mapping[str, Any]] = dparse.PARSERS
     decode_body = staticmethod(dparse.decode_text)
-    #: the configured board's address, for links (the last adapter built sets it)
-    site: ClassVar[str | None] = None
-
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
         super().__init__(http, options, now)
         self.base_url = str(self.options.get("base_url") or DEFAULT_BASE).rstrip("/")
-        DiscuzAdapter.site = self.base_url
         self.zone = ZoneInfo(str(self.options.get("timezone") or "Asia/Shanghai"))
         self.officials: dict[str, set[str]] = {}
         for entry in self.options.get("officials") or ():
@@ -105,12 +101,14 @@ class DiscuzAdapter(Adapter):
 
     @classmethod
     def post_url(cls, *, author_id: str, external_id: str, short_id: str | None = None) -> str | None:
-        return dparse.thread_url(cls.site, external_id)
+        # a thread's address is on its board, which ids alone do not name: the
+        # stored post keeps the one its page gave (several boards may be configured)
+        return None
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
-        return dparse.post_link(cls.site, post_external_id, external_id)
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
+        return dparse.post_link(dparse.site_of(post_url), post_external_id, external_id)
 
     # -- HTTP ---------------------------------------------------------------------------
 

@@ -231,6 +231,14 @@ def thread_url(site: str | None, tid: str) -> str | None:
     return f"{site.rstrip('/')}/forum.php?mod=viewthread&tid={tid}" if site else None
 
 
+def site_of(thread: str | None) -> str | None:
+    """The board's address in a thread's (``thread_url``'s inverse)."""
+    if not thread:
+        return None
+    site, found, _ = thread.partition("/forum.php?")
+    return site if found else None
+
+
 def post_link(site: str | None, tid: str, pid: str) -> str | None:
     return f"{site.rstrip('/')}/forum.php?mod=redirect&goto=findpost&ptid={tid}&pid={pid}" if site else None
 

@@ -100,7 +100,7 @@ class LiuyanAdapter(Adapter):
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
         # answers have no page of their own: the thread's page shows them
         return lparse.thread_url(post_external_id)
 

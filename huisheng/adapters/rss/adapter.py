@@ -176,7 +176,7 @@ class RssAdapter(Adapter):
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
         return None
 
 

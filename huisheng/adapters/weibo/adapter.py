@@ -211,7 +211,7 @@ class WeiboAdapter(Adapter):
 
     @classmethod
     def comment_url(cls, *, post_external_id: str, external_id: str,
-                    root_external_id: str | None = None) -> str | None:
+                    root_external_id: str | None = None, post_url: str | None = None) -> str | None:
         # The post's mobile page opened at one comment's floor; a reply has no
         # floor of its own, so it opens at the comment it is under.  A post
         # stored as its own thread's root item (a citizen's mention) is the page.
