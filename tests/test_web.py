@@ -425,3 +425,13 @@ def test_the_demo_prints_links_that_sign_in_a_community_administrator_and_an_aud
         assert response.headers["Location"] == next_path
         page = client.get(next_path).get_data(as_text=True)
         assert text in page and f"{role}</span>" in page
+
+
+def test_inbox_filters_by_category_and_state(kit):
+    client = kit.client_for(STREET)
+    complaints = client.get("/?category=complaint").get_data(as_text=True)
+    assert "小区门口的路灯坏了" in complaints and "街道办几点下班" not in complaints
+    post_action(kit.client_for(COMMUNITY), kit, "community", "ack")
+    acknowledged = client.get("/?state=acknowledged").get_data(as_text=True)
+    assert "小区门口的路灯坏了" in acknowledged and "街道办几点下班" not in acknowledged
+    assert "小区门口的路灯坏了" not in client.get("/?state=open").get_data(as_text=True)

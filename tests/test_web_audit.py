@@ -322,3 +322,17 @@ def test_english_headers_and_names(kit):
                   "csv", lang="en")
     assert web.startswith(printed) and [r[2] for r in csv_rows(printed)[1:]] == ["district", "department", "street",
                                                                                 "community"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_table_of_every_page_exports_to_csv_and_xlsx(kit, page):
+    client = kit.client_for(AUDITOR)
+    html = get(client, f"/audit/{page}")
+    assert f'href="/audit/{page}.csv"' in html and f'href="/audit/{page}.xlsx"' in html
+    rows = csv_rows(get(client, f"/audit/{page}.csv"))
+    book = load_workbook(io.BytesIO(client.get(f"/audit/{page}.xlsx").data))
+    # a sheet (and a header in the CSV) for each table on the page
+    assert len(book.sheetnames) == html.count("<table")
+    for sheet in book.worksheets:
+        values = [[("" if c.value is None else c.value) for c in row] for row in sheet.iter_rows()]
+        assert values and [str(v) for v in values[0]] in rows

@@ -42,11 +42,14 @@ def test_the_workbench_is_served(tmp_path, command):
     db = tmp_path / "huisheng.sqlite"
     migrations.upgrade(f"sqlite:///{db}")
     config = tmp_path / "huisheng.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{db}"\n\n[web]\nenabled = true\nport = {port}\n',
+    # `web` is told its port on the command line (over the config's); neither is told a host
+    configured = free_port() if command == "web" else port
+    config.write_text(f'[database]\nurl = "sqlite:///{db}"\n\n[web]\nenabled = true\nport = {configured}\n',
                       encoding="utf-8")
+    options = ["--port", str(port)] if command == "web" else []
     # started with SIGINT ignored, as a child of a process that ignores it
     # inherits: Ctrl-C must still stop the workbench
-    proc = subprocess.Popen([HUISHENG, "--config", str(config), command], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([HUISHENG, "--config", str(config), command, *options], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
@@ -60,3 +63,5 @@ def test_the_workbench_is_served(tmp_path, command):
     finally:
         proc.send_signal(signal.SIGTERM if command == "run" else signal.SIGINT)
         assert proc.wait(timeout=30) == 0, proc.stdout.read().decode(errors="replace")
+    # listening on the loopback address only, unless configured otherwise
+    assert f"http://127.0.0.1:{port}" in proc.stdout.read().decode(errors="replace")
