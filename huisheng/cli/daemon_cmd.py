@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 
 from huisheng.adapters import source_label
 from huisheng.adapters.base import CAPABILITY_NAMES
-from huisheng.cli._common import MAX_ROW_ID, config_option, fail_cleanly, require_schema
+from huisheng.cli._common import MAX_ROW_ID, config_option, exit_stopped, fail_cleanly, require_schema
 from huisheng.errors import HuishengError
 from huisheng.storage.models import Account, AccountSource, Comment, Post, Unit
 from huisheng.cli.tables import text_table
@@ -105,6 +105,7 @@ def run(config: Path) -> None:
         if web is not None:
             web.stop()
         rt.close()
+    exit_stopped()
 
 
 def _start_web(rt):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from huisheng.cli._common import config_option, fail_cleanly, require_schema
+from huisheng.cli._common import config_option, exit_stopped, fail_cleanly, require_schema
 
 
 @click.command()
@@ -53,6 +53,7 @@ def worker(config: Path, name: str | None, egress: str | None, concurrency: int 
 
     runner.install_signal_handlers(_on_signal)
     runner.run()
+    exit_stopped()
 
 
 def register(main: click.Group) -> None:
