@@ -90,9 +90,9 @@ class DigestKit:
             session.flush()
             flag = Flag(comment_id=comment.id, post_id=self.posts[uid], account_id=self.account[uid],
                         unit_id=self.unit[unit], routing="account", routing_reason=f"评论在账号 {uid} 下",
-                        category=category, urgent=urgent, reasons=[], author_id="9001", author_name=author,
+                        category=category, urgent=urgent, author_id="9001", author_name=author,
                         status=status, started_at=created, created_at=created, due_at=due,
-                        updated_at=created, **fields)
+                        updated_at=created, **{"reasons": [], **fields})
             session.add(flag)
             session.flush()
             self.flag[name] = flag.id

@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -255,6 +256,33 @@ def test_an_urgent_flag_shows_clock_hours_left(kit):
                   due=kit.clock.now() + timedelta(minutes=90), urgent=True)
     page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['gas']}").get_data(as_text=True)
     assert "剩余 1.5 小时" in page
+
+
+def test_a_flags_page_explains_the_decision_the_clock_and_every_event(kit):
+    from huisheng.storage.models import FlagEvent
+
+    reasons = [{"rule": "category/consultation", "kind": "category", "detail": "咨询 +1", "span": [4, 6, "请问"]},
+               {"rule": "needs_reply/consultation", "kind": "needs_reply", "detail": "类别「咨询」（得分 1）需回复",
+                "span": None},
+               {"rule": "route/place", "kind": "route", "detail": "<b>地点</b>「磁器口」", "span": None}]
+    reminded, escalated = kit.clock.now() - timedelta(hours=30), kit.clock.now() - timedelta(hours=6)
+    kit.make_flag("explained", "1004", "S00C01", text="小区门口请问能修吗", created=kit.clock.now() - days(3),
+                  due=kit.clock.now() - days(1), reasons=reasons, reminded_at=reminded, escalated_at=escalated)
+    with kit.sessions.begin() as session:
+        session.add(FlagEvent(flag_id=kit.flag["explained"], at=reminded, kind="reminder", actor="rule:ladder",
+                              note="已催办 1 次", data={}))
+    page = kit.client_for(COMMUNITY).get(f"/flags/{kit.flag['explained']}").get_data(as_text=True)
+    # why it was flagged, in words, with the words that counted
+    assert "咨询 +1：「请问」" in page and "类别「咨询」（得分 1）需回复" in page
+    assert "&lt;b&gt;地点&lt;/b&gt;" in page and "<b>地点</b>" not in page
+    # where it went and why, and what the ladder did when (local time)
+    assert "评论在账号 1004 下" in page
+    assert "已催办" in page and "已督办" in page
+    local = ZoneInfo("Asia/Shanghai")
+    assert reminded.astimezone(local).strftime("%Y-%m-%d %H:%M") in page
+    assert escalated.astimezone(local).strftime("%Y-%m-%d %H:%M") in page
+    assert "已超期" in page
+    assert "已催办 1 次" in page and "rule:ladder" in page
 
 
 def test_a_flag_links_to_the_comment_on_the_platform(kit):
