@@ -18,7 +18,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
 from huisheng.config.settings import AccountSpec, Matrix
@@ -499,6 +499,26 @@ class World:
 
     def _citizen(self, rng: random.Random) -> tuple[int, str]:
         return self.citizens[rng.randrange(len(self.citizens))]
+
+    def messages_of_day(self, account: AccountSpec, day: date, salt: str, step: timedelta
+                        ) -> Iterator[tuple[random.Random, datetime, texts.Written]]:
+        """One day of the messages residents write to an account that holds
+        messages only (a forum, a message board): each with the day's own
+        random stream (to draw the rest of it from, in order), its time (7–23
+        h local, in whole ``step``s) and its words."""
+        rng = random.Random(f"{self.seed}:{account.uid}:{day}:{salt}")
+        try:
+            level = self.matrix.unit(account.unit).level
+        except KeyError:
+            level = "district"
+        midnight = datetime.combine(day, time.min, SHANGHAI).astimezone(timezone.utc)
+        first, last = timedelta(hours=7) // step, timedelta(hours=23) // step
+        n = poisson(rng, self.config.rate(self.config.mentions_per_day, level))
+        for when in sorted(midnight + step * rng.randrange(first, last) for _ in range(n)):
+            written = texts.resident_comment(rng, self.places, level, ())
+            while written.category is None or written.category == "topic":  # a message, not chatter
+                written = texts.resident_comment(rng, self.places, level, ())
+            yield rng, when, written
 
     def _add(self, post: SimPost, comment: SimComment) -> SimComment:
         # Lists stay in time order whatever order the generator made things in.

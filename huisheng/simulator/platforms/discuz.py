@@ -20,16 +20,15 @@ A missing thread or forum is Discuz's own message page (``#messagetext``).
 
 from __future__ import annotations
 
-import random
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any, Mapping
 
 from huisheng.simulator import texts
 from huisheng.simulator.platforms import register
-from huisheng.simulator.world import SHANGHAI, World, iso, poisson
+from huisheng.simulator.world import SHANGHAI, World, iso
 
 TPP = 20
 PPP = 10
@@ -142,17 +141,7 @@ class DiscuzSim:
 
     def _make_day(self, forum, day) -> None:
         w = self.world
-        rng = random.Random(f"{w.seed}:{forum.uid}:{day}:discuz")
-        try:
-            level = w.matrix.unit(forum.unit).level
-        except KeyError:
-            level = "district"
-        midnight = datetime.combine(day, datetime.min.time(), SHANGHAI).astimezone(timezone.utc)
-        n = poisson(rng, w.config.rate(w.config.mentions_per_day, level))
-        for when in sorted(midnight + timedelta(minutes=rng.randrange(7 * 60, 23 * 60)) for _ in range(n)):
-            written = texts.resident_comment(rng, w.places, level, ())
-            while written.category is None or written.category == "topic":
-                written = texts.resident_comment(rng, w.places, level, ())  # a thread is a message
+        for rng, when, written in w.messages_of_day(forum, day, "discuz", timedelta(minutes=1)):
             thread = self._thread(forum.uid, when, written, self.world._citizen(rng), official=False)
             if written.needs_reply and rng.random() < w.config.reply_share:
                 delay = min(rng.expovariate(1 / w.config.reply_delay_mean), 5 * 86400) + 1800

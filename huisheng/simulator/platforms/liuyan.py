@@ -17,12 +17,12 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from huisheng.simulator import texts
 from huisheng.simulator.platforms import register
-from huisheng.simulator.world import SHANGHAI, World, iso, poisson
+from huisheng.simulator.world import SHANGHAI, World, iso
 
 PAGE = 10
 #: the kind a citizen picks for what they write (category → 留言类型)
@@ -108,18 +108,7 @@ class LiuyanSim:
                 self._next_day += 1
 
     def _make_day(self, board, index: int, day) -> None:
-        w = self.world
-        rng = random.Random(f"{w.seed}:{board.uid}:{day}:liuyan")
-        try:
-            level = w.matrix.unit(board.unit).level
-        except KeyError:
-            level = "district"
-        midnight = datetime.combine(day, datetime.min.time(), SHANGHAI).astimezone(timezone.utc)
-        n = poisson(rng, w.config.rate(w.config.mentions_per_day, level))
-        for when in sorted(midnight + timedelta(seconds=rng.randrange(7 * 3600, 23 * 3600)) for _ in range(n)):
-            written = texts.resident_comment(rng, w.places, level, ())
-            while written.category is None or written.category == "topic":
-                written = texts.resident_comment(rng, w.places, level, ())  # a board holds messages only
+        for rng, when, written in self.world.messages_of_day(board, day, "liuyan", timedelta(seconds=1)):
             self._add(board, index, when, rng, written)
 
     def _add(self, board, index: int, when: datetime, rng: random.Random, written: texts.Written,
