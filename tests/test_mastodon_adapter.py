@@ -25,7 +25,6 @@ import requests
 from huisheng import errors
 from huisheng.adapters.base import Adapter, Http
 from huisheng.adapters.mastodon import MastodonAdapter, html_to_text
-from huisheng.adapters.mastodon.adapter import _raise_for_status
 from huisheng.adapters.mastodon.parse import PARSERS, next_max_id
 from huisheng.adapters.testing import AdapterContract, Stage
 from huisheng.clock import FakeClock
@@ -150,7 +149,7 @@ def _response(status: int, headers: Mapping[str, str] | None = None) -> requests
 ])
 def test_every_status_maps_to_the_exception_tree(status, headers, kind, retry):
     with pytest.raises(errors.AdapterError) as caught:
-        _raise_for_status("statuses", _response(status, headers), START)
+        MastodonAdapter(Http(), now=lambda: START).raise_for_status(_response(status, headers), "statuses")
     assert caught.value.kind == kind and caught.value.endpoint == "statuses"
     assert getattr(caught.value, "retry_after", None) == retry
     assert "secret" not in str(caught.value)

@@ -29,7 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -445,6 +445,14 @@ CAPABILITY_NAMES = {
     "repost_text": ("识别转发中账号自己的话（以转发作答）", "telling a repost's own words (answers by repost)"),
 }
 
+#: what :meth:`Adapter.raise_for_status` says of a status an error class stands for
+_STATUS_WORDS: Mapping[type[errors.AdapterError], str] = {
+    errors.AuthRequired: "login required (HTTP {status})",
+    errors.Blocked: "access refused (HTTP {status})",
+    errors.NotFound: "not found (HTTP {status})",
+    errors.RateLimited: "too many requests (HTTP {status})",
+}
+
 #: ids fit the store's 64-character columns and are sent back as parameters
 _ID_RE = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 
@@ -490,6 +498,27 @@ class Adapter(abc.ABC):
     #: stricter paces of their own for endpoints the platform limits harder
     #: (``Http.get(lane=…)``); the option ``<lane>_min_interval`` overrides one
     lanes: ClassVar[Mapping[str, Pace]] = {}
+    # What an HTTP status means (:meth:`raise_for_status`); a platform declares
+    # only where it differs.
+    #: words (lower case) in a redirect's address that mark a login or
+    #: verification wall (see :meth:`login_wall`)
+    login_words: ClassVar[tuple[str, ...]] = ()
+    #: statuses that ask us to slow down → seconds to back off when the answer
+    #: names none (None: the poller's own backoff)
+    rate_limits: ClassVar[Mapping[int, float | None]] = {429: None}
+    #: the same for statuses that ask it only when they carry a Retry-After
+    rate_limits_if_retry_after: ClassVar[Mapping[int, float | None]] = {}
+    #: other statuses and what they mean (a 410 gone for good, a platform's own codes)
+    status_errors: ClassVar[Mapping[int, type[errors.AdapterError]]] = {
+        401: errors.AuthRequired, 403: errors.Blocked, 404: errors.NotFound}
+    #: what a redirect that is no login wall, and a status nothing else
+    #: names, mean
+    redirect_error: ClassVar[type[errors.AdapterError]] = errors.AdapterError
+    unexpected_error: ClassVar[type[errors.AdapterError]] = errors.AdapterError
+    #: the platform's own words for a status, or for "login_wall" and
+    #: "redirect"; ``{status}`` and ``{host}`` are filled in (never a path or
+    #: a query: they may carry tokens)
+    status_messages: ClassVar[Mapping[int | str, str]] = {}
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
@@ -516,6 +545,54 @@ class Adapter(abc.ABC):
         :meth:`decode_body` unless the platform declares its charset in the
         body itself (an HTML meta tag, an XML prolog) and says so here."""
         return cls.decode_body(endpoint, body.decode("utf-8", errors="replace"))
+
+    def raise_for_status(self, response: requests.Response, endpoint: str) -> None:
+        """Nothing for a 200; else the exception tree's error its status means,
+        as the class declares it: a redirect to a login wall is
+        ``AuthRequired`` (another one ``redirect_error``, naming its host),
+        ``rate_limits`` are ``RateLimited`` with :meth:`retry_after`, then
+        ``status_errors``, any 5xx ``ServerError``, the rest ``unexpected_error``."""
+        status = response.status_code
+        if status == 200:
+            return
+        words = self.status_messages
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "")
+            # the host only (a relative one is the host asked): a path or query may carry tokens
+            host = (location and urlsplit(urljoin(response.url or "", location)).netloc) or "elsewhere"
+            if self.login_wall(location):
+                text = words.get("login_wall", "redirected to a login or verification page ({host})")
+                raise errors.AuthRequired(text.format(status=status, host=host), endpoint=endpoint)
+            text = words.get("redirect", "unexpected redirect (HTTP {status}) to {host}")
+            raise self.redirect_error(text.format(status=status, host=host), endpoint=endpoint)
+        if status in self.rate_limits or (status in self.rate_limits_if_retry_after
+                                          and response.headers.get("Retry-After")):
+            backoff = self.rate_limits.get(status, self.rate_limits_if_retry_after.get(status))
+            text = words.get(status, "too many requests (HTTP {status})")
+            raise errors.RateLimited(text.format(status=status), endpoint=endpoint,
+                                     retry_after=self.retry_after(response, backoff))
+        if status in self.status_errors:
+            cls = self.status_errors[status]
+            default = _STATUS_WORDS.get(cls, "HTTP {status}")
+        elif status >= 500:
+            cls, default = errors.ServerError, "HTTP {status}"
+        else:
+            cls, default = self.unexpected_error, "unexpected HTTP {status}"
+        raise cls(words.get(status, default).format(status=status), endpoint=endpoint)
+
+    def login_wall(self, location: str) -> bool:
+        """Whether a redirect to ``location`` is the platform's login or
+        verification wall: one of ``login_words`` in its host or path."""
+        target = urlsplit(location)
+        return any(word in (target.netloc + target.path).lower() for word in self.login_words)
+
+    def retry_after(self, response: requests.Response, backoff: float | None) -> float | None:
+        """Seconds a rate-limited answer asks us to wait: its Retry-After, else
+        (none, or 0) ``backoff`` where the platform declares one."""
+        retry = parse_retry_after(response.headers.get("Retry-After"))
+        if not retry and backoff is not None:
+            return backoff
+        return retry
 
     @classmethod
     def check_account_id(cls, uid: str) -> str | None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source
 from huisheng.adapters.discuz import parse as dparse
 from huisheng.records import AccountRef, Comment, Page, Post
 from huisheng.schema import Key, Table, check_url
@@ -76,6 +76,13 @@ class DiscuzAdapter(Adapter):
     source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {THREADS: ("版块主题列表", "the forum's threads")}
     parsers: ClassVar[Mapping[str, Any]] = dparse.PARSERS
     decode_body = staticmethod(dparse.decode_text)
+    login_words: ClassVar[tuple[str, ...]] = WALL_WORDS
+    # Discuz's anti-CC: a 503 or 429, or a 403 with a Retry-After
+    rate_limits: ClassVar[Mapping[int, float | None]] = {429: DEFAULT_BACKOFF, 503: DEFAULT_BACKOFF}
+    rate_limits_if_retry_after: ClassVar[Mapping[int, float | None]] = {403: DEFAULT_BACKOFF}
+    redirect_error: ClassVar[type[errors.AdapterError]] = errors.ServerError
+    unexpected_error: ClassVar[type[errors.AdapterError]] = errors.ServerError
+
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
         super().__init__(http, options, now)
@@ -91,6 +98,10 @@ class DiscuzAdapter(Adapter):
     @classmethod
     def decode_bytes(cls, endpoint: str, body: bytes) -> Any:
         return dparse.decode_bytes(endpoint, body)
+
+    def login_wall(self, location: str) -> bool:
+        # the wall is member.php?mod=logging: its words are in the query
+        return any(word in location.lower() for word in self.login_words)
 
     @classmethod
     def check_account_id(cls, uid: str) -> str | None:
@@ -119,26 +130,7 @@ class DiscuzAdapter(Adapter):
 
     def _fetch(self, endpoint: str, path: str, params: Mapping[str, Any]) -> Any:
         response = self.http.get(self.base_url + path, endpoint=endpoint, params=params)
-        status = response.status_code
-        if 300 <= status < 400:
-            location = response.headers.get("Location", "").lower()
-            if any(word in location for word in WALL_WORDS):
-                raise errors.AuthRequired("redirected to a login page", endpoint=endpoint)
-            raise errors.ServerError(f"unexpected redirect (HTTP {status})", endpoint=endpoint)
-        if status in (429, 503) or (status == 403 and response.headers.get("Retry-After")):
-            raise errors.RateLimited(f"HTTP {status}", endpoint=endpoint,
-                                     retry_after=parse_retry_after(response.headers.get("Retry-After"))
-                                     or DEFAULT_BACKOFF)
-        if status in (401,):
-            raise errors.AuthRequired(f"HTTP {status}", endpoint=endpoint)
-        if status == 403:
-            raise errors.Blocked(f"HTTP {status}", endpoint=endpoint)
-        if status == 404:
-            raise errors.NotFound(f"HTTP {status}", endpoint=endpoint)
-        if status >= 500:
-            raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
-        if status != 200:
-            raise errors.ServerError(f"unexpected HTTP {status}", endpoint=endpoint)
+        self.raise_for_status(response, endpoint)
         if endpoint in dparse.MOBILE_ENDPOINTS:
             return dparse.decode_bytes(endpoint, response.content)
         return dparse.decode_bytes(endpoint, response.content, response.headers.get("Content-Type"))

@@ -16,10 +16,8 @@ import re
 from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import urlsplit
 
-import requests
-
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source
 from huisheng.adapters.liuyan import parse as lparse
 from huisheng.records import AccountRef, Comment, Page, Post
 from huisheng.schema import Key, Table, check_url
@@ -51,6 +49,9 @@ class LiuyanAdapter(Adapter):
     source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {BOARD: ("留言列表", "the board's threads")}
     parsers: ClassVar[Mapping[str, Any]] = lparse.PARSERS
     decode_body = staticmethod(lparse.decode_body)
+    login_words: ClassVar[tuple[str, ...]] = WALL_WORDS
+    rate_limits: ClassVar[Mapping[int, float | None]] = {429: DEFAULT_429_BACKOFF}
+    status_messages: ClassVar[Mapping[int | str, str]] = {403: "refused by the board's firewall (HTTP 403)"}
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], Any] | None = None):
@@ -114,35 +115,8 @@ class LiuyanAdapter(Adapter):
         response = self.http.get(self.base_url + path, endpoint=endpoint, params=params,
                                  headers={"Accept": "application/json, text/javascript, */*; q=0.01",
                                           "X-Requested-With": "XMLHttpRequest"})
-        _raise_for_status(endpoint, response)
+        self.raise_for_status(response, endpoint)
         return lparse.decode_body(endpoint, response.content.decode("utf-8", errors="replace"))
-
-
-def _raise_for_status(endpoint: str, response: requests.Response) -> None:
-    status = response.status_code
-    if status == 200:
-        return
-    if 300 <= status < 400:
-        host = urlsplit(response.headers.get("Location", ""))
-        if any(word in (host.netloc + host.path).lower() for word in WALL_WORDS):
-            raise errors.AuthRequired(f"redirected to a login or verification page ({host.netloc})",
-                                      endpoint=endpoint)
-        # the host only: a redirect URL may carry tokens
-        raise errors.AdapterError(f"unexpected redirect (HTTP {status}) to {host.netloc or 'elsewhere'}",
-                                  endpoint=endpoint)
-    if status == 429:
-        raise errors.RateLimited("too many requests (HTTP 429)", endpoint=endpoint,
-                                 retry_after=parse_retry_after(response.headers.get("Retry-After"))
-                                 or DEFAULT_429_BACKOFF)
-    if status == 403:
-        raise errors.Blocked("refused by the board's firewall (HTTP 403)", endpoint=endpoint)
-    if status == 401:
-        raise errors.AuthRequired("login required (HTTP 401)", endpoint=endpoint)
-    if status == 404:
-        raise errors.NotFound("not found (HTTP 404)", endpoint=endpoint)
-    if status >= 500:
-        raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
-    raise errors.AdapterError(f"unexpected HTTP {status}", endpoint=endpoint)
 
 
 def _load(cursor: str | None) -> str | None:

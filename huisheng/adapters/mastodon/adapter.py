@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions
 from huisheng.adapters.mastodon import parse as mparse
 from huisheng.records import AccountRef, Comment, Page, Post, Shortfall
 from huisheng.schema import EnvKey, Key, Table, check_url
@@ -68,6 +68,10 @@ class MastodonAdapter(Adapter):
         MENTIONS: ("提及本账号的通知（本账号令牌）", "notifications of mentions (own token)"),
     }
     parsers: ClassVar[Mapping[str, Any]] = mparse.PARSERS
+    status_errors: ClassVar[Mapping[int, type[errors.AdapterError]]] = {
+        **Adapter.status_errors, 410: errors.NotFound}
+    status_messages: ClassVar[Mapping[int | str, str]] = {
+        401: "the server wants a valid access token (HTTP 401)"}
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], datetime] | None = None):
@@ -84,6 +88,12 @@ class MastodonAdapter(Adapter):
 
     def request_hosts(self) -> tuple[str, ...]:
         return (urlsplit(self.base_url).netloc,)
+
+    def retry_after(self, response: requests.Response, backoff: float | None) -> float | None:
+        retry = super().retry_after(response, backoff)
+        if retry is None:  # the limiter's window says when it resets
+            retry = _reset_in(response.headers.get("X-RateLimit-Reset"), self.now())
+        return retry
 
     # --- the Adapter methods ---------------------------------------------------------
 
@@ -220,33 +230,9 @@ class MastodonAdapter(Adapter):
         if token:
             headers["Authorization"] = f"Bearer {token}"
         response = self.http.get(self.base_url + path, endpoint=endpoint, params=params, headers=headers)
-        _raise_for_status(endpoint, response, self.now())
+        self.raise_for_status(response, endpoint)
         body = response.content.decode("utf-8", errors="replace")
         return self.decode_body(endpoint, body), response.headers.get("Link")
-
-
-def _raise_for_status(endpoint: str, response: requests.Response, now: datetime) -> None:
-    status = response.status_code
-    if status == 200:
-        return
-    if status == 429:
-        retry = parse_retry_after(response.headers.get("Retry-After"))
-        if retry is None:
-            retry = _reset_in(response.headers.get("X-RateLimit-Reset"), now)
-        raise errors.RateLimited("too many requests (HTTP 429)", endpoint=endpoint, retry_after=retry)
-    if status == 401:
-        raise errors.AuthRequired("the server wants a valid access token (HTTP 401)", endpoint=endpoint)
-    if status == 403:
-        raise errors.Blocked("access refused (HTTP 403)", endpoint=endpoint)
-    if status in (404, 410):
-        raise errors.NotFound(f"not found (HTTP {status})", endpoint=endpoint)
-    if status >= 500:
-        raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
-    if 300 <= status < 400:
-        # the host only: a redirect address may carry tokens
-        host = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
-        raise errors.AdapterError(f"unexpected redirect (HTTP {status}) to {host}", endpoint=endpoint)
-    raise errors.AdapterError(f"unexpected HTTP {status}", endpoint=endpoint)
 
 
 def _reset_in(value: str | None, now: datetime) -> float | None:

@@ -21,10 +21,10 @@ import hashlib
 import re
 from dataclasses import replace
 from typing import Any, Callable, ClassVar, Mapping
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions
 from huisheng.adapters.rss import parse as fparse
 from huisheng.records import AccountRef, Comment, Page, Post
 from huisheng.schema import Key, Table, check_url
@@ -34,7 +34,6 @@ DEFAULT_BASE = "http://127.0.0.1:1200"
 MESSAGES = "messages"
 #: an account id: an http(s) address, or a path under base_url
 _PATH_RE = re.compile(r"/?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]{1,63}")
-_STATUS_ERRORS = {401: errors.AuthRequired, 403: errors.Blocked, 404: errors.NotFound, 410: errors.NotFound}
 _ACCEPT = "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, */*;q=0.1"
 
 
@@ -62,6 +61,14 @@ class RssAdapter(Adapter):
     source_labels: ClassVar[Mapping[str, tuple[str, str]]] = {MESSAGES: ("订阅源中的群众留言", "citizens' messages in the feed")}
     parsers: ClassVar[Mapping[str, Any]] = fparse.PARSERS
     decode_body = staticmethod(fparse.decode_body)
+    rate_limits_if_retry_after: ClassVar[Mapping[int, float | None]] = {503: None}
+    status_errors: ClassVar[Mapping[int, type[errors.AdapterError]]] = {
+        **Adapter.status_errors, 410: errors.NotFound}
+    # a login wall, or a feed that moved: either way the matrix's address needs a person
+    redirect_error: ClassVar[type[errors.AdapterError]] = errors.AuthRequired
+    unexpected_error: ClassVar[type[errors.AdapterError]] = errors.ServerError
+    status_messages: ClassVar[Mapping[int | str, str]] = {
+        "redirect": "订阅源跳转到 {host}（登录页，或订阅源已迁移：请核对矩阵中的地址）"}
 
     @classmethod
     def decode_bytes(cls, endpoint: str, body: bytes) -> Any:
@@ -105,23 +112,9 @@ class RssAdapter(Adapter):
             if state.get("modified"):
                 headers["If-Modified-Since"] = state["modified"]
         response = self.http.get(url, endpoint="feed", headers=headers)
-        status = response.status_code
-        if status == 304 and state:
+        if response.status_code == 304 and state:
             return None
-        if status == 429 or status == 503 and response.headers.get("Retry-After"):
-            raise errors.RateLimited(f"HTTP {status}", endpoint="feed",
-                                     retry_after=parse_retry_after(response.headers.get("Retry-After")))
-        if status in _STATUS_ERRORS:
-            raise _STATUS_ERRORS[status](f"HTTP {status}", endpoint="feed")
-        if status >= 500:
-            raise errors.ServerError(f"HTTP {status}", endpoint="feed")
-        if 300 <= status < 400:
-            # a login wall, or a feed that moved: either way the matrix's address needs a person
-            target = urlsplit(urljoin(url, response.headers.get("Location", "")))
-            raise errors.AuthRequired(f"订阅源跳转到 {target.scheme}://{target.netloc}{target.path}"
-                                      "（登录页，或订阅源已迁移：请核对矩阵中的地址）", endpoint="feed")
-        if status != 200:
-            raise errors.ServerError(f"unexpected HTTP {status}", endpoint="feed")
+        self.raise_for_status(response, "feed")
         digest = hashlib.sha256(response.content).hexdigest()[:32]
         if state and digest == state.get("digest"):
             parsed = None  # unchanged bytes: the caller needs no parse

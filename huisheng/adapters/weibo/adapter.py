@@ -13,10 +13,8 @@ from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from huisheng import errors
-from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions, parse_retry_after
+from huisheng.adapters.base import Adapter, Http, Pace, Source, TextConventions
 from huisheng.adapters.weibo import parse as wparse
 from huisheng.adapters.weibo import text as wtext
 from huisheng.schema import EnvKey, Key, Table, check_url
@@ -98,6 +96,15 @@ class WeiboAdapter(Adapter):
     lanes: ClassVar[Mapping[str, Pace]] = {"search": Pace(min_interval=5.0, concurrency=1)}
     parsers: ClassVar[Mapping[str, Any]] = wparse.PARSERS
     decode_body = staticmethod(wparse.decode_body)
+    # 418 is Weibo's ban, 432 its risk control; a 403 some callers fall back from (``_Forbidden``)
+    rate_limits: ClassVar[Mapping[int, float | None]] = {429: None, 418: DEFAULT_418_BACKOFF}
+    status_errors: ClassVar[Mapping[int, type[errors.AdapterError]]] = {
+        **Adapter.status_errors, 432: errors.Blocked}
+    status_messages: ClassVar[Mapping[int | str, str]] = {
+        "login_wall": "redirected to the login/visitor wall ({host}): a cookie is needed",
+        418: "Weibo rate limit (HTTP 418)",
+        432: "Weibo risk control (HTTP 432): a cookie is needed",
+    }
 
     def __init__(self, http: Http, options: Mapping[str, Any] | None = None,
                  now: Callable[[], datetime] | None = None):
@@ -109,6 +116,10 @@ class WeiboAdapter(Adapter):
         if self.mode not in MODES:
             raise errors.ConfigError(f"weibo mode must be one of {', '.join(MODES)}, not {self.mode!r}",
                                      key="platforms.weibo.mode")
+
+    def login_wall(self, location: str) -> bool:
+        # the passport hosts themselves (and their subdomains)
+        return urlsplit(location).netloc.endswith(LOGIN_HOSTS)
 
     @classmethod
     def check_account_id(cls, uid: str) -> str | None:
@@ -399,41 +410,11 @@ class WeiboAdapter(Adapter):
     def _fetch(self, endpoint: str, url: str, params: Mapping[str, Any], headers: Mapping[str, str],
                *, forbidden_ok: bool = False, lane: str | None = None) -> Any:
         response = self.http.get(url, endpoint=endpoint, params=params, headers=headers, lane=lane)
-        _raise_for_status(endpoint, response, forbidden_ok=forbidden_ok)
+        if forbidden_ok and response.status_code == 403:
+            raise _Forbidden()
+        self.raise_for_status(response, endpoint)
         body = response.content.decode("utf-8", errors="replace")
         return wparse.decode_body(endpoint, body)
-
-
-def _raise_for_status(endpoint: str, response: requests.Response, *, forbidden_ok: bool) -> None:
-    status = response.status_code
-    if status == 200:
-        return
-    if 300 <= status < 400:
-        host = urlsplit(response.headers.get("Location", "")).netloc or "elsewhere"
-        if host.endswith(LOGIN_HOSTS):
-            raise errors.AuthRequired(f"redirected to the login/visitor wall ({host}): a cookie is needed",
-                                      endpoint=endpoint)
-        # the host only: a redirect URL may carry tokens
-        raise errors.AdapterError(f"unexpected redirect (HTTP {status}) to {host}", endpoint=endpoint)
-    if status == 418:
-        retry = parse_retry_after(response.headers.get("Retry-After")) or DEFAULT_418_BACKOFF
-        raise errors.RateLimited("Weibo rate limit (HTTP 418)", endpoint=endpoint, retry_after=retry)
-    if status == 429:
-        raise errors.RateLimited("too many requests (HTTP 429)", endpoint=endpoint,
-                                 retry_after=parse_retry_after(response.headers.get("Retry-After")))
-    if status == 432:
-        raise errors.Blocked("Weibo risk control (HTTP 432): a cookie is needed", endpoint=endpoint)
-    if status == 403:
-        if forbidden_ok:
-            raise _Forbidden()
-        raise errors.Blocked("access refused (HTTP 403)", endpoint=endpoint)
-    if status == 404:
-        raise errors.NotFound("not found (HTTP 404)", endpoint=endpoint)
-    if status == 401:
-        raise errors.AuthRequired("login required (HTTP 401)", endpoint=endpoint)
-    if status >= 500:
-        raise errors.ServerError(f"HTTP {status}", endpoint=endpoint)
-    raise errors.AdapterError(f"unexpected HTTP {status}", endpoint=endpoint)
 
 
 def _dump(state: Mapping[str, Any]) -> str:
