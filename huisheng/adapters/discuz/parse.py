@@ -45,6 +45,10 @@ _UID_RE = re.compile(r"(?:space-uid-|[?&;]uid=)(\d+)")
 _PAGE_RE = re.compile(r"[?&;]page=(\d+)")
 _PID_RE = re.compile(r"[?&;]pid=(\d+)")
 _QUOTED_RE = re.compile(r"^\s*(.+?)\s+发表于\s")
+#: the store's width for a name: a quote header or an author cell holding more is cut
+NAME_WIDTH = 200
+_ID_RE = re.compile(r"\d{1,20}")
+INT32 = 2**31 - 1
 
 # --- error pages -------------------------------------------------------------------------
 
@@ -243,17 +247,28 @@ def post_link(site: str | None, tid: str, pid: str) -> str | None:
     return f"{site.rstrip('/')}/forum.php?mod=redirect&goto=findpost&ptid={tid}&pid={pid}" if site else None
 
 
-def _uid_of(link: Tag | None) -> str:
+def _uid_of(link: Tag | None, endpoint: str, field: str) -> str:
     if link is None:
         return "0"
     match = _UID_RE.search(link.get("href") or "")
-    return match.group(1) if match else "0"
+    return _id(match.group(1), endpoint, field) if match else "0"
+
+
+def _id(value: Any, endpoint: str, field: str) -> str:
+    """A Discuz id (tid, pid, uid: digits): anything else, or one too long for
+    the store's columns, is a shape this parser does not know."""
+    text = str(value)
+    if not _ID_RE.fullmatch(text):
+        raise errors.ParseError(endpoint, field, f"not an id: {text[:20]!r}")
+    return text
 
 
 def _int(text: str | None, endpoint: str, field: str) -> int:
     digits = re.sub(r"[\s,]", "", text or "")
-    if not digits.isdigit():
+    if not digits.isascii() or not digits.isdigit():
         raise errors.ParseError(endpoint, field, f"not a number: {(text or '')[:20]!r}")
+    if len(digits) > 10 or int(digits) > INT32:  # a count the store's integer columns cannot hold
+        raise errors.ParseError(endpoint, field, f"out of range: {digits[:20]}")
     return int(digits)
 
 
@@ -282,7 +297,7 @@ def parse_forumdisplay(soup: BeautifulSoup, *, page: int = 1, **context: Any) ->
         raise errors.ParseError(endpoint, "threadlist", "missing")
     posts = []
     for body in table.find_all("tbody", id=re.compile(r"^(normal|stick)thread_\d+$")):
-        tid = body["id"].rpartition("_")[2]
+        tid = _id(body["id"].rpartition("_")[2], endpoint, "threadlist.tid")
         title = body.find("a", class_="xst")
         if title is None:
             raise errors.ParseError(endpoint, "threadlist.xst", "missing")
@@ -291,7 +306,7 @@ def parse_forumdisplay(soup: BeautifulSoup, *, page: int = 1, **context: Any) ->
             raise errors.ParseError(endpoint, "threadlist.by", "missing")
         cite = cells[0].find("cite")
         link = cite.find("a") if cite else None
-        uid = _uid_of(link)
+        uid = _uid_of(link, endpoint, "threadlist.authorid")
         name = (link or cite).get_text(strip=True) if (link or cite) else ""
         when = cells[0].find("em")
         if when is None:
@@ -314,7 +329,7 @@ def _thread_post(ctx: Context, tid: str, uid: str, name: str, text: str, created
                  raw: Mapping[str, Any]) -> Post:
     author = ctx.author(uid)
     return Post(platform=NAME, external_id=tid, account_uid=ctx.account_uid, author_id=author,
-                author_name=name, created_at=created, created_at_approx=approx, text=text,
+                author_name=name[:NAME_WIDTH], created_at=created, created_at_approx=approx, text=text,
                 url=thread_url(ctx.site, tid), is_pinned=pinned, is_truncated=truncated,
                 comments_count=replies,
                 # a citizen's thread in the account's forum is addressed to the account
@@ -341,7 +356,7 @@ def _message_text(cell: Tag) -> tuple[str, str | None, str | None]:
         first = quote.find("font", color=True) or quote
         match = _QUOTED_RE.match(first.get_text(" ", strip=True))
         if match and quoted_name is None:
-            quoted_name = match.group(1)
+            quoted_name = match.group(1)[:NAME_WIDTH]
             pid = _PID_RE.search((quote.find("a") or {}).get("href", "") if quote.find("a") else "")
             quoted_pid = pid.group(1) if pid else None
         quote.decompose()
@@ -371,6 +386,7 @@ def parse_viewthread_page(soup: BeautifulSoup, *, page: int = 1, post_id: str = 
         link = soup.find("a", href=re.compile(r"tid=\d+"))
         found = re.search(r"tid=(\d+)", link["href"]) if link else None
         tid = found.group(1) if found else ""
+    tid = _id(tid, endpoint, "tid")
     replies = None
     for label in soup.select("div.hm span.xg1"):
         if "回复" in label.get_text():
@@ -381,10 +397,10 @@ def parse_viewthread_page(soup: BeautifulSoup, *, page: int = 1, post_id: str = 
     first: Post | None = None
     comments = []
     for index, box in enumerate(postlist.find_all("div", id=re.compile(r"^post_\d+$"), recursive=False)):
-        pid = box["id"].partition("_")[2]
+        pid = _id(box["id"].partition("_")[2], endpoint, "postlist.pid")
         author_box = box.find("div", class_="authi")
         link = author_box.find("a", href=_UID_RE) if author_box else None
-        uid = _uid_of(link)
+        uid = _uid_of(link, endpoint, "postlist.authorid")
         name = link.get_text(strip=True) if link else (author_box.get_text(strip=True) if author_box else "")
         stamp = box.find("em", id=f"authorposton{pid}")
         if stamp is None:
@@ -403,7 +419,7 @@ def parse_viewthread_page(soup: BeautifulSoup, *, page: int = 1, post_id: str = 
                                  replies, truncated=False, raw=raw)
             continue
         author = ctx.author(uid)
-        comments.append(Comment(platform=NAME, external_id=pid, post_id=tid, author_id=author, author_name=name,
+        comments.append(Comment(platform=NAME, external_id=pid, post_id=tid, author_id=author, author_name=name[:NAME_WIDTH],
                                 created_at=created, created_at_approx=approx, text=text,
                                 parent_id=quoted_pid, reply_to_name=quoted_name,
                                 is_from_owner=bool(ctx.account_uid) and author == ctx.account_uid, raw=raw))
@@ -477,7 +493,8 @@ def parse_mobile_forumdisplay(payload: Any, *, page: int = 1, **context: Any) ->
     posts = []
     for item in threads:
         where = "forum_threadlist"
-        tid, uid = str(_get(item, "tid", endpoint, where)), str(_get(item, "authorid", endpoint, where))
+        tid = _id(_get(item, "tid", endpoint, where), endpoint, f"{where}.tid")
+        uid = _id(_get(item, "authorid", endpoint, where), endpoint, f"{where}.authorid")
         created = _epoch(_get(item, "dbdateline", endpoint, where), endpoint, f"{where}.dbdateline")
         replies = _int(str(_get(item, "replies", endpoint, where)), endpoint, f"{where}.replies")
         posts.append(_thread_post(ctx, tid, uid, str(_get(item, "author", endpoint, where)),
@@ -498,7 +515,7 @@ def parse_mobile_viewthread_page(payload: Any, *, page: int = 1, post_id: str = 
     postlist = variables.get("postlist")
     if not isinstance(postlist, list):
         raise errors.ParseError(endpoint, "postlist", "missing" if postlist is None else "unexpected type")
-    tid = str(_get(thread, "tid", endpoint, "thread"))
+    tid = _id(_get(thread, "tid", endpoint, "thread"), endpoint, "thread.tid")
     replies = _int(str(_get(thread, "replies", endpoint, "thread")), endpoint, "thread.replies")
     per_page = _int(str(_get(variables, "ppp", endpoint, "Variables")), endpoint, "ppp")
     subject = BeautifulSoup(str(_get(thread, "subject", endpoint, "thread")), "html.parser").get_text()
@@ -506,7 +523,8 @@ def parse_mobile_viewthread_page(payload: Any, *, page: int = 1, post_id: str = 
     comments = []
     for item in postlist:
         where = "postlist"
-        pid, uid = str(_get(item, "pid", endpoint, where)), str(_get(item, "authorid", endpoint, where))
+        pid = _id(_get(item, "pid", endpoint, where), endpoint, f"{where}.pid")
+        uid = _id(_get(item, "authorid", endpoint, where), endpoint, f"{where}.authorid")
         name = str(_get(item, "author", endpoint, where))
         created = min(_epoch(_get(item, "dbdateline", endpoint, where), endpoint, f"{where}.dbdateline"), ctx.now)
         cell = BeautifulSoup(f"<div>{_get(item, 'message', endpoint, where)}</div>", "html.parser").div
@@ -516,14 +534,14 @@ def parse_mobile_viewthread_page(payload: Any, *, page: int = 1, post_id: str = 
                                  replies, truncated=False, raw=item)
             continue
         author = ctx.author(uid)
-        comments.append(Comment(platform=NAME, external_id=pid, post_id=tid, author_id=author, author_name=name,
+        comments.append(Comment(platform=NAME, external_id=pid, post_id=tid, author_id=author, author_name=name[:NAME_WIDTH],
                                 created_at=created, created_at_approx=False, text=text, parent_id=quoted_pid,
                                 reply_to_name=quoted_name,
                                 is_from_owner=bool(ctx.account_uid) and author == ctx.account_uid, raw=item))
     if page == 1 and first is None:
         raise errors.ParseError(endpoint, "postlist", "no first post")
     following = _pages(replies + 1, per_page, page)
-    result = first or _thread_post(ctx, tid, str(thread.get("authorid") or "0"), str(thread.get("author") or ""),
+    result = first or _thread_post(ctx, tid, _id(thread.get("authorid") or "0", endpoint, "thread.authorid"), str(thread.get("author") or ""),
                                    subject, None, True, replies, truncated=True, raw=thread)
     return ThreadPage(result, _comment_page(comments, following, replies))
 

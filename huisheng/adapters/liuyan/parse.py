@@ -141,8 +141,8 @@ def _thread(item: Any, endpoint: str, *, account_uid: str, account_name: str, an
     content = _plain(_field(item, "content", endpoint))
     nick = _optional(item, "nickName", endpoint) or "网友"
     state = _optional(item, "stateInfo", endpoint) or None
-    return Post(platform=PLATFORM, external_id=tid, account_uid=account_uid, author_id=AUTHOR_PREFIX + nick,
-                author_name=nick, created_at=_time(item, "dateline", endpoint), created_at_approx=False,
+    return Post(platform=PLATFORM, external_id=tid, account_uid=account_uid, author_id=AUTHOR_PREFIX + nick[:64 - len(AUTHOR_PREFIX)],
+                author_name=nick[:200], created_at=_time(item, "dateline", endpoint), created_at_approx=False,
                 text=message_text(_optional(item, "typeName", endpoint), subject, content),
                 url=thread_url(tid), comments_count=answers,
                 # the thread is the board owner's to answer: its root item is a mention of the account
@@ -198,7 +198,7 @@ def parse_detail(payload: Any, *, account_uid: str = "", account_name: str = "",
                    account_uid=account_uid, account_name=account_name, answers=len(answers))
     comments = tuple(Comment(platform=PLATFORM, external_id="a" + _id(a, "answerId", endpoint),
                              post_id=post.external_id, author_id=account_uid,
-                             author_name=_optional(a, "answerOrganization", endpoint) or account_name,
+                             author_name=(_optional(a, "answerOrganization", endpoint) or account_name)[:200],
                              created_at=_time(a, "dateline", endpoint), created_at_approx=False,
                              text=_plain(_field(a, "content", endpoint)), is_from_owner=True, raw=a)
                      for a in answers)

@@ -73,7 +73,7 @@ def _author(status: Mapping[str, Any], endpoint: str) -> tuple[str, str]:
     account = _field(status, "account", endpoint, dict)
     uid = _id(account, "id", endpoint)
     name = _optional(account, "display_name", endpoint, str) or _field(account, "acct", endpoint)
-    return uid, name
+    return uid, name[:200]  # the store's width for a name
 
 
 def _text(status: Mapping[str, Any], endpoint: str) -> str:
@@ -97,6 +97,8 @@ def _count(status: Mapping[str, Any], name: str, endpoint: str) -> int | None:
     value = _optional(status, name, endpoint, int)
     if value is not None and value < 0:
         raise errors.ParseError(endpoint, name, "a negative count")
+    if value is not None and value > 2**31 - 1:  # more than the store's integer columns hold
+        raise errors.ParseError(endpoint, name, "a count out of range")
     return value
 
 

@@ -46,7 +46,10 @@ def decode_body(endpoint: str, body: str | bytes) -> Any:
     # a stream, never a string: feedparser fetches a string that looks like a URL or opens a file name.
     # Its own sanitiser and link rewriting are left off: every text is reduced to plain text here
     # (scripts and styles dropped, no markup kept), which makes the whole parse a third faster.
-    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    except (ValueError, LookupError) as exc:  # feedparser's charset conversion fails on some garbled prologs
+        raise errors.ParseError(endpoint, "<body>", f"undecodable ({type(exc).__name__})") from None
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, xml.sax.SAXException):
         raise errors.ParseError(endpoint, "<body>", f"not well-formed XML ({type(problem).__name__})")
