@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.errors import DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: seconds a pooled PostgreSQL connection may sit idle and still be handed out unpinged
+PING_AFTER_IDLE = 1.0
 
 
 #: one encoder for every JSON column (``json.dumps`` with options builds a new one per call)
@@ -49,12 +52,16 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
     if is_sqlite:
         kwargs.setdefault("connect_args", {}).setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
     else:
-        kwargs.setdefault("pool_pre_ping", True)
+        # The most recently used connection is handed out again (LIFO), and
+        # pinged only after it sat idle (see _ping_when_idle).
+        kwargs.setdefault("pool_use_lifo", True)
     # Chinese text stays readable (and half the size) in JSON columns.
     kwargs.setdefault("json_serializer", _json_dumps)
     kwargs.setdefault("json_deserializer", _json_loads)
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", _unavailable)
+    if not is_sqlite and not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
     if is_sqlite:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -75,6 +82,34 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs) -> Engine:
             cur.close()
             dbapi_conn.commit()
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled PostgreSQL connection on checkout only when it sat idle
+    for :data:`PING_AFTER_IDLE` seconds or more: one that served a
+    transaction a moment ago is alive, and a ping on every checkout was a
+    round trip per transaction (a poll makes several).  A dead connection
+    found by the ping invalidates the pool and a new one is opened, as
+    ``pool_pre_ping`` does; one that died within the last moment fails its
+    statement as a connection lost mid-transaction does (an outage: the work
+    is tried again)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # a new connection, or one in use a moment ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                raise InvalidatePoolError() from error
+            raise
 
 
 def current_user() -> str:
