@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng import errors
@@ -41,7 +41,7 @@ from huisheng.storage import store
 from huisheng.storage.db import outage
 from huisheng.polling.adapter_factory import AdapterFactory
 from huisheng.clock import Clock
-from huisheng.storage.models import Account, AccountSource
+from huisheng.storage.models import Account, AccountSource, UTCDateTime
 from huisheng.polling.pace import backoff_delay
 from huisheng.config.settings import Settings
 from huisheng.records import AccountRef, Comment, Post, Shortfall
@@ -150,6 +150,7 @@ class Poller:
             window_checked_at = account.window_checked_at
             interval = self.settings.interval_for(account.platform, account.poll_interval)
             consecutive_errors = account.consecutive_errors
+            first_success_at = account.first_success_at
         result = PollResult(account_id=account_id, account_name=ref.name, platform=ref.platform)
         adapter: Adapter | None = None
         run: _AccountRun | None = None
@@ -182,7 +183,7 @@ class Poller:
             result.error_message = _describe_crash(exc)
             self._record_failure(account_id, exc, consecutive_errors + 1, None, lease_owner)
         else:
-            self._record_success(account_id, interval, lease_owner)
+            self._record_success(account_id, interval, lease_owner, first_success_at)
         finally:
             result.requests = adapter.http.request_count if adapter is not None else 0
         if run is not None:
@@ -198,20 +199,32 @@ class Poller:
             with self.sessions.begin() as session:
                 session.execute(update(Account).where(Account.id == account_id).values(unsupported=after))
 
-    def _record_success(self, account_id: int, interval: int, lease_owner: str | None) -> None:
+    def _record_success(self, account_id: int, interval: int, lease_owner: str | None,
+                        first_success_at: datetime | None) -> None:
+        """One UPDATE, no read (most polls find nothing new: this is all they
+        write).  ``first_success_at``: the account's, read when the poll began
+        (the monitoring start follows from it; set by nobody but a poll)."""
         now = self.clock.now()
+        at = UTCDateTime()
+        at_now = literal(now, at)
+        released = Account.lease_owner == lease_owner  # else another poll's lease (see _release)
+        lease = {"lease_owner": None, "lease_until": None} if lease_owner is None else {
+            "lease_owner": case((released, None), else_=Account.lease_owner),
+            "lease_until": case((released, None), else_=Account.lease_until)}
         with self.sessions.begin() as session:
-            account = session.get(Account, account_id)
-            account.last_success_at = now
-            if account.first_success_at is None:
-                account.first_success_at = now
-            if account.monitoring_start is None:  # else the matrix set it, or an earlier poll
-                account.monitoring_start = self.history_start(account.first_success_at)
-            account.consecutive_errors = 0
-            account.failing_since = None
-            if account.next_check_at is None or account.next_check_at < now:
-                account.next_check_at = now + timedelta(seconds=interval)
-            _release(account, lease_owner)
+            session.execute(update(Account).where(Account.id == account_id).values(
+                last_success_at=now,
+                first_success_at=func.coalesce(Account.first_success_at, at_now),
+                # else the matrix set it, or an earlier poll
+                monitoring_start=func.coalesce(Account.monitoring_start, case(
+                    (Account.first_success_at.is_(None), literal(self.history_start(now), at)),
+                    else_=literal(self.history_start(first_success_at or now), at))),
+                consecutive_errors=0, failing_since=None,
+                next_check_at=case(
+                    (or_(Account.next_check_at.is_(None), Account.next_check_at < at_now),
+                     literal(now + timedelta(seconds=interval), at)),
+                    else_=Account.next_check_at),
+                **lease).execution_options(synchronize_session=False))
 
     def _record_failure(self, account_id: int, exc: Exception, consecutive: int,
                         retry_after: float | None, lease_owner: str | None) -> None:
@@ -659,12 +672,12 @@ class _AccountRun:
         with self.poller.sessions.begin() as session:
             rows = {r.kind: (r.next_check_at, r.consecutive_errors, dict(r.cursor or {})) for r in session.scalars(
                 select(AccountSource).where(AccountSource.account_id == self.account_id))}
-            self.matrix = {uid: (row_id, name) for row_id, uid, name in session.execute(
-                select(Account.id, Account.uid, Account.name).where(Account.platform == self.ref.platform))}
-        for source in sources:
-            due_at, errors_before, cursor = rows.get(source.kind, (None, 0, {}))
-            if due_at is not None and due_at > self.now:
-                continue
+            due = [s for s in sources if rows.get(s.kind, (None,))[0] is None or rows[s.kind][0] <= self.now]
+            if due:  # the platform's accounts, read only when a source will be read (most polls read none)
+                self.matrix = {uid: (row_id, name) for row_id, uid, name in session.execute(
+                    select(Account.id, Account.uid, Account.name).where(Account.platform == self.ref.platform))}
+        for source in due:
+            _, errors_before, cursor = rows.get(source.kind, (None, 0, {}))
             if self.should_stop():
                 raise _Interrupted()
             try:
