@@ -183,9 +183,8 @@ def _check_record(item: Post | Comment) -> None:
         assert value is None or (isinstance(value, int) and 0 <= value <= INT32), (name, value)
     assert item.created_at is None or (isinstance(item.created_at, datetime) and item.created_at.tzinfo), \
         item.created_at
-    # the raw payload is stored as JSON.  Known gap: Adapter.decode_body (mastodon) still lets NaN and
-    # Infinity through into it (PostgreSQL refuses them); allow_nan=False here once it refuses them
-    json.dumps(item.raw)
+    # the raw payload is stored as JSON: no NaN or Infinity (PostgreSQL refuses them)
+    json.dumps(item.raw, allow_nan=False)
     json.dumps(record_to_json(item), allow_nan=False)  # what huisheng parse prints
 
 
@@ -268,3 +267,70 @@ def test_hostile_bodies_parse_or_raise_typed_errors(platform, endpoint):
                "now": datetime.fromisoformat(DEFAULT_NOW).astimezone(timezone.utc)}
     for body in HOSTILE:
         _run(platform, endpoint, body, context)
+
+
+# --- what the fuzz found, pinned ----------------------------------------------------------
+
+
+def _seed(relative: str) -> tuple[Any, dict[str, Any]]:
+    path = FIXTURES / relative
+    return json.loads(path.read_text("utf-8")), _context(path)
+
+
+def _outcome(platform: str, endpoint: str, payload: Any, context: dict[str, Any]) -> Any:
+    """The parse of ``payload`` (bytes, or JSON text made of it) as ``huisheng parse`` does it."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    cls = adapters.load(platform)
+    return cls.parsers[endpoint](cls.decode_bytes(endpoint, body), **context)
+
+
+@pytest.mark.parametrize("platform,endpoint,relative", [
+    ("mastodon", "statuses", "mastodon/statuses/first_page.json"),
+    ("liuyan", "detail", "liuyan/detail.json"),
+    ("discuz", "mobile_viewthread", "discuz/mobile_viewthread.json"),
+])
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_a_number_json_does_not_have_is_a_parse_error(platform, endpoint, relative, number):
+    _, context = _seed(relative)
+    body = (FIXTURES / relative).read_bytes()
+    body = body.replace(b"[", b'[{"x": ' + number + b"}, ", 1) if body.lstrip().startswith(b"[") \
+        else body.replace(b"{", b'{"x": ' + number + b", ", 1)
+    with pytest.raises(errors.ParseError) as caught:
+        _outcome(platform, endpoint, body, context)
+    assert caught.value.endpoint == endpoint and caught.value.field == "<body>"
+
+
+def test_a_mastodon_count_beyond_32_bits_is_a_parse_error_naming_it():
+    payload, context = _seed("mastodon/statuses/first_page.json")
+    payload[0]["replies_count"] = 2 ** 31
+    with pytest.raises(errors.ParseError) as caught:
+        _outcome("mastodon", "statuses", payload, context)
+    assert "replies_count" in caught.value.field
+
+
+def test_a_discuz_post_id_of_80_digits_is_a_parse_error_naming_it():
+    payload, context = _seed("discuz/mobile_viewthread.json")
+    payload["Variables"]["postlist"][1]["pid"] = "9" * 80
+    with pytest.raises(errors.ParseError) as caught:
+        _outcome("discuz", "mobile_viewthread", payload, context)
+    assert caught.value.field == "postlist.pid"
+
+
+def test_names_longer_than_the_store_takes_are_cut():
+    payload, context = _seed("liuyan/detail.json")
+    payload["resultData"]["contentList"][0]["nickName"] = "<div>" * 16 + "居民" * 150 + "</div>" * 16
+    page = _outcome("liuyan", "detail", payload, context)
+    _check(page)
+    payload, context = _seed("mastodon/statuses/first_page.json")
+    payload[0]["account"]["display_name"] = "名" * 500
+    _check(_outcome("mastodon", "statuses", payload, context))
+
+
+def test_a_feed_with_a_garbled_encoding_declaration_is_a_parse_error():
+    body = b"<?xml version='1.0' encoding='utf-\x00\xff'?><rss version='2.0'><channel><title>t</title></channel></rss>"
+    context = {"account_uid": "1", "post_id": "1", "page": 1,
+               "now": datetime.fromisoformat(DEFAULT_NOW).astimezone(timezone.utc)}
+    try:
+        _check(_outcome("rss", "feed", body, context))
+    except errors.ParseError as exc:
+        assert exc.endpoint == "feed" and exc.field

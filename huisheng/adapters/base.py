@@ -22,7 +22,6 @@ import contextlib
 import functools
 import heapq
 import itertools
-import json
 import re
 import socket
 import threading
@@ -38,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from huisheng import errors
+from huisheng.adapters.payload import load_json
 from huisheng.records import AccountRef, Comment, Page, Post
 
 if TYPE_CHECKING:
@@ -532,12 +532,7 @@ class Adapter(abc.ABC):
     def decode_body(endpoint: str, body: str) -> Any:
         """A response body as the parsers take it (JSON unless the adapter
         says otherwise); ``ParseError`` naming the endpoint when it is not."""
-        try:
-            return json.loads(body)
-        except RecursionError:
-            raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
-        except ValueError:
-            raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+        return load_json(endpoint, body)
 
     @classmethod
     def decode_bytes(cls, endpoint: str, body: bytes) -> Any:

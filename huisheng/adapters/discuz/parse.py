@@ -23,7 +23,6 @@ tree.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
@@ -34,6 +33,7 @@ from bs4 import BeautifulSoup, Tag
 from bs4.dammit import EncodingDetector
 
 from huisheng import errors
+from huisheng.adapters.payload import load_json
 from huisheng.records import Comment, Page, Post, Shortfall
 
 NAME = "discuz"
@@ -116,12 +116,7 @@ def decode_html(endpoint: str, text: str) -> BeautifulSoup:
 
 
 def decode_json(endpoint: str, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
-    except ValueError:
-        raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+    return load_json(endpoint, text)
 
 
 def decode_text(endpoint: str, text: str) -> Any:

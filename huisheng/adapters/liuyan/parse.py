@@ -21,14 +21,15 @@ account's comments in it.  Nothing of a response these parsers refuse is kept.
 from __future__ import annotations
 
 import html
-import json
 import re
+import warnings
 from datetime import datetime, timezone
 from typing import Any
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
 from huisheng import errors
+from huisheng.adapters.payload import load_json
 from huisheng.records import Comment, Page, Post
 
 PLATFORM = "liuyan"
@@ -58,17 +59,14 @@ def decode_body(endpoint: str, body: str) -> Any:
     stripped = body.lstrip()
     if stripped.startswith("<"):
         raise html_error(endpoint, stripped)
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
-    except ValueError:
-        raise errors.ParseError(endpoint, "<body>", "not valid JSON") from None
+    return load_json(endpoint, body)
 
 
 def html_error(endpoint: str, page: str) -> errors.AdapterError:
     """What an HTML page where JSON was expected says, as the tree's error."""
-    text = BeautifulSoup(page, "html.parser").get_text(" ", strip=True)[:200]
+    with warnings.catch_warnings():  # whatever markup it is, only its words are read
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        text = BeautifulSoup(page, "html.parser").get_text(" ", strip=True)[:200]
     for pattern, kind in _DESCRIBED:
         if pattern.search(text):
             return kind(f"the board answered an HTML page: {text[:80]}", endpoint=endpoint)

@@ -11,13 +11,13 @@ by the adapter and by ``huisheng parse``.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
 from huisheng import errors
 from huisheng.adapters.weibo import text as wtext
+from huisheng.adapters.payload import load_json
 from huisheng.records import Comment, Page, Post
 
 PLATFORM = "weibo"
@@ -698,23 +698,7 @@ def decode_body(endpoint: str, body: str) -> Any:
                 return {"ok": 0, "msg": marker}
         raise errors.AuthRequired("login wall (HTML page instead of data): a cookie is needed",
                                   endpoint=endpoint)
-    try:
-        return json.loads(stripped, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise errors.ParseError(endpoint, "<body>", "nested too deeply") from None
-    except ValueError as exc:  # also a number of thousands of digits, NaN, 1e400
-        raise errors.ParseError(endpoint, "<body>", f"not valid JSON ({str(exc)[:60]})") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number out of range: {text[:20]}")
-    return value
+    return load_json(endpoint, stripped)
 
 
 def parse_body(endpoint: str, body: str, **context: Any) -> Any:
