@@ -212,7 +212,9 @@ def cycle(cluster: Cluster, egresses: list[str], timeout: float) -> tuple[float,
         while True:
             with engine.connect() as conn:
                 done = conn.scalar(select(func.count()).select_from(Account).where(Account.last_success_at > mark))
-                first = conn.scalar(select(func.min(Account.last_check_at)).where(Account.last_check_at > mark))
+                # of the accounts this cycle polled: a dispatch that read the clock just
+                # before the mark may have claimed them (its claim time is their start)
+                first = conn.scalar(select(func.min(Account.last_check_at)).where(Account.last_success_at > mark))
                 last = conn.scalar(select(func.max(Account.last_success_at)))
             if done == total:
                 break
