@@ -6,8 +6,9 @@ folder, the simulator over real HTTP, and the daemon's own loop:
 the shared per-host pacer).  The example config's pace (3 s between request
 starts, one at a time) and tick (5 s) are scaled down by the same factor so a
 cycle takes seconds, not ten minutes: spacing ``HUISHENG_BENCH_SPACING``
-(default 0.02 s), tick 5 s × 0.02 / 3.  Workers and everything else as
-configured.
+(default 0.02 s), tick 5 s × 0.02 / 3, and the mention searches' own spacing
+over all accounts (``search_min_interval``, 5 s) alike.  Workers and
+everything else as configured.
 
 A warm-up (no spacing) reads every account's recent window once; each cycle
 measured is then a steady-state one: the simulated world moved on by one
@@ -63,6 +64,8 @@ RUNS = int(os.environ.get("HUISHENG_BENCH_RUNS", "3"))
 TICK = float(os.environ.get("HUISHENG_BENCH_TICK", "0"))
 SIM_MODE = os.environ.get("HUISHENG_BENCH_SIM", "process")
 CYCLE_TIMEOUT = 120.0
+#: Weibo's search limit as the simulator keeps it: so many searches in any window of seconds
+SEARCH_LIMIT, SEARCH_WINDOW = 15, 60.0
 
 
 class ShiftedClock(Clock):
@@ -81,11 +84,12 @@ class ShiftedClock(Clock):
         return super().now() + self.offset
 
 
-def serve(matrix_path: str, behind: str) -> None:
+def serve(matrix_path: str, behind: str, search_window: str) -> None:
     """The child process: the simulator on a shifted clock; each stdin line is
     seconds to shift by, acknowledged with a line once applied."""
     clock = ShiftedClock(float(behind))
-    server = SimServer(World(load_matrix(Path(matrix_path)), seed=SEED, start=clock.now()), clock)
+    server = SimServer(World(load_matrix(Path(matrix_path)), seed=SEED, start=clock.now()), clock,
+                       search_limit=(SEARCH_LIMIT, float(search_window)))
     print(server.start(), flush=True)
     try:
         for line in sys.stdin:
@@ -98,17 +102,17 @@ def serve(matrix_path: str, behind: str) -> None:
 class _Simulator:
     """The simulator in a child process or in this one, on a shifted clock."""
 
-    def __init__(self, matrix_path: Path, mode: str, behind: float):
+    def __init__(self, matrix_path: Path, mode: str, behind: float, search_window: float):
         self.clock = ShiftedClock(behind)
         self.process: subprocess.Popen | None = None
         self.server: SimServer | None = None
         if mode == "thread":
             self.server = SimServer(World(load_matrix(matrix_path), seed=SEED, start=self.clock.now()),
-                                    self.clock)
+                                    self.clock, search_limit=(SEARCH_LIMIT, search_window))
             self.base = self.server.start()
             return
         command = [sys.executable, "-c", "import sys; from bench.cycle import serve; serve(*sys.argv[1:])",
-                   str(matrix_path), str(behind)]
+                   str(matrix_path), str(behind), str(search_window)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                         cwd=ROOT)
         self.base = self.process.stdout.readline().strip()
@@ -170,12 +174,14 @@ class Cycle:
     finished: float = 0.0
 
 
-def _settings(base_settings: Settings, url: str, base: str, pace: Pace, tick: float) -> Settings:
+def _settings(base_settings: Settings, url: str, base: str, pace: Pace, tick: float,
+              search_interval: float) -> Settings:
     weibo = base_settings.platforms["weibo"]
     return replace(base_settings, database_url=url,
                    polling=replace(base_settings.polling, tick=tick),
                    platforms={"weibo": replace(weibo, pace=pace, options={
-                       **weibo.options, "base_url": base, "ajax_base_url": base})})
+                       **weibo.options, "base_url": base, "ajax_base_url": base,
+                       "search_min_interval": search_interval})})
 
 
 def _run_cycle(settings: Settings, sim: _Simulator, accounts: int) -> Cycle:
@@ -250,17 +256,21 @@ def measure(folder: Path) -> tuple[list[Cycle], int]:
     scale = SPACING / configured.min_interval
     pace = Pace(min_interval=SPACING, concurrency=configured.concurrency)
     tick = TICK or base_settings.polling.tick * scale
+    # the mention searches' own lane (its spacing over all accounts) is scaled as the host's pace is
+    search = float(base_settings.platforms["weibo"].options.get("search_min_interval", 5.0)) * scale
     url = f"sqlite:///{folder / 'bench.sqlite'}"
     migrations.upgrade(url)
-    sim = _Simulator(base_settings.matrix_path, SIM_MODE, behind=RUNS * base_settings.polling.interval)
+    # Weibo's search limit (15 in any 60 s: the simulator answers 418 past it) scaled as the pace is
+    sim = _Simulator(base_settings.matrix_path, SIM_MODE, behind=RUNS * base_settings.polling.interval,
+                     search_window=SEARCH_WINDOW * scale)
     try:
-        settings = _settings(base_settings, url, sim.base, pace, tick)
+        settings = _settings(base_settings, url, sim.base, pace, tick, search)
         runtime = build_runtime(settings, Clock())
         with runtime.sessions.begin() as session:
             sync_matrix(session, matrix, runtime.clock.now())
         runtime.close()
         started = time.perf_counter()
-        warm = _run_cycle(_settings(base_settings, url, sim.base, Pace(0.0, configured.concurrency), tick),
+        warm = _run_cycle(_settings(base_settings, url, sim.base, Pace(0.0, configured.concurrency), tick, search),
                           sim, len(matrix.accounts))
         note(f"cycle: warm-up (first window reads, no spacing) {warm.requests} requests, "
              f"{warm.seconds:.1f}s ({time.perf_counter() - started:.1f}s in all)")
