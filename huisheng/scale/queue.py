@@ -26,12 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy, exceptions
 from procrastinate.jobs import Status
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import or_, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -63,8 +61,6 @@ DB_RETRY_WAIT = 5
 DB_RETRY_ATTEMPTS = 12
 #: seconds to connect, or to get a connection from the pool
 CONNECT_TIMEOUT = 5
-#: seconds a queue connection may sit idle in the pool and be handed out unchecked
-CHECK_AFTER_IDLE = 1.0
 #: retrying stalled jobs, one at a time per installation (schema) of the database
 _RETRY_STALLED_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '/huisheng.retry_stalled'))"
 
@@ -93,29 +89,6 @@ _DIVISORS_60 = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)
 _DIVISORS_24 = (1, 2, 3, 4, 6, 8, 12)
 
 
-async def _autocommit(connection) -> None:
-    await connection.set_autocommit(True)
-
-
-async def _idle_since(connection) -> None:
-    connection._huisheng_idle_since = time.monotonic()
-
-
-def _pool(**kwargs) -> AsyncConnectionPool:
-    """procrastinate's pool, its check of a connection taken from it (an
-    empty query: a round trip per fetch, defer and finish) made only when the
-    connection sat idle :data:`CHECK_AFTER_IDLE` seconds or more; one that
-    served a query a moment ago is alive."""
-    check = kwargs.pop("check", None) or AsyncConnectionPool.check_connection
-
-    async def check_idle(connection) -> None:
-        since = getattr(connection, "_huisheng_idle_since", None)
-        if since is None or time.monotonic() - since >= CHECK_AFTER_IDLE:
-            await check(connection)
-
-    return AsyncConnectionPool(check=check_idle, **kwargs)
-
-
 class Queue:
     """The procrastinate app of one worker process, its tasks bound to the
     process's :class:`~huisheng.app.Runtime`."""
@@ -127,14 +100,9 @@ class Queue:
         # Waits for a connection are short: a database that went away must end
         # the worker soon (it waits for the database and starts again) rather
         # than hold its heartbeat for the pool's default half-minute.
-        # Autocommit: each of procrastinate's queries is one statement (a
-        # function call), so its BEGIN and COMMIT were two round trips more per
-        # fetch, defer and finish; conn.transaction() still opens a real one.
         self.app = App(connector=PsycopgConnector(conninfo=conninfo(runtime.settings.database_url),
                                                   min_size=1, max_size=size, timeout=CONNECT_TIMEOUT,
-                                                  kwargs={"connect_timeout": CONNECT_TIMEOUT},
-                                                  configure=_autocommit, reset=_idle_since,
-                                                  pool_factory=_pool))
+                                                  kwargs={"connect_timeout": CONNECT_TIMEOUT}))
         self._claimer = Dispatcher(runtime.settings, runtime.sessions, runtime.clock, poller=None, workers=1,
                                    owner=QUEUED)
         self._lock = threading.Lock()
