@@ -43,7 +43,7 @@ from sqlalchemy import update
 
 from bench._common import emit, note, weibo_accounts
 from huisheng import migrations
-from huisheng.adapters.base import Pace
+from huisheng.adapters.base import HttpSession, Pace
 from huisheng.clock import Clock
 from huisheng.config import load_settings
 from huisheng.polling.dispatcher import Dispatcher
@@ -146,7 +146,7 @@ class _Simulator:
                 self.process.wait()
 
 
-class _TimedSession(http.Session):
+class _TimedSession(HttpSession):
     """Records when each request really started and ended (after the pacer's wait)."""
 
     spans: list[tuple[float, float]] = []  # replaced per cycle

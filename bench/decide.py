@@ -8,7 +8,9 @@ per thread, as the poller does) into a fresh migrated SQLite file.  The
 baseline only stores them; the measured run also runs the decide step after
 every 20 threads (as the daemon's decide job does between polls): the pure
 decision, routing, deadlines in working time, flags and their events, reply
-detection.  ratio = (store + decide) rate ÷ store rate; goal ≥ 0.5.
+detection.  ratio = (store + decide) rate ÷ store rate; goal ≥ 0.5.  The runs
+are interleaved in ``HUISHENG_BENCH_RUNS`` rounds (default 3), each figure its
+best round.
 
 ``decide_learned`` is the same with a routing model in place (trained on
 another simulated world's labelled comments and the hand-written 问政
@@ -19,6 +21,7 @@ goal ≥ 0.5 too.
 from __future__ import annotations
 
 import gc
+import os
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -45,6 +48,7 @@ from huisheng.simulator import World, WorldConfig
 START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parent.parent
 DECIDE_EVERY = 20
+RUNS = int(os.environ.get("HUISHENG_BENCH_RUNS", "3"))
 
 
 def _threads(matrix):
@@ -106,31 +110,35 @@ def main() -> None:
     # measured: frozen, the collector's full passes in both runs skip it.
     gc.collect()
     gc.freeze()
+    rates: dict[str, list[float]] = {"store": [], "decide": [], "learned": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        engine, sessions, rows = _prepare(tmp, "store.sqlite", matrix, posts)
-        gc.collect()
-        baseline = _run(sessions, rows, threads, None)
-        engine.dispose()
-        engine, sessions, rows = _prepare(tmp, "decide.sqlite", matrix, posts)
-        decider = Decider(sessions, FakeClock(START + timedelta(days=1)), load_rules(), WorkCalendar(),
-                          Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}))
-        gc.collect()
-        value = _run(sessions, rows, threads, decider)
-        with sessions() as session:
-            flags = session.scalar(select(func.count()).select_from(Flag))
-            replied = session.scalar(select(func.count()).select_from(Flag).where(Flag.first_reply_at.is_not(None)))
-        engine.dispose()
         model, examples = _routing_model(tmp / "routing.model", matrix)
-        engine, sessions, rows = _prepare(tmp, "learned.sqlite", matrix, posts)
-        decider = Decider(sessions, FakeClock(START + timedelta(days=1)), load_rules(), WorkCalendar(),
-                          Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}),
-                          learned=ModelHandle(model, 0.5))
-        gc.collect()
-        learned_value = _run(sessions, rows, threads, decider)
-        with sessions() as session:
-            learned = session.scalar(select(func.count()).select_from(Flag).where(Flag.routing == "learned"))
-        engine.dispose()
+
+        def measure(kind: str, round_: int):
+            engine, sessions, rows = _prepare(tmp, f"{kind}-{round_}.sqlite", matrix, posts)
+            decider = None if kind == "store" else Decider(
+                sessions, FakeClock(START + timedelta(days=1)), load_rules(), WorkCalendar(),
+                Sla(deadlines={"consultation": 2, "help": 5, "suggestion": 5, "complaint": 7}),
+                learned=ModelHandle(model, 0.5) if kind == "learned" else None)
+            gc.collect()
+            rates[kind].append(_run(sessions, rows, threads, decider))
+            with sessions() as session:
+                counts = (session.scalar(select(func.count()).select_from(Flag)),
+                          session.scalar(select(func.count()).select_from(Flag).where(Flag.first_reply_at.is_not(None))),
+                          session.scalar(select(func.count()).select_from(Flag).where(Flag.routing == "learned")))
+            engine.dispose()
+            return counts
+
+        # Rounds of the three runs side by side, each figure its best: the
+        # machine is shared, and a slow spell should not fall on one side only.
+        for round_ in range(RUNS):
+            measure("store", round_)
+            flags, replied, _ = measure("decide", round_)
+            _, _, learned = measure("learned", round_)
+    baseline, value, learned_value = (max(rates[k]) for k in ("store", "decide", "learned"))
+    note("decide: rates per round (comments/s): " + "; ".join(
+        f"{k} {', '.join(f'{r:.0f}' for r in v)}" for k, v in rates.items()))
     total = sum(len(c) for c in threads.values())
     note(f"decide: {total} comments in {len(threads)} threads; {flags} flags, {replied} replied")
     note(f"decide_learned: a routing model of {examples} examples in place; {learned} flags routed by it")

@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from huisheng.adapters.base import HttpSession
 from huisheng.flags.ladder import Ladder, LadderResult
 from huisheng.flags.process import Decider
 from huisheng.flags.relearn import RetrainJob, handle_from_settings, retrain_job, routing_from_settings, with_priority
@@ -105,7 +106,7 @@ def signin_links(settings: Settings) -> Callable[[str], str] | None:
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None, *,
-                  session_factory_http: Callable[[], requests.Session] = requests.Session,
+                  session_factory_http: Callable[[], requests.Session] = HttpSession,
                   http_timeout: float | None = None, egress: str | None = None) -> Runtime:
     """``egress``: a worker of several machines (``huisheng worker``) keeps
     the pace of its egress address in the database, shared with every worker

@@ -7,14 +7,16 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 
 from huisheng import migrations
 from huisheng.errors import StoreError
 from huisheng.storage import models, store
-from huisheng.storage.db import make_engine, session_factory
+from huisheng.storage.db import insert_many, make_engine, session_factory
 from huisheng.records import Comment, Post, content_hash
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
@@ -403,3 +405,63 @@ def test_empty_batches_are_no_ops(engine):
         assert store.existing_posts(conn, "weibo", []) == {}
         assert store.existing_comments(conn, "weibo", []) == {}
         assert store.tombstone(conn, "post", [], "x", T0) == ()
+
+
+def test_insert_many_stores_what_a_plain_insert_does(engine):
+    """The bulk path (the decide step's flags and events) writes every kind of
+    column as SQLAlchemy's own insert does: JSON, booleans, aware times in any zone."""
+    units = models.Unit.__table__
+    east8 = timezone(timedelta(hours=8))
+
+    def unit(code, at):
+        return {"code": code, "name": f"单位「{code}」", "level": "community", "parent_id": None,
+                "aliases": ["别名", 'quote"d'], "admins": [{"email": "a@example.org"}], "enabled": code.endswith("1"),
+                "created_at": at, "updated_at": at.astimezone(east8)}
+
+    given = [unit(f"bulk{i}", T0 + timedelta(microseconds=i * 123457)) for i in range(1, 4)]
+    with engine.begin() as conn:
+        insert_many(conn, units, given)
+        conn.execute(units.insert(), [{**unit(f"plain{i}", T0 + timedelta(microseconds=i * 123457))}
+                                      for i in range(1, 4)])
+    read = {r.code: r for r in rows(engine, units, units.c.code != "d")}
+    for i in range(1, 4):
+        bulk, plain = read[f"bulk{i}"]._asdict(), read[f"plain{i}"]._asdict()
+        for key in ("id", "code", "name"):
+            bulk.pop(key), plain.pop(key)
+        assert bulk == plain
+        assert bulk["created_at"] == bulk["updated_at"] == T0 + timedelta(microseconds=i * 123457)
+    with engine.connect() as conn:  # what is stored compares as SQLAlchemy's own values do
+        later = conn.scalar(select(func.count()).select_from(units).where(
+            units.c.code.like("bulk%"), units.c.created_at > T0 + timedelta(microseconds=123457)))
+    assert later == 2
+
+
+def test_insert_many_refuses_rows_it_would_store_wrongly(engine):
+    units = models.Unit.__table__
+    row = {"code": "x", "name": "x", "level": "community", "aliases": [], "admins": [], "enabled": True,
+           "created_at": T0, "updated_at": T0}
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="defaults.*enabled"):  # SQLAlchemy would have filled it in
+            insert_many(conn, units, [{k: v for k, v in row.items() if k != "enabled"}])
+        with pytest.raises(ValueError, match="different columns"):
+            insert_many(conn, units, [row, {**row, "code": "y", "parent_id": None}])
+        insert_many(conn, units, [])
+    assert [r.code for r in rows(engine, units)] == ["d"]
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc),
+    datetime(999, 3, 4, 5, 6, 7, 8, tzinfo=timezone.utc), datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+    datetime(2026, 11, 2, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
+    datetime(2026, 3, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai")), datetime(2026, 3, 1, 9, tzinfo=ZoneInfo("UTC"))])
+def test_sqlite_times_are_stored_in_sqlalchemys_own_text(value):
+    """The one-step conversion on SQLite writes what SQLAlchemy's DATETIME
+    would (stored text is compared as text) and reads it back aware UTC."""
+    dialect = make_engine("sqlite://").dialect
+    ours = models.UTCDateTime().dialect_impl(dialect)
+    text = ours.bind_processor(dialect)(value)
+    assert text == SQLITE_DATETIME().bind_processor(dialect)(value.astimezone(timezone.utc).replace(tzinfo=None))
+    back = ours.result_processor(dialect, None)(text)
+    assert back == value and back.tzinfo is timezone.utc
+    with pytest.raises(ValueError, match="naive"):
+        ours.bind_processor(dialect)(value.replace(tzinfo=None))

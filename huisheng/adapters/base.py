@@ -250,6 +250,28 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
         return manager
 
 
+class HttpSession(requests.Session):
+    """The session every adapter's requests go through by default: a
+    ``requests.Session`` that reads the proxy environment once per host.
+    ``requests`` reads it (and walks ``no_proxy``) on every request, which
+    cost as much as the rest of the client's work on a 304; a daemon's
+    environment does not change under it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        if proxies or not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert, tuple(sorted(self.proxies.items())))
+        found = self._environment.get(key)
+        if found is None:
+            found = self._environment[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return {**found, "proxies": dict(found["proxies"])}
+
+
 class Http:
     """The single HTTP seam: an injectable session plus politeness and counting.
 
@@ -262,7 +284,7 @@ class Http:
 
     def __init__(self, session: requests.Session | None = None, *, gate: Gate | None = None,
                  timeout: float = 20.0, user_agent: str | None = None, cancel: Cancel | None = None):
-        self.session = session or requests.Session()
+        self.session = session or HttpSession()
         self.gate = gate or _no_gate
         self.timeout = timeout
         self.cancel = cancel

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
-from sqlalchemy import Integer, Row, Update, bindparam, insert, or_, select, update
+from sqlalchemy import Integer, Row, Update, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +55,7 @@ from huisheng.flags.rules import Rules
 from huisheng.flags.sla import History, Sla
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.clock import Clock
+from huisheng.storage.db import insert_many
 from huisheng.storage.matrix_sync import matrix_from_db, matrix_revision
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
 from huisheng.vocabulary import Category, Routing
@@ -107,12 +108,10 @@ _PENDING = (select(*COMMENT_COLUMNS, Post.account_id.label("account_id"), Post.o
 #: of those, the ones under an account whose monitoring start is known, or history whatever it turns out to be
 _PENDING_KNOWN_START = _PENDING.where(or_(Account.monitoring_start.is_not(None),
                                           Comment.created_at < bindparam("surely_history")))
-_INSERT_FLAGS = insert(_FLAGS)
 _NEW_FLAG_IDS = select(_FLAGS.c.comment_id, _FLAGS.c.id).where(
     _FLAGS.c.comment_id.in_(bindparam("comments", expanding=True)))
 _LINK_FOLLOW_UPS = (update(_FLAGS).where(_FLAGS.c.id == bindparam("flag_id"))
                     .values(follow_up_of=bindparam("earlier")))
-_INSERT_EVENTS = insert(_EVENTS)
 
 
 @dataclass
@@ -232,7 +231,7 @@ class _Batch:
             # Plain executemany, then the ids by comment (unique per flag): SQLite
             # cannot promise RETURNING's order, so an ordered RETURNING would
             # insert row by row.
-            connection.execute(_INSERT_FLAGS, [f._values for f in self.new])
+            insert_many(connection, _FLAGS, [f._values for f in self.new])
             ids = dict(connection.execute(_NEW_FLAG_IDS, {"comments": [f.comment_id for f in self.new]}).all())
             for flag in self.new:
                 object.__setattr__(flag, "id", ids[flag.comment_id])
@@ -252,7 +251,7 @@ class _Batch:
         for columns, params in changed.items():
             connection.execute(_update_flags(columns), params)
         if self.events:
-            connection.execute(_INSERT_EVENTS, [
+            insert_many(connection, _EVENTS, [
                 {"flag_id": flag.id, "at": step.at, "kind": step.kind, "actor": step.actor, "note": step.note,
                  "data": _event_data(flag, step)} for flag, step in self.events])
 

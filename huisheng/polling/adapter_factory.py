@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 import requests
 
 from huisheng import adapters
-from huisheng.adapters.base import Adapter, Cancel, Http, Pace
+from huisheng.adapters.base import Adapter, Cancel, Http, HttpSession, Pace
 from huisheng.clock import Clock
 from huisheng.polling.pace import HostPacer
 from huisheng.config.settings import Settings
@@ -32,7 +32,7 @@ class AdapterFactory:
     the transport seam: tests may hand in their own sessions."""
 
     def __init__(self, settings: Settings, pacer: HostPacer, clock: Clock, *,
-                 session_factory: Callable[[], requests.Session] = requests.Session,
+                 session_factory: Callable[[], requests.Session] = HttpSession,
                  timeout: float | None = None):
         self.settings = settings
         self.pacer = pacer

@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng.clock import Clock, FakeClock
 from huisheng.errors import DatabaseUnavailable
-from huisheng.storage.models import Account
+from huisheng.storage.db import transaction
+from huisheng.storage.models import Account, UTCDateTime
 from huisheng.polling.poll import Poller, PollResult
 from huisheng.config.settings import Settings
 
@@ -34,6 +35,28 @@ log = logging.getLogger("huisheng.dispatcher")
 #: share of the stop grace given to polls to finish the unit they are in; then
 #: their requests are cut (the unit is read again at the next start)
 CUT_SHARE = 0.75
+
+
+
+# The claim's statements, built once (building them cost more than running them).
+_ACCOUNTS = Account.__table__
+_NOW = bindparam("now", type_=UTCDateTime())
+_FREE = or_(_ACCOUNTS.c.lease_until.is_(None), _ACCOUNTS.c.lease_until < _NOW)
+#: the due accounts, the never-polled first, then the longest overdue
+_DUE = (select(_ACCOUNTS.c.id, _ACCOUNTS.c.platform, _ACCOUNTS.c.poll_interval)
+        .where(_ACCOUNTS.c.enabled.is_(True),
+               or_(_ACCOUNTS.c.next_check_at.is_(None), _ACCOUNTS.c.next_check_at <= _NOW), _FREE)
+        .order_by(_ACCOUNTS.c.next_check_at.is_not(None), _ACCOUNTS.c.next_check_at, _ACCOUNTS.c.id)
+        .limit(bindparam("limit", type_=Integer)))
+#: on PostgreSQL rows another dispatcher is claiming are skipped, not waited for
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
+_LEASE = (update(_ACCOUNTS).where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)), _FREE)
+          .values(lease_owner=bindparam("owner"), lease_until=bindparam("lease_until", type_=UTCDateTime()),
+                  last_check_at=_NOW, next_check_at=bindparam("next_check", type_=UTCDateTime())))
+#: of some accounts, those this claim leased (its owner and lease end are its own)
+_LEASED = select(_ACCOUNTS.c.id).where(_ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)),
+                                       _ACCOUNTS.c.lease_owner == bindparam("owner"),
+                                       _ACCOUNTS.c.lease_until == bindparam("lease_until", type_=UTCDateTime()))
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,8 @@ class Dispatcher:
         self.stopping = threading.Event()
         #: under run() (real time) a finished poll claims the next account itself
         self._refill = False
+        #: a freed worker waits for the tick under way (see _refill_now)
+        self._refill_wanted = False
         self._active = 0
         self._tick_lock = threading.Lock()
         #: cuts every request of this process's polls (None: no poller, tests)
@@ -84,46 +109,42 @@ class Dispatcher:
             return []
         now = self.clock.now()
         lease_until = now + timedelta(seconds=self.settings.polling.lease_seconds)
-        with self.sessions.begin() as session:
-            query = (select(Account.id, Account.platform, Account.poll_interval)
-                     .where(Account.enabled.is_(True))
-                     .where(or_(Account.next_check_at.is_(None), Account.next_check_at <= now))
-                     .where(or_(Account.lease_until.is_(None), Account.lease_until < now))
-                     .order_by(Account.next_check_at.is_not(None), Account.next_check_at, Account.id)
-                     .limit(limit))
-            if session.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = session.execute(query).all()
+        with transaction(self.sessions) as connection:
+            due = _DUE_LOCKED if connection.dialect.name == "postgresql" else _DUE
+            by_interval: dict[int, list[int]] = {}
+            for account_id, platform, poll_interval in connection.execute(due, {"now": now, "limit": limit}):
+                by_interval.setdefault(self.settings.interval_for(platform, poll_interval), []).append(account_id)
             claimed = []
-            for account_id, platform, poll_interval in rows:
-                interval = self.settings.interval_for(platform, poll_interval)
+            for interval, ids in by_interval.items():
                 # The lease is checked again in the UPDATE: on SQLite the SELECT
-                # above takes no lock, so another process may have claimed the
-                # account in between; only the UPDATE that matches wins it.
-                won = session.execute(
-                    update(Account).where(Account.id == account_id)
-                    .where(or_(Account.lease_until.is_(None), Account.lease_until < now))
-                    .values(lease_owner=self.owner, lease_until=lease_until, last_check_at=now,
-                            next_check_at=now + timedelta(seconds=interval))).rowcount
-                if won:
-                    claimed.append(account_id)
+                # above takes no lock, so another process may have claimed some
+                # of them in between; only those the UPDATE matched are won.
+                lease = {"ids": ids, "now": now, "owner": self.owner, "lease_until": lease_until,
+                         "next_check": now + timedelta(seconds=interval)}
+                if connection.execute(_LEASE, lease).rowcount == len(ids):
+                    claimed += ids
+                else:
+                    claimed += connection.scalars(_LEASED, lease).all()
         return claimed
 
     # -- ticking ----------------------------------------------------------------------
 
     def tick(self) -> list[int]:
         """Claim as many due accounts as there are idle workers; start them."""
+        with self._tick_lock:
+            return self._tick_locked()
+
+    def _tick_locked(self) -> list[int]:
         if self.stopping.is_set():
             return []
-        with self._tick_lock:
+        with self._lock:
+            self._in_flight = {f for f in self._in_flight if not f.done()}
+            free = self.workers - self._active
+        claimed = self.claim_due(free)
+        for account_id in claimed:
             with self._lock:
-                self._in_flight = {f for f in self._in_flight if not f.done()}
-                free = self.workers - self._active
-            claimed = self.claim_due(free)
-            for account_id in claimed:
-                with self._lock:
-                    self._active += 1
-                    self._in_flight.add(self._pool.submit(self._poll, account_id))
+                self._active += 1
+                self._in_flight.add(self._pool.submit(self._poll, account_id))
         return claimed
 
     def _poll(self, account_id: int) -> PollResult | None:
@@ -141,13 +162,28 @@ class Dispatcher:
         if result is not None and self.on_result is not None:
             self.on_result(result)
         if self._refill:
-            # A freed worker takes the next due account at once instead of at
-            # the next tick, so a fast pace is not throttled by the tick.
+            # A freed worker has the next due account taken at once instead of
+            # at the next tick, so a fast pace is not throttled by the tick.
             try:
-                self.tick()
+                self._refill_now()
             except Exception:  # the scheduled tick will try again
                 log.exception("refill tick failed")
         return result
+
+    def _refill_now(self) -> None:
+        """Tick for the workers just freed — unless a tick is under way: it
+        ticks once more when it is done, for every worker freed meanwhile.
+        Polls end in bursts, and one claim for a burst costs what one claim
+        per poll, queued one after the other, cost each."""
+        self._refill_wanted = True
+        while self._refill_wanted:
+            if not self._tick_lock.acquire(blocking=False):
+                return  # the tick under way sees the flag once it is done
+            try:
+                self._refill_wanted = False
+                self._tick_locked()
+            finally:
+                self._tick_lock.release()
 
     def _run_job(self, job: PeriodicJob) -> None:
         now = self.clock.now()

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping, Sequence
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from huisheng import errors
 from huisheng.adapters.base import Adapter, Source
 from huisheng.storage import store
-from huisheng.storage.db import outage
+from huisheng.storage.db import outage, transaction
 from huisheng.polling.adapter_factory import AdapterFactory
 from huisheng.clock import Clock
 from huisheng.storage.models import Account, AccountSource, UTCDateTime
@@ -100,6 +100,46 @@ class PollResult:
         return " ".join(parts)
 
 
+
+# A poll's own statements, built once: building an ORM statement cost more
+# than running it, and most polls (nothing new) run nothing else.
+_ACCOUNTS = Account.__table__
+_AT = UTCDateTime()
+#: what a poll reads of its account
+_ACCOUNT = select(_ACCOUNTS.c.platform, _ACCOUNTS.c.uid, _ACCOUNTS.c.name, _ACCOUNTS.c.adapter_state,
+                  _ACCOUNTS.c.cookie_env, _ACCOUNTS.c.unsupported, _ACCOUNTS.c.window_checked_at,
+                  _ACCOUNTS.c.poll_interval, _ACCOUNTS.c.consecutive_errors, _ACCOUNTS.c.first_success_at,
+                  ).where(_ACCOUNTS.c.id == bindparam("account_id"))
+
+#: the adapter's own state of the account (a feed's validators, a cursor …)
+_SET_STATE = update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id")).values(
+    adapter_state=bindparam("state", type_=_ACCOUNTS.c.adapter_state.type))
+
+
+def _success(of_lease: bool):
+    """A successful poll's UPDATE: the monitoring start from the first success
+    (else the matrix set it, or an earlier poll did), errors cleared, the next
+    check moved on unless someone moved it further, and the lease released —
+    only the poll's own (``of_lease``), never another poll's (see _release)."""
+    c, now = _ACCOUNTS.c, bindparam("now", type_=_AT)
+    released = c.lease_owner == bindparam("owner")
+    lease = {"lease_owner": case((released, None), else_=c.lease_owner),
+             "lease_until": case((released, None), else_=c.lease_until)} if of_lease else {
+        "lease_owner": None, "lease_until": None}
+    return update(_ACCOUNTS).where(c.id == bindparam("account_id")).values(
+        last_success_at=now, first_success_at=func.coalesce(c.first_success_at, now),
+        monitoring_start=func.coalesce(c.monitoring_start, case(
+            (c.first_success_at.is_(None), bindparam("start_if_first", type_=_AT)),
+            else_=bindparam("start_if_not", type_=_AT))),
+        consecutive_errors=0, failing_since=None,
+        next_check_at=case((or_(c.next_check_at.is_(None), c.next_check_at < now),
+                            bindparam("next_check", type_=_AT)), else_=c.next_check_at),
+        **lease)
+
+
+_SUCCESS, _SUCCESS_OF_LEASE = _success(False), _success(True)
+
+
 class Poller:
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], clock: Clock,
                  factory: AdapterFactory, *, rng: random.Random | None = None,
@@ -137,8 +177,8 @@ class Poller:
 
     def _poll(self, account_id: int, backfill_days: int | None, lease_owner: str | None,
               should_stop: Callable[[], bool] | None) -> PollResult:
-        with self.sessions.begin() as session:
-            account = session.get(Account, account_id)
+        with transaction(self.sessions) as connection:
+            account = connection.execute(_ACCOUNT, {"account_id": account_id}).first()
             if account is None:
                 raise errors.HuishengError(f"no account with id {account_id}")
             # the variable's value, read at each poll: never stored, never logged
@@ -205,26 +245,13 @@ class Poller:
         write).  ``first_success_at``: the account's, read when the poll began
         (the monitoring start follows from it; set by nobody but a poll)."""
         now = self.clock.now()
-        at = UTCDateTime()
-        at_now = literal(now, at)
-        released = Account.lease_owner == lease_owner  # else another poll's lease (see _release)
-        lease = {"lease_owner": None, "lease_until": None} if lease_owner is None else {
-            "lease_owner": case((released, None), else_=Account.lease_owner),
-            "lease_until": case((released, None), else_=Account.lease_until)}
-        with self.sessions.begin() as session:
-            session.execute(update(Account).where(Account.id == account_id).values(
-                last_success_at=now,
-                first_success_at=func.coalesce(Account.first_success_at, at_now),
-                # else the matrix set it, or an earlier poll
-                monitoring_start=func.coalesce(Account.monitoring_start, case(
-                    (Account.first_success_at.is_(None), literal(self.history_start(now), at)),
-                    else_=literal(self.history_start(first_success_at or now), at))),
-                consecutive_errors=0, failing_since=None,
-                next_check_at=case(
-                    (or_(Account.next_check_at.is_(None), Account.next_check_at < at_now),
-                     literal(now + timedelta(seconds=interval), at)),
-                    else_=Account.next_check_at),
-                **lease).execution_options(synchronize_session=False))
+        with transaction(self.sessions) as connection:
+            connection.execute(
+                _SUCCESS if lease_owner is None else _SUCCESS_OF_LEASE,
+                {"account_id": account_id, "now": now, "owner": lease_owner,
+                 "next_check": now + timedelta(seconds=interval),
+                 "start_if_first": self.history_start(now),
+                 "start_if_not": self.history_start(first_success_at or now)})
 
     def _record_failure(self, account_id: int, exc: Exception, consecutive: int,
                         retry_after: float | None, lease_owner: str | None) -> None:
@@ -334,6 +361,8 @@ class _AccountRun:
         self.adapter = adapter
         self.account_id = account_id
         self.ref = ref
+        #: the adapter's state as stored (written again only when a page changed it)
+        self.stored_state = dict(ref.state)
         self.result = result
         self.now = now
         self.polling = poller.settings.polling
@@ -429,8 +458,10 @@ class _AccountRun:
             upserted = store.upsert_posts(session, expanded, account_id=self.account_id,
                                           account=(self.ref.platform, self.ref.uid), now=self.now,
                                           preview_hashes=previews)
-            session.execute(update(Account).where(Account.id == self.account_id)
-                            .values(adapter_state=dict(self.ref.state)))
+            if self.ref.state != self.stored_state:
+                session.connection().execute(_SET_STATE, {"account_id": self.account_id,
+                                                          "state": dict(self.ref.state)})
+                self.stored_state = dict(self.ref.state)
         self.result.new_posts += len([p for p in own if p.external_id not in existing])
         self.result.edited += len(upserted.edited)
         reposts = [p for p in own if p.repost_of]

@@ -28,6 +28,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from huisheng.adapters.base import HttpSession
 from huisheng.app import build_runtime
 from huisheng.clock import Clock
 from huisheng.config.settings import Settings
@@ -56,7 +57,7 @@ _OUTAGES = (psycopg.Error, ConnectorException, OSError, DatabaseUnavailable, Ope
 
 class Worker:
     def __init__(self, settings: Settings, scale: ScaleSettings, *, clock: Clock | None = None,
-                 session_factory_http: Callable[[], requests.Session] = requests.Session,
+                 session_factory_http: Callable[[], requests.Session] = HttpSession,
                  http_timeout: float | None = None):
         self.settings = settings
         self.scale = scale
