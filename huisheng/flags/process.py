@@ -55,7 +55,7 @@ from huisheng.flags.rules import Rules
 from huisheng.flags.sla import History, Sla
 from huisheng.flags.workcal import WorkCalendar
 from huisheng.clock import Clock
-from huisheng.storage.db import insert_many
+from huisheng.storage.db import insert_many, transaction
 from huisheng.storage.matrix_sync import matrix_from_db, matrix_revision
 from huisheng.storage.models import Account, Comment, Flag, FlagEvent, Post
 from huisheng.vocabulary import Category, Routing
@@ -287,13 +287,14 @@ class Decider:
         #: the matrix revision the cached directory was built from
         self._revision: int | None = None
 
-    def _dir(self, session: Session):
+    def _dir(self, connection: Connection):
         """The directory of units and accounts, rebuilt when ``matrix sync``
         changed the matrix since it was built (one primary-key read a batch)."""
-        revision = matrix_revision(session)  # before the matrix: a sync in between is seen next batch
+        revision = matrix_revision(connection)  # before the matrix: a sync in between is seen next batch
         if self._directory is None or revision != self._revision:
             self._revision = revision
-            matrix, unit_ids, account_ids = matrix_from_db(session)
+            with Session(bind=connection) as session:  # within the batch's transaction
+                matrix, unit_ids, account_ids = matrix_from_db(session)
             account_units = {account_ids[(spec.platform, spec.uid)]: unit_ids[spec.unit] for spec in matrix.accounts}
             self._directory = (build_directory(matrix), unit_ids, account_ids, account_units)
         return self._directory
@@ -321,10 +322,9 @@ class Decider:
         now = now or self.clock.now()
         result = DecideResult()
         touched: dict[str, list[_FlagRow]] = {"replied": [], "acknowledged": []}
-        with self.sessions.begin() as session:
-            directory, unit_ids, account_ids, account_units = self._dir(session)
-            # Plain rows through the connection, not the ORM's loading: the batch only reads them.
-            connection = session.connection()
+        # a plain connection: the batch reads plain rows and writes in bulk, no ORM
+        with transaction(self.sessions) as connection:
+            directory, unit_ids, account_ids, account_units = self._dir(connection)
             if self.history.records:
                 # no monitoring start yet: only what is history whatever it turns out to be
                 rows = connection.execute(_PENDING_KNOWN_START, {
@@ -337,7 +337,7 @@ class Decider:
             if any((c.platform, c.account_uid) not in account_ids for c in rows):
                 # `huisheng matrix sync` added accounts since the matrix was cached
                 self._directory = None
-                directory, unit_ids, account_ids, account_units = self._dir(session)
+                directory, unit_ids, account_ids, account_units = self._dir(connection)
             batch = _Batch(connection, {c.post_id for c in rows}, account_ids.keys())
             batch.learn_answered(connection, [c for c in rows if (c.platform, c.author_id) in account_ids]
                                  + [r for replies in batch.replies.values() for r in replies])

@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from huisheng.storage.models import Account, AccountOwnerChange, MatrixRevision, Unit
@@ -222,10 +223,11 @@ def _bump_revision(session: Session) -> None:
 _REVISION = select(MatrixRevision.revision).where(MatrixRevision.id == 1)
 
 
-def matrix_revision(session: Session) -> int:
+def matrix_revision(db: Session | Connection) -> int:
     """How many syncs have changed the matrix in the database (one primary-key
     read, through the connection: the decide step asks every batch)."""
-    return session.connection().scalar(_REVISION) or 0
+    connection = db.connection() if isinstance(db, Session) else db
+    return connection.scalar(_REVISION) or 0
 
 
 def matrix_from_db(session: Session) -> tuple[Matrix, dict[str, int], dict[tuple[str, str], int]]:
