@@ -377,7 +377,7 @@ class _AccountRun:
         horizon = self.now - window
         refresh = backfill_days is not None or window_checked_at is None or (
             self.now - window_checked_at >= timedelta(seconds=self.polling.window_refresh_interval))
-        posts, covered = self._walk_timeline(horizon=horizon, to_horizon=refresh,
+        posts, covered, whole = self._walk_timeline(horizon=horizon, to_horizon=refresh,
                                              max_pages=None if backfill_days else self.polling.max_timeline_pages)
         if posts:
             with self.poller.sessions.begin() as session:
@@ -388,8 +388,9 @@ class _AccountRun:
             self._maybe_read_thread(post, states[post.external_id])
         if not self.threadless:
             self._read_due_retries()
-        if refresh and covered is not None:
-            self._detect_deleted_posts(posts, covered)
+        if refresh and whole:
+            if covered is not None:
+                self._detect_deleted_posts(posts, covered)
             with self.poller.sessions.begin() as session:
                 session.execute(update(Account).where(Account.id == self.account_id)
                                 .values(window_checked_at=self.now))
@@ -397,10 +398,13 @@ class _AccountRun:
     # -- timeline ---------------------------------------------------------------------
 
     def _walk_timeline(self, *, horizon: datetime, to_horizon: bool, max_pages: int | None
-                       ) -> tuple[list[Post], tuple[datetime, datetime] | None]:
-        """Read timeline pages, store them, return the account's own posts seen
-        and, when the walk read a contiguous span down to the horizon (or the
-        end), that span (oldest, newest) for deletion checks."""
+                       ) -> tuple[list[Post], tuple[datetime, datetime] | None, bool]:
+        """Read timeline pages, store them, return the account's own posts seen;
+        when the walk read a contiguous span down to the horizon (or the end),
+        that span (oldest, newest) for deletion checks; and whether the walk
+        read the whole window — also true of a timeline that ended with no post
+        of the account in it (nothing to check for deletions, but the window
+        was read: else such an account would walk its whole window every poll)."""
         seen: list[Post] = []
         cursor: str | None = None
         reached_end = False
@@ -430,7 +434,7 @@ class _AccountRun:
         covered = None
         if to_horizon and dated and (reached_end or min(dated) < horizon):
             covered = (horizon if not reached_end else min(dated), max(dated))
-        return seen, covered
+        return seen, covered, covered is not None or (to_horizon and reached_end and not dated)
 
     def _store_timeline_page(self, items: Sequence[Post], own: Sequence[Post]
                              ) -> tuple[bool, datetime | None]:
