@@ -37,7 +37,6 @@ log = logging.getLogger("huisheng.dispatcher")
 CUT_SHARE = 0.75
 
 
-
 # The claim's statements, built once (building them cost more than running them).
 _ACCOUNTS = Account.__table__
 _NOW = bindparam("now", type_=UTCDateTime())

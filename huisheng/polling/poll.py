@@ -100,7 +100,6 @@ class PollResult:
         return " ".join(parts)
 
 
-
 # A poll's own statements, built once: building an ORM statement cost more
 # than running it, and most polls (nothing new) run nothing else.
 _ACCOUNTS = Account.__table__
