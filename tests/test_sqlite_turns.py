@@ -96,3 +96,15 @@ def test_autocommit_connections_hold_no_turn(path):
     assert writes_at_once(other)
     auto.close()
     other.close()
+
+
+def test_private_databases_share_no_turn():
+    """Each in-memory database is its connection's own: one writing does not
+    hold up another, even in the same thread."""
+    first, second = connect(":memory:"), connect(":memory:")
+    for db in (first, second):
+        db.execute("CREATE TABLE t (writer INTEGER, n INTEGER)")
+    first.execute("INSERT INTO t VALUES (1, 1)")
+    assert writes_at_once(second)
+    first.close()
+    second.close()

@@ -31,7 +31,9 @@ _turns_lock = threading.Lock()
 
 def _turn_of(database: Any) -> threading.Lock:
     key = str(database)
-    if key != ":memory:" and not key.startswith("file:"):
+    if key in (":memory:", ""):  # a database of this connection alone: no one to take turns with
+        return threading.Lock()
+    if not key.startswith("file:"):
         key = os.path.realpath(key)
     with _turns_lock:
         return _turns.setdefault(key, threading.Lock())
